@@ -1,0 +1,255 @@
+"""Data models shared by the core and every provider."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from memplane.errors import ScopeRequired
+
+SCOPE_FIELDS = ("user_id", "agent_id", "run_id")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+_SPACES = re.compile(r"\s+")
+_TRAILING_PUNCT = re.compile(r"[\s.!?;,]+$")
+
+
+def normalise_text(text: str) -> str:
+    """Case-, width- and whitespace-insensitive form used for duplicate detection."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return _TRAILING_PUNCT.sub("", _SPACES.sub(" ", folded).strip())
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(normalise_text(text).encode("utf-8")).hexdigest()
+
+
+class Scope(BaseModel):
+    """Who a memory belongs to. A query scope matches a record when every id the
+    query sets is equal on the record (ids the query leaves unset are not compared)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    user_id: str | None = None
+    agent_id: str | None = None
+    run_id: str | None = None
+
+    @field_validator("user_id", "agent_id", "run_id")
+    @classmethod
+    def _non_empty(cls, value: str | None) -> str | None:
+        if value is not None and (not isinstance(value, str) or value == ""):
+            raise ValueError("scope ids must be non-empty strings")
+        return value
+
+    def require(self, operation: str) -> Scope:
+        if self.is_empty:
+            raise ScopeRequired(operation)
+        return self
+
+    @property
+    def is_empty(self) -> bool:
+        return self.user_id is None and self.agent_id is None and self.run_id is None
+
+    def items(self) -> list[tuple[str, str]]:
+        """The ids that are set, in a fixed order."""
+        return [(f, v) for f in SCOPE_FIELDS if (v := getattr(self, f)) is not None]
+
+    def matches(self, other: Scope) -> bool:
+        """True when ``other`` (a record's scope) lies inside this query scope."""
+        return all(getattr(other, f) == v for f, v in self.items())
+
+
+class Provenance(BaseModel):
+    """Where a memory came from: the message(s) that produced it."""
+
+    model_config = ConfigDict(extra="allow")
+
+    role: str | None = None
+    content: str | None = None
+    name: str | None = None
+
+
+class MemoryRecord(BaseModel):
+    """One memory as stored. ``deleted_at`` set means soft-deleted (restorable)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(default_factory=new_id)
+    text: str
+    scope: Scope
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    hash: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    observed_at: datetime | None = None
+    deleted_at: datetime | None = None
+    expires_at: datetime | None = None
+    source: list[Provenance] = Field(default_factory=list)
+    attributed_to: str | None = None
+
+    @model_validator(mode="after")
+    def _fill_hash(self) -> MemoryRecord:
+        if not self.hash:
+            self.hash = text_hash(self.text)
+        return self
+
+    def is_visible(self, now: datetime, *, include_deleted: bool = False,
+                   include_expired: bool = False) -> bool:
+        if self.deleted_at is not None and not include_deleted:
+            return False
+        expired = self.expires_at is not None and self.expires_at <= now
+        return include_expired or not expired
+
+
+class SearchHit(BaseModel):
+    """A search result. ``score`` is a similarity in [0, 1], higher is better.
+    ``signals`` holds each retrieval signal's contribution when explain=True."""
+
+    record: MemoryRecord
+    score: float = Field(ge=0.0, le=1.0)
+    signals: dict[str, float] = Field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return self.record.id
+
+    @property
+    def text(self) -> str:
+        return self.record.text
+
+
+class Page(BaseModel):
+    """One page of a listing; pass ``next_cursor`` back to get the next page."""
+
+    records: list[MemoryRecord]
+    next_cursor: str | None = None
+
+
+class HistoryEvent(StrEnum):
+    ADD = "ADD"
+    UPDATE = "UPDATE"
+    DELETE = "DELETE"
+    RESTORE = "RESTORE"
+
+
+class HistoryEntry(BaseModel):
+    """One change of one memory, written in the same transaction as the change."""
+
+    id: str = Field(default_factory=new_id)
+    memory_id: str
+    event: HistoryEvent
+    old_text: str | None = None
+    new_text: str | None = None
+    at: datetime = Field(default_factory=utcnow)
+    actor: str | None = None
+    reason: str | None = None
+
+
+class Change(BaseModel):
+    """What a store applies atomically: the record's new state (with its vector when
+    the text changed, ``None`` to keep the stored vector) and the history entry."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    record: MemoryRecord
+    vector: list[float] | None = None
+    history: HistoryEntry | None = None
+
+
+# --- the decision contract -------------------------------------------------------
+
+EventName = Literal["ADD", "UPDATE", "DELETE", "NONE"]
+
+
+class Decision(BaseModel):
+    """One line of the diff an LLM proposes. ``id`` is the small integer the prompt
+    showed for an existing memory (required for UPDATE/DELETE/NONE-on-existing)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event: EventName
+    id: int | None = None
+    text: str | None = None
+    reason: str | None = None
+    attributed_to: Literal["user", "assistant"] | None = None
+
+
+class DecisionList(BaseModel):
+    """The whole answer an LLM must give; its JSON schema is sent with the request."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    decisions: list[Decision]
+
+
+class FactList(BaseModel):
+    """Answer of the extraction pass in two-pass mode."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    facts: list[str]
+
+
+# --- results ----------------------------------------------------------------------
+
+
+class Usage(BaseModel):
+    llm_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    embedding_calls: int = 0
+
+    def add(self, other: Usage) -> None:
+        self.llm_calls += other.llm_calls
+        self.prompt_tokens += other.prompt_tokens
+        self.completion_tokens += other.completion_tokens
+        self.embedding_calls += other.embedding_calls
+
+
+class Diagnostic(BaseModel):
+    """Something the pipeline rejected or repaired, and why."""
+
+    code: str
+    message: str
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class MemoryEvent(BaseModel):
+    """An applied event: what ``add`` returns and what hook plugins receive."""
+
+    event: EventName
+    id: str | None = None
+    text: str | None = None
+    previous_text: str | None = None
+    reason: str | None = None
+    scope: Scope | None = None
+
+
+class AddResult(BaseModel):
+    events: list[MemoryEvent] = Field(default_factory=list)
+    usage: Usage = Field(default_factory=Usage)
+    diagnostics: list[Diagnostic] = Field(default_factory=list)
+
+    def by_event(self, name: EventName) -> list[MemoryEvent]:
+        return [e for e in self.events if e.event == name]
+
+
+class ChatMessage(BaseModel):
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str
+    name: str | None = None

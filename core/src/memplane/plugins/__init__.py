@@ -1,0 +1,1 @@
+"""Provider discovery (stevedore) and cross-cutting hooks (pluggy)."""

@@ -1,0 +1,152 @@
+"""Provider discovery and loading through entry points (stevedore).
+
+Listing reads distribution metadata only; loading imports only the provider asked
+for; a provider that fails to import is reported by name and never affects others.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from memplane.errors import ContractVersionMismatch, ProviderNotFound, ProviderUnavailable
+from memplane.providers.base import BASE_CLASSES, CONTRACT_VERSION, KINDS, Kind, Provider
+
+#: first-party providers and the distribution that ships each, for install hints.
+KNOWN_DISTRIBUTIONS: dict[str, str] = {
+    "openai": "memplane-openai",
+    "azure_openai": "memplane-openai",
+    "anthropic": "memplane-anthropic",
+    "gemini": "memplane-gemini",
+    "bedrock": "memplane-bedrock",
+    "milvus": "memplane-milvus",
+    "weaviate": "memplane-weaviate",
+    "sentence_transformers": "memplane-sentence-transformers",
+}
+
+
+def group(kind: Kind) -> str:
+    return f"memplane.{kind}"
+
+
+def _check_kind(kind: str) -> Kind:
+    if kind not in KINDS:
+        raise ProviderNotFound(f"unknown provider kind {kind!r}; use one of {list(KINDS)}")
+    return kind  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class ProviderInfo:
+    """An installed provider as its metadata describes it (nothing imported)."""
+
+    kind: Kind
+    name: str
+    target: str
+    distribution: str | None
+    version: str | None
+
+
+def _entry_points(kind: Kind) -> list[md.EntryPoint]:
+    return sorted(md.entry_points(group=group(kind)), key=lambda ep: ep.name)
+
+
+def list_providers(kind: Kind | None = None) -> list[ProviderInfo]:
+    """Installed providers, read from metadata without importing them."""
+    infos: list[ProviderInfo] = []
+    for k in [kind] if kind else list(KINDS):
+        for ep in _entry_points(_check_kind(k)):
+            dist = getattr(ep, "dist", None)
+            infos.append(
+                ProviderInfo(
+                    kind=k,
+                    name=ep.name,
+                    target=ep.value,
+                    distribution=dist.metadata["Name"] if dist is not None else None,
+                    version=dist.version if dist is not None else None,
+                )
+            )
+    return infos
+
+
+def install_hint(name: str) -> str:
+    return KNOWN_DISTRIBUTIONS.get(name, f"memplane-{name.replace('_', '-')}")
+
+
+def load_provider_class(kind: Kind | str, name: str) -> type[Provider]:
+    """Import one provider class by entry-point name and check its contract."""
+    kind = _check_kind(kind)
+    from stevedore import NamedExtensionManager  # lazy: keeps `import memplane` fast
+
+    failures: list[tuple[str, BaseException]] = []
+
+    def on_failure(_manager: Any, entrypoint: Any, exc: BaseException) -> None:
+        failures.append((entrypoint.name, exc))
+
+    manager = NamedExtensionManager(
+        namespace=group(kind),
+        names=[name],
+        invoke_on_load=False,
+        on_load_failure_callback=on_failure,
+    )
+    if failures:
+        _, exc = failures[0]
+        raise ProviderUnavailable(
+            f"{kind} provider {name!r} is installed but failed to load: "
+            f"{type(exc).__name__}: {exc}. Reinstall it (`pip install -U {install_hint(name)}`) "
+            f"or check its dependencies"
+        ) from exc
+    if name not in manager.names():
+        installed = ", ".join(p.name for p in list_providers(kind)) or "none"
+        raise ProviderNotFound(
+            f"no {kind} provider named {name!r} is installed; install it with "
+            f"`pip install {install_hint(name)}`. Installed {kind}: {installed}"
+        )
+    cls = manager[name].plugin
+    _check_provider_class(kind, name, cls)
+    return cls  # type: ignore[no-any-return]
+
+
+def _check_provider_class(kind: Kind, name: str, cls: Any) -> None:
+    base = BASE_CLASSES[kind]
+    if not (isinstance(cls, type) and issubclass(cls, base)):
+        raise ProviderUnavailable(
+            f"entry point {group(kind)}:{name} does not point at a {base.__name__} subclass "
+            f"(got {cls!r}); the plugin is broken, report it to its author"
+        )
+    version = getattr(cls, "contract_version", None)
+    if version != CONTRACT_VERSION:
+        raise ContractVersionMismatch(
+            f"{kind} provider {name!r} implements contract version {version} but this "
+            f"memplane speaks version {CONTRACT_VERSION}; upgrade whichever is older"
+        )
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    """A provider chosen by name with its config block."""
+
+    provider: str
+    config: Mapping[str, Any]
+
+    @classmethod
+    def parse(cls, spec: str | Mapping[str, Any] | ProviderSpec) -> ProviderSpec:
+        """Accept ``"name"``, ``"name:model"`` or ``{"provider": ..., "config": {...}}``."""
+        if isinstance(spec, ProviderSpec):
+            return spec
+        if isinstance(spec, str):
+            name, _, model = spec.partition(":")
+            return cls(name.strip(), {"model": model.strip()} if model.strip() else {})
+        if "provider" not in spec:
+            raise ProviderNotFound(
+                "a provider block needs a 'provider' key naming an installed provider"
+            )
+        return cls(str(spec["provider"]), dict(spec.get("config") or {}))
+
+
+def create_provider(kind: Kind | str, spec: str | Mapping[str, Any] | ProviderSpec) -> Provider:
+    """Load a provider by name and instantiate it with its own validated config."""
+    parsed = ProviderSpec.parse(spec)
+    cls = load_provider_class(kind, parsed.provider)
+    return cls(parsed.config)
