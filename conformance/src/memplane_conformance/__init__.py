@@ -1,0 +1,1 @@
+"""memplane-conformance: the shared provider contract suite."""
