@@ -1,0 +1,169 @@
+"""Gemini embeddings (gemini-embedding-001 by default) as a memplane embedder.
+
+Documents and queries are embedded with different task types, which is what the
+retrieval-tuned models expect; vectors are cut to ``output_dimensionality`` by the
+service and re-normalised here (the service only normalises full-size vectors).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from functools import cached_property
+from typing import Any, ClassVar
+
+from pydantic import Field, model_validator
+
+from memplane.errors import ProviderError, ValidationError
+from memplane.models import Usage
+from memplane.providers.base import Embedder, Purpose, Vectors
+from memplane_gemini.errors import PROVIDER, map_error
+from memplane_gemini.retry import RetryPolicy, acall, call
+from memplane_gemini.settings import GeminiConnection
+
+#: full vector size of models we know, used when output_dimensionality is unset.
+NATIVE_DIMENSIONS = {
+    "gemini-embedding-001": 3072,
+    "text-embedding-005": 768,
+    "text-embedding-004": 768,
+    "text-multilingual-embedding-002": 768,
+}
+TASK_TYPES = frozenset({
+    "RETRIEVAL_DOCUMENT", "RETRIEVAL_QUERY", "SEMANTIC_SIMILARITY", "CLASSIFICATION",
+    "CLUSTERING", "QUESTION_ANSWERING", "FACT_VERIFICATION", "CODE_RETRIEVAL_QUERY",
+})
+#: the Gemini API accepts at most this many texts per batchEmbedContents call.
+MAX_BATCH = 100
+
+
+class GeminiEmbedderConfig(GeminiConnection):
+    model: str = Field("gemini-embedding-001", min_length=1)
+    output_dimensionality: int | None = Field(
+        768, gt=0, description="vector size; None keeps the model's full size"
+    )
+    document_task_type: str = "RETRIEVAL_DOCUMENT"
+    query_task_type: str = "RETRIEVAL_QUERY"
+    batch_size: int = Field(MAX_BATCH, ge=1, le=MAX_BATCH)
+    normalize: bool = Field(True, description="L2-normalise every vector")
+
+    @model_validator(mode="after")
+    def _check(self) -> GeminiEmbedderConfig:
+        for task in (self.document_task_type, self.query_task_type):
+            if task not in TASK_TYPES:
+                raise ValueError(f"unknown task type {task!r}; use one of {sorted(TASK_TYPES)}")
+        if self.output_dimensionality is None and _model_id(self.model) not in NATIVE_DIMENSIONS:
+            raise ValueError(
+                f"the vector size of {self.model!r} is unknown: set output_dimensionality"
+            )
+        return self
+
+
+def _model_id(model: str) -> str:
+    return model.rsplit("/", 1)[-1]
+
+
+def _normalised(values: Sequence[float]) -> list[float]:
+    norm = math.sqrt(sum(v * v for v in values))
+    return [v / norm for v in values] if norm > 0 else list(values)
+
+
+class GeminiEmbedder(Embedder):
+    name: ClassVar[str] = "gemini"
+    Config = GeminiEmbedderConfig
+    capabilities: ClassVar[frozenset[str]] = frozenset({"query_document", "async_native"})
+    config: GeminiEmbedderConfig
+
+    def __init__(self, config: Any = None, **overrides: Any) -> None:
+        super().__init__(config, **overrides)
+        #: calls made so far (one per batch), for usage accounting by callers.
+        self.usage = Usage()
+
+    @property
+    def dimension(self) -> int:
+        c = self.config
+        return c.output_dimensionality or NATIVE_DIMENSIONS[_model_id(c.model)]
+
+    @cached_property
+    def _client(self) -> Any:
+        from memplane_gemini.client import build_client
+
+        return build_client(self.config)
+
+    @property
+    def _policy(self) -> RetryPolicy:
+        c = self.config
+        return RetryPolicy(c.max_retries, c.retry_initial_delay, c.retry_max_delay)
+
+    def _embed_config(self, purpose: Purpose) -> Any:
+        from google.genai import types
+
+        if purpose not in ("document", "query"):
+            raise ValidationError(f"purpose must be 'document' or 'query', got {purpose!r}")
+        c = self.config
+        return types.EmbedContentConfig(
+            task_type=c.query_task_type if purpose == "query" else c.document_task_type,
+            output_dimensionality=c.output_dimensionality,
+        )
+
+    def _batches(self, texts: Sequence[str]) -> list[list[str]]:
+        size = self.config.batch_size
+        return [list(texts[i : i + size]) for i in range(0, len(texts), size)]
+
+    def _vectors(self, raw: Any, expected: int) -> list[list[float]]:
+        embeddings = raw.embeddings or []
+        if len(embeddings) != expected:
+            raise ProviderError(
+                f"gemini returned {len(embeddings)} embeddings for {expected} texts",
+                provider=PROVIDER, retryable=False,
+            )
+        vectors = []
+        for embedding in embeddings:
+            values = list(embedding.values or [])
+            if len(values) != self.dimension:
+                raise ProviderError(
+                    f"gemini returned {len(values)}-dimensional vectors but this embedder is "
+                    f"configured for {self.dimension}; check `model` and `output_dimensionality`",
+                    provider=PROVIDER, retryable=False,
+                )
+            vectors.append(_normalised(values) if self.config.normalize else values)
+        self.usage.embedding_calls += 1
+        return vectors
+
+    def embed(self, texts: Sequence[str], *, purpose: Purpose = "document") -> Vectors:
+        config = self._embed_config(purpose)
+        vectors: list[list[float]] = []
+        for batch in self._batches(texts):
+            raw = call(
+                lambda b=batch: self._client.models.embed_content(
+                    model=self.config.model, contents=b, config=config
+                ),
+                self._policy,
+                map_error,
+            )
+            vectors.extend(self._vectors(raw, len(batch)))
+        return vectors
+
+    async def aembed(self, texts: Sequence[str], *, purpose: Purpose = "document") -> Vectors:
+        config = self._embed_config(purpose)
+        vectors: list[list[float]] = []
+        for batch in self._batches(texts):
+            raw = await acall(
+                lambda b=batch: self._client.aio.models.embed_content(
+                    model=self.config.model, contents=b, config=config
+                ),
+                self._policy,
+                map_error,
+            )
+            vectors.extend(self._vectors(raw, len(batch)))
+        return vectors
+
+    def close(self) -> None:
+        client = self.__dict__.pop("_client", None)
+        if client is not None:
+            client.close()
+
+    async def aclose(self) -> None:
+        client = self.__dict__.pop("_client", None)
+        if client is not None:
+            await client.aio.aclose()
+            client.close()

@@ -1,0 +1,126 @@
+"""Map google-genai and transport failures to :mod:`memplane.errors`."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from typing import Any
+
+from memplane.errors import (
+    AuthenticationError,
+    MemplaneError,
+    ProviderError,
+    ProviderTimeout,
+    RateLimitError,
+)
+
+PROVIDER = "gemini"
+_AUTH_STATUSES = {"UNAUTHENTICATED", "PERMISSION_DENIED"}
+_DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)s\s*$")
+
+
+def _timeout_types() -> tuple[type[BaseException], ...]:
+    """httpx (and its fork httpx2, when the SDK uses it) timeout classes, if loaded."""
+    types: list[type[BaseException]] = [TimeoutError]
+    for name in ("httpx", "httpx2"):
+        module = sys.modules.get(name)
+        if module is not None:
+            types.append(module.TimeoutException)
+    return tuple(types)
+
+
+def _transport_types() -> tuple[type[BaseException], ...]:
+    types: list[type[BaseException]] = [ConnectionError]
+    for name in ("httpx", "httpx2"):
+        module = sys.modules.get(name)
+        if module is not None:
+            types.append(module.TransportError)
+    return tuple(types)
+
+
+def retry_after_of(exc: Any) -> float | None:
+    """Seconds the server asked us to wait: Retry-After header, else google.rpc.RetryInfo."""
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    if headers is not None:
+        value = headers.get("retry-after")
+        if value is not None:
+            try:
+                return max(0.0, float(value))
+            except ValueError:
+                pass  # an HTTP date; fall through to RetryInfo
+    details = getattr(exc, "details", None)
+    error = details.get("error", details) if isinstance(details, dict) else None
+    for item in (error or {}).get("details", []) if isinstance(error, dict) else []:
+        if isinstance(item, dict) and str(item.get("@type", "")).endswith("RetryInfo"):
+            match = _DURATION.match(str(item.get("retryDelay", "")))
+            if match:
+                return float(match.group(1))
+    return None
+
+
+def _mentions_invalid_key(exc: Any) -> bool:
+    return "API_KEY_INVALID" in str(getattr(exc, "details", "")) or "API key not valid" in str(
+        getattr(exc, "message", "")
+    )
+
+
+def map_error(exc: BaseException) -> MemplaneError:
+    """The memplane error for a failure raised by the SDK or its transport."""
+    if isinstance(exc, MemplaneError):
+        return exc
+    from google.genai import errors as genai_errors
+
+    if isinstance(exc, genai_errors.APIError):
+        code, status, message = exc.code, exc.status or "", exc.message or str(exc)
+        where = f"gemini returned {code} {status}: {message}"
+        if code in (401, 403) or status in _AUTH_STATUSES or _mentions_invalid_key(exc):
+            return AuthenticationError(
+                f"{where}. Check the API key (GEMINI_API_KEY) or, on Vertex AI, the "
+                "credentials and the project's permissions",
+                provider=PROVIDER,
+            )
+        if code == 429 or status == "RESOURCE_EXHAUSTED":
+            return RateLimitError(
+                f"{where}. Slow down or raise the quota", provider=PROVIDER,
+                retry_after=retry_after_of(exc),
+            )
+        if code in (408, 504) or status == "DEADLINE_EXCEEDED":
+            return ProviderTimeout(f"{where}. Try again or raise `timeout`", provider=PROVIDER)
+        if code >= 500:
+            return ProviderError(f"{where}. A server-side failure; try again", provider=PROVIDER,
+                                 retryable=True)
+        return ProviderError(
+            f"{where}. The request was rejected; check the model name and the config",
+            provider=PROVIDER, retryable=False,
+        )
+    if isinstance(exc, genai_errors.UnknownApiResponseError | json.JSONDecodeError):
+        return ProviderError(
+            f"gemini answered with a body that is not valid JSON ({exc}); check `base_url` "
+            "points at a Gemini endpoint",
+            provider=PROVIDER, retryable=False,
+        )
+    if isinstance(exc, _timeout_types()):
+        return ProviderTimeout(
+            f"gemini did not answer within the timeout ({type(exc).__name__}); try again or "
+            "raise `timeout`",
+            provider=PROVIDER,
+        )
+    if isinstance(exc, _transport_types()):
+        return ProviderError(
+            f"could not reach gemini ({type(exc).__name__}: {exc}); check the network and "
+            "`base_url`",
+            provider=PROVIDER, retryable=True,
+        )
+    auth_errors = sys.modules.get("google.auth.exceptions")
+    if auth_errors is not None and isinstance(
+        exc, (auth_errors.DefaultCredentialsError, auth_errors.RefreshError)
+    ):
+        return AuthenticationError(
+            f"no usable Google Cloud credentials ({exc}); run `gcloud auth application-default "
+            "login`, set GOOGLE_APPLICATION_CREDENTIALS, or set `access_token`",
+            provider=PROVIDER,
+        )
+    return ProviderError(f"gemini call failed: {type(exc).__name__}: {exc}", provider=PROVIDER,
+                         retryable=False)
