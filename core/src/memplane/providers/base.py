@@ -199,7 +199,8 @@ class VectorStore(Provider):
     Capabilities: ``keyword_search`` (BM25-like :meth:`keyword_search`),
     ``persistent`` (data survives close and reopen), ``atomic_apply`` (a batch of
     changes with their history lands all or nothing), ``concurrent_writers``
-    (several processes may write), ``async_native``.
+    (several processes may write), ``async_native``, ``vector_read``
+    (:meth:`get_vectors` returns stored vectors).
     ``filter_operators`` lists the filter operators and logical nodes it evaluates.
     """
 
@@ -273,6 +274,12 @@ class VectorStore(Provider):
     ) -> list[SearchHit]:
         """Best keyword matches first, scores in [0, 1]. Needs ``keyword_search``."""
         self.require("keyword_search")
+        raise NotImplementedError  # pragma: no cover - providers declaring it override
+
+    def get_vectors(self, ids: Sequence[str], scope: Scope) -> dict[str, list[float]]:
+        """Stored vectors of these ids that the scope matches (missing ids skipped).
+        Needs ``vector_read``; `memplane export --vectors` uses it."""
+        self.require("vector_read")
         raise NotImplementedError  # pragma: no cover - providers declaring it override
 
     @abstractmethod
