@@ -1,0 +1,491 @@
+"""The ``milvus`` vector store (entry point ``memplane.vector_stores: milvus``).
+
+pymilvus is imported when the store opens, never at import time, so listing
+providers stays fast and works without the SDK installed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from typing import Any, ClassVar, TypeVar
+
+from memplane.errors import (
+    ConfigurationError,
+    DimensionMismatch,
+    ProviderError,
+    ProviderUnavailable,
+    ValidationError,
+)
+from memplane.filters import Filter, require_supported
+from memplane.models import (
+    SCOPE_FIELDS,
+    Change,
+    HistoryEntry,
+    MemoryRecord,
+    Page,
+    Scope,
+    SearchHit,
+    utcnow,
+)
+from memplane.providers.base import VectorStore
+from memplane_milvus.config import MilvusConfig
+from memplane_milvus.expressions import Binder, compile_filter, to_micros
+from memplane_milvus.rows import (
+    RECORD_OUTPUT,
+    REQUIRED_FIELDS,
+    record_row,
+    row_history,
+    row_record,
+)
+
+T = TypeVar("T")
+#: Milvus caps limit + offset of one query or search at 16384.
+MAX_WINDOW = 16384
+_CURSOR_PREFIX = "id:"
+
+
+class MilvusVectorStore(VectorStore):
+    """Memory records in one Milvus collection, history in each record's row.
+
+    Scope isolation: ``user_id``, ``agent_id`` and ``run_id`` are scalar columns with
+    inverted indexes, and one of them (``partition_key``, default ``user_id``) is the
+    collection's partition key, so a user's records hash into one physical partition
+    and scoped queries prune the others. Every operation adds the scope to its
+    expression; nothing reads or writes outside it.
+    """
+
+    name: ClassVar[str] = "milvus"
+    Config = MilvusConfig
+    capabilities: ClassVar[frozenset[str]] = frozenset({"keyword_search", "persistent"})
+    filter_operators: ClassVar[frozenset[str]] = frozenset(
+        ["eq", "ne", "in", "nin", "gt", "gte", "lt", "lte", "contains", "exists",
+         "AND", "OR", "NOT"]
+    )
+    config: MilvusConfig
+
+    def __init__(self, config: Any = None, **overrides: Any) -> None:
+        super().__init__(config, **overrides)
+        caps = {"persistent"}
+        if self.config.keyword_search:
+            caps.add("keyword_search")
+        if not self.config.is_lite:
+            caps.add("concurrent_writers")
+        self.capabilities = frozenset(caps)  # type: ignore[misc]
+        self._client: Any = None
+        self._dimension: int | None = None
+        self._lock = threading.RLock()
+
+    # --- lifecycle ----------------------------------------------------------------
+    def open(self, dimension: int) -> None:
+        if not isinstance(dimension, int) or dimension < 1:
+            raise ValidationError(f"vector dimension must be a positive integer, got {dimension!r}")
+        with self._lock:
+            if self._client is None:
+                self._client = self._connect()
+            name = self.config.collection
+            if self._call(self._client.has_collection, name):
+                self._attach(dimension)
+            else:
+                self._create(dimension)
+            self._call(self._client.load_collection, name)
+            self._dimension = dimension
+
+    def _connect(self) -> Any:
+        try:
+            from pymilvus import MilvusClient
+        except ImportError as exc:
+            raise ProviderUnavailable(
+                "the milvus store needs pymilvus: pip install memplane-milvus "
+                "(and milvus-lite for a local .db file)"
+            ) from exc
+        kwargs: dict[str, Any] = {"uri": self.config.uri}
+        if self.config.token:
+            kwargs["token"] = self.config.token
+        if self.config.db_name:
+            kwargs["db_name"] = self.config.db_name
+        if self.config.timeout is not None:
+            kwargs["timeout"] = self.config.timeout
+        try:
+            return MilvusClient(**kwargs)
+        except Exception as exc:
+            raise ProviderError(
+                f"cannot connect to Milvus at {self.config.uri!r}: {exc}. Check the uri and "
+                f"token (a local path needs the milvus-lite package)",
+                provider=self.name, retryable=True,
+            ) from exc
+
+    def _attach(self, dimension: int) -> None:
+        info = self._call(self._client.describe_collection, self.config.collection)
+        fields = {f["name"]: f for f in info.get("fields", [])}
+        missing = REQUIRED_FIELDS - set(fields)
+        if missing:
+            raise ConfigurationError(
+                f"Milvus collection {self.config.collection!r} exists but was not created by "
+                f"memplane (missing fields {sorted(missing)}); choose another `collection`"
+            )
+        stored = int(fields["vector"].get("params", {}).get("dim", 0))
+        if stored != dimension:
+            raise DimensionMismatch(
+                store=f"milvus:{self.config.collection}", store_dimension=stored,
+                embedder_dimension=dimension,
+            )
+        if "sparse" not in fields and "keyword_search" in self.capabilities:
+            # created without BM25: keyword search is honestly unavailable
+            self.capabilities = self.capabilities - {"keyword_search"}  # type: ignore[misc]
+
+    def _create(self, dimension: int) -> None:
+        from pymilvus import DataType, Function, FunctionType, MilvusClient
+
+        cfg = self.config
+        schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=128)
+        schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dimension)
+        text_opts: dict[str, Any] = {"enable_analyzer": True} if cfg.keyword_search else {}
+        schema.add_field("text", DataType.VARCHAR, max_length=cfg.max_text_length, **text_opts)
+        for scope_field in SCOPE_FIELDS:
+            schema.add_field(
+                scope_field, DataType.VARCHAR, max_length=512,
+                is_partition_key=(scope_field == cfg.partition_key),
+            )
+        for column in ("created_at_us", "updated_at_us", "observed_at_us",
+                       "expires_at_us", "deleted_at_us"):
+            schema.add_field(column, DataType.INT64, nullable=True)
+        schema.add_field("attributed_to", DataType.VARCHAR, max_length=512, nullable=True)
+        schema.add_field("meta_idx", DataType.JSON)
+        schema.add_field("doc", DataType.JSON)
+        schema.add_field("history", DataType.JSON)
+        index = self._client.prepare_index_params()
+        index.add_index("vector", index_type=cfg.index_type, metric_type="COSINE")
+        for scope_field in SCOPE_FIELDS:
+            index.add_index(scope_field, index_type="INVERTED")
+        if cfg.keyword_search:
+            schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+            schema.add_function(Function(
+                name="text_bm25", function_type=FunctionType.BM25,
+                input_field_names=["text"], output_field_names=["sparse"],
+            ))
+            index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+        extra: dict[str, Any] = {}
+        if cfg.partition_key != "none":
+            extra["num_partitions"] = cfg.num_partitions
+        self._call(
+            self._client.create_collection, cfg.collection, schema=schema,
+            index_params=index, consistency_level="Strong", **extra,
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            # closing twice or after losing the server is fine
+            with suppress(Exception):
+                client.close()
+
+    # --- writes -------------------------------------------------------------------
+    def apply(self, changes: Sequence[Change]) -> None:
+        if not changes:
+            return
+        self._require_open()
+        for change in changes:
+            self._check_change(change)
+        with self._lock:
+            ids = list(dict.fromkeys(c.record.id for c in changes))
+            stored = {
+                r["id"]: r
+                for r in self._query_ids(ids, ["id", "vector", "history"])
+            }
+            rows: dict[str, dict[str, Any]] = {}
+            for change in changes:
+                rid = change.record.id
+                before = rows.get(rid) or stored.get(rid)
+                vector = change.vector if change.vector is not None else (
+                    list(before["vector"]) if before is not None else None
+                )
+                if vector is None:
+                    raise ValidationError(
+                        f"memory {rid!r} is new, so its change needs a vector"
+                    )
+                history = list(before["history"] or []) if before is not None else []
+                if change.history is not None:
+                    history.append(change.history.model_dump(mode="json"))
+                rows[rid] = record_row(change.record, [float(x) for x in vector], history)
+            # one upsert: each record and its history entries land as one row
+            self._call(self._client.upsert, self.config.collection, list(rows.values()))
+
+    def _check_change(self, change: Change) -> None:
+        record = change.record
+        record.scope.require("apply")
+        if change.vector is not None and len(change.vector) != self._dimension:
+            raise ValidationError(
+                f"memory {record.id!r} has a {len(change.vector)}-dimensional vector but the "
+                f"store holds {self._dimension}-dimensional ones"
+            )
+        if len(record.text.encode("utf-8")) > self.config.max_text_length:
+            raise ValidationError(
+                f"memory {record.id!r} is longer than {self.config.max_text_length} bytes "
+                f"(the collection's text field); shorten it"
+            )
+        if change.history is not None and change.history.memory_id != record.id:
+            raise ValidationError(
+                f"history entry for {change.history.memory_id!r} attached to memory {record.id!r}"
+            )
+
+    def delete(self, ids: Sequence[str], scope: Scope) -> int:
+        self._require_open()
+        scope.require("delete")
+        if not ids:
+            return 0
+        with self._lock:
+            found = [r["id"] for r in self._query_ids(list(ids), ["id"], scope=scope)]
+            if not found:
+                return 0
+            self._call(self._client.delete, self.config.collection, ids=found)
+            return len(found)
+
+    def reset(self) -> None:
+        self._require_open()
+        with self._lock:
+            self._call(self._client.drop_collection, self.config.collection)
+            assert self._dimension is not None
+            self._create(self._dimension)
+            self._call(self._client.load_collection, self.config.collection)
+
+    # --- reads --------------------------------------------------------------------
+    def get(
+        self, ids: Sequence[str], scope: Scope, *, include_deleted: bool = True
+    ) -> list[MemoryRecord]:
+        self._require_open()
+        scope.require("get")
+        if not ids:
+            return []
+        rows = self._query_ids(
+            list(ids), RECORD_OUTPUT, scope=scope,
+            visibility=None if include_deleted else (False, True),
+        )
+        by_id = {r["id"]: row_record(r) for r in rows}
+        return [by_id[i] for i in dict.fromkeys(ids) if i in by_id]
+
+    def list_records(
+        self,
+        scope: Scope,
+        *,
+        filters: Filter | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+        include_deleted: bool = False,
+        include_expired: bool = False,
+    ) -> Page:
+        self._require_open()
+        scope.require("list_records")
+        if limit < 1:
+            raise ValidationError(f"limit must be at least 1, got {limit}")
+        limit = min(limit, MAX_WINDOW - 1)
+        after = self._parse_cursor(cursor)
+        expr, params = self._expression(scope, filters, include_deleted, include_expired)
+        if after is not None:
+            binder = Binder(self.config.use_templates, params)
+            expr = f"({expr} and id > {binder(after)})"
+        # Milvus returns the smallest primary keys when a query has a limit (the same
+        # property pymilvus' QueryIterator relies on); sorting makes the page order
+        # explicit and the cursor is the last id handed out.
+        rows = self._call(
+            self._client.query, self.config.collection, filter=expr,
+            output_fields=RECORD_OUTPUT, limit=limit + 1, **self._params(params),
+        )
+        rows = sorted(rows, key=lambda r: r["id"])
+        page, more = rows[:limit], len(rows) > limit
+        return Page(
+            records=[row_record(r) for r in page],
+            next_cursor=_CURSOR_PREFIX + page[-1]["id"] if more and page else None,
+        )
+
+    def count(
+        self,
+        scope: Scope,
+        *,
+        filters: Filter | None = None,
+        include_deleted: bool = False,
+        include_expired: bool = False,
+    ) -> int:
+        self._require_open()
+        scope.require("count")
+        expr, params = self._expression(scope, filters, include_deleted, include_expired)
+        rows = self._call(
+            self._client.query, self.config.collection, filter=expr,
+            output_fields=["count(*)"], **self._params(params),
+        )
+        return int(rows[0]["count(*)"]) if rows else 0
+
+    def search(
+        self,
+        vector: Sequence[float],
+        scope: Scope,
+        *,
+        limit: int = 10,
+        filters: Filter | None = None,
+        include_deleted: bool = False,
+        include_expired: bool = False,
+    ) -> list[SearchHit]:
+        self._require_open()
+        scope.require("search")
+        if len(vector) != self._dimension:
+            raise ValidationError(
+                f"query vector has {len(vector)} dimensions; the store holds {self._dimension}"
+            )
+        if limit < 1:
+            return []
+        expr, params = self._expression(scope, filters, include_deleted, include_expired)
+        result = self._call(
+            self._client.search, self.config.collection, data=[[float(x) for x in vector]],
+            anns_field="vector", limit=min(limit, MAX_WINDOW), filter=expr,
+            output_fields=["doc"], search_params={"metric_type": "COSINE"},
+            **self._params(params),
+        )
+        return [
+            SearchHit(record=row_record(hit["entity"]),
+                      score=min(1.0, max(0.0, (1.0 + float(hit["distance"])) / 2.0)))
+            for hit in (result[0] if result else [])
+        ]
+
+    def keyword_search(
+        self,
+        query: str,
+        scope: Scope,
+        *,
+        limit: int = 10,
+        filters: Filter | None = None,
+        include_deleted: bool = False,
+        include_expired: bool = False,
+    ) -> list[SearchHit]:
+        self.require("keyword_search")
+        self._require_open()
+        scope.require("keyword_search")
+        if limit < 1 or not query.strip():
+            return []
+        expr, params = self._expression(scope, filters, include_deleted, include_expired)
+        result = self._call(
+            self._client.search, self.config.collection, data=[query],
+            anns_field="sparse", limit=min(limit, MAX_WINDOW), filter=expr,
+            output_fields=["doc"], search_params={"metric_type": "BM25"},
+            **self._params(params),
+        )
+        hits = []
+        for hit in result[0] if result else []:
+            # BM25 is unbounded; s / (1 + s) keeps the order and maps into [0, 1).
+            # (Milvus Lite reports the score negated, servers positive.)
+            raw = abs(float(hit["distance"]))
+            if raw > 0:
+                hits.append(SearchHit(record=row_record(hit["entity"]), score=raw / (1.0 + raw)))
+        return hits
+
+    def history(self, memory_id: str, scope: Scope) -> list[HistoryEntry]:
+        self._require_open()
+        scope.require("history")
+        rows = self._query_ids([memory_id], ["id", "history"], scope=scope)
+        return row_history(rows[0]) if rows else []
+
+    # --- helpers ------------------------------------------------------------------
+    def _require_open(self) -> None:
+        if self._client is None or self._dimension is None:
+            raise ConfigurationError(
+                "the milvus store is not open: call open(dimension) first "
+                "(Memory does this with the embedder's dimension)"
+            )
+
+    def _expression(
+        self, scope: Scope, filters: Filter | None, include_deleted: bool, include_expired: bool
+    ) -> tuple[str, dict[str, Any]]:
+        require_supported(filters, self.filter_operators, self.name)
+        expr, params = compile_filter(filters, templates=self.config.use_templates)
+        binder = Binder(self.config.use_templates, params)
+        parts = [_scope_expr(scope, binder), *_visibility(binder, include_deleted, include_expired)]
+        if filters is not None:
+            parts.append(expr)
+        return " and ".join(parts), params
+
+    def _query_ids(
+        self,
+        ids: list[str],
+        output: list[str],
+        *,
+        scope: Scope | None = None,
+        visibility: tuple[bool, bool] | None = None,
+    ) -> list[dict[str, Any]]:
+        binder = Binder(self.config.use_templates)
+        rows: list[dict[str, Any]] = []
+        for chunk in _chunks(ids, 1000):
+            parts = [f"id in {binder.many(chunk)}"]
+            if scope is not None:
+                parts.append(_scope_expr(scope, binder))
+            if visibility is not None:
+                parts.extend(_visibility(binder, *visibility))
+            rows.extend(self._call(
+                self._client.query, self.config.collection, filter=" and ".join(parts),
+                output_fields=output, limit=len(chunk), **self._params(binder.params),
+            ))
+            binder = Binder(self.config.use_templates)
+        return rows
+
+    def _params(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"filter_params": params} if self.config.use_templates and params else {}
+
+    @staticmethod
+    def _parse_cursor(cursor: str | None) -> str | None:
+        if cursor is None:
+            return None
+        if not isinstance(cursor, str) or not cursor.startswith(_CURSOR_PREFIX):
+            raise ValidationError(
+                f"invalid cursor {cursor!r}: pass back the next_cursor of a previous page"
+            )
+        return cursor[len(_CURSOR_PREFIX):]
+
+    def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        with _mapped_errors(self.name):
+            return fn(*args, **kwargs)
+
+
+def _scope_expr(scope: Scope, bind: Binder) -> str:
+    return " and ".join(f"{name} == {bind(value)}" for name, value in scope.items())
+
+
+def _visibility(bind: Binder, include_deleted: bool, include_expired: bool) -> list[str]:
+    parts = []
+    if not include_deleted:
+        parts.append("deleted_at_us is null")
+    if not include_expired:
+        parts.append(f"(expires_at_us is null or expires_at_us > {bind(to_micros(utcnow()))})")
+    return parts
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+@contextmanager
+def _mapped_errors(provider: str) -> Iterator[None]:
+    """Turn pymilvus errors into memplane's typed errors."""
+    try:
+        yield
+    except (ProviderError, ValidationError, ConfigurationError):
+        raise
+    except Exception as exc:
+        try:
+            from pymilvus.exceptions import MilvusException
+        except ImportError:  # pragma: no cover - pymilvus is there if we got this far
+            raise
+        if not isinstance(exc, MilvusException):
+            raise
+        message = getattr(exc, "message", "") or str(exc)
+        retryable = bool(getattr(exc, "_retriable", False)) or exc.code in (1, 2)
+        if "auth" in message.lower() or "token" in message.lower():
+            from memplane.errors import AuthenticationError
+
+            raise AuthenticationError(
+                f"Milvus rejected the credentials: {message}; check `token`", provider=provider
+            ) from exc
+        raise ProviderError(
+            f"Milvus call failed: {message}", provider=provider, retryable=retryable
+        ) from exc
