@@ -1,0 +1,1 @@
+"""Zero-code test modules: collected only under ``--memplane-provider KIND:NAME``."""

@@ -1,0 +1,25 @@
+"""Zero-code mode for ``--memplane-provider embedders:NAME``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from memplane.providers.base import Embedder
+from memplane_conformance.embedder import EmbedderContract
+from memplane_conformance.plugin import Target
+
+
+@pytest.fixture
+def embedder(memplane_target: Target, tmp_path: pytest.TempPathFactory) -> Iterator[Embedder]:
+    instance = memplane_target.harness.create(tmp_path)
+    yield instance
+    memplane_target.harness.cleanup(instance)
+    instance.close()
+
+
+class TestEmbedder(EmbedderContract):
+    pass
+
+

@@ -1,0 +1,171 @@
+"""Small, honest providers the suite's own tests run it against, and the broken
+variants it must reject. Each broken one differs from its honest parent in one way."""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from memplane.errors import DimensionMismatch, ValidationError
+from memplane.filters import LOGICAL, OPERATORS, Filter, evaluate, require_supported
+from memplane.models import Change, HistoryEntry, MemoryRecord, Page, Scope, SearchHit, utcnow
+from memplane.providers.base import ProviderConfig, VectorStore
+
+
+class DictStoreConfig(ProviderConfig):
+    name: str = "default"
+
+
+#: process-wide "disk": instances with the same config name share data, like files.
+_SHARED: dict[str, dict[str, Any]] = {}
+_LOCK = threading.RLock()
+
+
+class DictStore(VectorStore):
+    """A correct in-process store used to prove the suite passes honest providers."""
+
+    name: ClassVar[str] = "dict_reference"
+    Config = DictStoreConfig
+    capabilities: ClassVar[frozenset[str]] = frozenset(
+        {"persistent", "atomic_apply", "concurrent_writers"}
+    )
+    filter_operators: ClassVar[frozenset[str]] = OPERATORS | LOGICAL
+
+    def open(self, dimension: int) -> None:
+        with _LOCK:
+            data = _SHARED.setdefault(self.config.name, {"dim": None, "rows": {}, "history": []})
+            if data["dim"] is not None and data["dim"] != dimension and data["rows"]:
+                raise DimensionMismatch(store=self.name, store_dimension=data["dim"],
+                                        embedder_dimension=dimension)
+            data["dim"] = dimension
+            self._data = data
+
+    # helpers -------------------------------------------------------------------
+    def _visible(self, scope: Scope, filters: Filter | None, include_deleted: bool,
+                 include_expired: bool) -> list[tuple[MemoryRecord, list[float]]]:
+        require_supported(filters, self.filter_operators, self.name)
+        now = utcnow()
+        rows = sorted(self._data["rows"].values(), key=lambda rv: (rv[0].created_at, rv[0].id))
+        return [
+            (r, v) for r, v in rows
+            if self._in_scope(scope, r)
+            and r.is_visible(now, include_deleted=include_deleted, include_expired=include_expired)
+            and evaluate(filters, r)
+        ]
+
+    def _in_scope(self, scope: Scope, rec: MemoryRecord) -> bool:
+        return scope.matches(rec.scope)
+
+    # contract ------------------------------------------------------------------
+    def apply(self, changes: Sequence[Change]) -> None:
+        with _LOCK:
+            for change in changes:
+                if change.vector is not None and len(change.vector) != self._data["dim"]:
+                    raise ValidationError(
+                        f"vector of length {len(change.vector)} for a {self._data['dim']}-d store"
+                    )
+                if change.vector is None and change.record.id not in self._data["rows"]:
+                    raise ValidationError("a new record needs a vector")
+            for change in changes:
+                old = self._data["rows"].get(change.record.id)
+                vector = change.vector if change.vector is not None else old[1]
+                self._data["rows"][change.record.id] = (change.record.model_copy(deep=True),
+                                                        list(vector))
+                if change.history is not None:
+                    self._data["history"].append((change.record.scope, change.history))
+
+    def get(self, ids: Sequence[str], scope: Scope, *, include_deleted: bool = True) -> list[MemoryRecord]:
+        wanted = set(ids)
+        return [r for r, _ in self._visible(scope, None, include_deleted, True) if r.id in wanted]
+
+    def list_records(self, scope: Scope, *, filters: Filter | None = None, limit: int = 100,
+                     cursor: str | None = None, include_deleted: bool = False,
+                     include_expired: bool = False) -> Page:
+        rows = self._visible(scope, filters, include_deleted, include_expired)
+        keys = [(r.created_at.isoformat(), r.id) for r, _ in rows]
+        start = 0
+        if cursor is not None:
+            after = tuple(cursor.split("|", 1))
+            start = next((i for i, k in enumerate(keys) if k > after), len(keys))
+        page = [r for r, _ in rows[start:start + limit]]
+        more = start + limit < len(rows)
+        next_cursor = f"{keys[start + limit - 1][0]}|{keys[start + limit - 1][1]}" if more else None
+        return Page(records=page, next_cursor=next_cursor)
+
+    def count(self, scope: Scope, *, filters: Filter | None = None, include_deleted: bool = False,
+              include_expired: bool = False) -> int:
+        return len(self._visible(scope, filters, include_deleted, include_expired))
+
+    def search(self, vector: Sequence[float], scope: Scope, *, limit: int = 10,
+               filters: Filter | None = None, include_deleted: bool = False,
+               include_expired: bool = False) -> list[SearchHit]:
+        hits = []
+        for rec, stored in self._visible(scope, filters, include_deleted, include_expired):
+            dot = sum(a * b for a, b in zip(vector, stored, strict=True))
+            norm = math.sqrt(sum(a * a for a in vector)) * math.sqrt(sum(b * b for b in stored))
+            cos = dot / norm if norm else 0.0
+            hits.append(SearchHit(record=rec, score=min(1.0, max(0.0, (1 + cos) / 2))))
+        hits.sort(key=lambda h: -h.score)
+        return hits[:limit]
+
+    def delete(self, ids: Sequence[str], scope: Scope) -> int:
+        with _LOCK:
+            gone = [i for i in ids if i in self._data["rows"]
+                    and self._in_scope(scope, self._data["rows"][i][0])]
+            for i in gone:
+                del self._data["rows"][i]
+            self._data["history"] = [(s, h) for s, h in self._data["history"] if h.memory_id not in gone]
+            return len(gone)
+
+    def history(self, memory_id: str, scope: Scope) -> list[HistoryEntry]:
+        return [h for s, h in self._data["history"]
+                if h.memory_id == memory_id and scope.matches(s)]
+
+    def reset(self) -> None:
+        with _LOCK:
+            self._data["rows"].clear()
+            self._data["history"].clear()
+
+
+# --- broken on purpose --------------------------------------------------------------
+
+
+class IgnoresFiltersStore(DictStore):
+    """Declares every operator but silently returns unfiltered results."""
+
+    name: ClassVar[str] = "ignores_filters"
+
+    def _visible(self, scope: Scope, filters: Filter | None, include_deleted: bool,
+                 include_expired: bool) -> list[tuple[MemoryRecord, list[float]]]:
+        return super()._visible(scope, None, include_deleted, include_expired)
+
+
+class LeaksScopesStore(DictStore):
+    """Matches scopes case-insensitively and by prefix, the way a LIKE query would."""
+
+    name: ClassVar[str] = "leaks_scopes"
+
+    def _in_scope(self, scope: Scope, rec: MemoryRecord) -> bool:
+        for field, value in scope.items():
+            theirs = getattr(rec.scope, field)
+            if theirs is None or not theirs.lower().startswith(value.lower()):
+                return False
+        return True
+
+
+class RepeatingPagesStore(DictStore):
+    """Pages by offset and re-serves the last record of each page on the next one."""
+
+    name: ClassVar[str] = "repeating_pages"
+
+    def list_records(self, scope: Scope, *, filters: Filter | None = None, limit: int = 100,
+                     cursor: str | None = None, include_deleted: bool = False,
+                     include_expired: bool = False) -> Page:
+        rows = [r for r, _ in self._visible(scope, filters, include_deleted, include_expired)]
+        start = int(cursor) if cursor else 0
+        page = rows[start:start + limit]
+        more = start + limit < len(rows)
+        return Page(records=page, next_cursor=str(start + limit - 1) if more and limit > 1
+                    else (str(start + limit) if more else None))
