@@ -45,15 +45,17 @@ def json_reply(status: int, obj: Any, headers: dict[str, str] | None = None) -> 
 class Refused(Exception):
     """Answer the request with an error of this status (as the real service would)."""
 
-    status = 401
-    kind = "authentication_error"
+    def __init__(self, message: str, *, status: int = 401, kind: str = "authentication_error"):
+        super().__init__(message)
+        self.status = status
+        self.kind = kind
 
 
 class BadRequest(Refused):
     """The request breaks the protocol; becomes a 400 and is kept in ``problems``."""
 
-    status = 400
-    kind = "invalid_request_error"
+    def __init__(self, message: str) -> None:
+        super().__init__(message, status=400, kind="invalid_request_error")
 
 
 class LoopbackServer:

@@ -96,6 +96,7 @@ class OpenAILoopback(LoopbackServer):
         azure_api_version: str | None = None,
         default_dimensions: int = 64,
         max_embedding_inputs: int = 2048,
+        max_input_tokens: int = 8192,
         slow_seconds: float = 5.0,
         lifetime: float = 600.0,
     ) -> None:
@@ -105,6 +106,7 @@ class OpenAILoopback(LoopbackServer):
         self.azure_api_version = azure_api_version
         self.default_dimensions = default_dimensions
         self.max_embedding_inputs = max_embedding_inputs
+        self.max_input_tokens = max_input_tokens
         self._ids = count(1)
 
     @property
@@ -133,6 +135,11 @@ class OpenAILoopback(LoopbackServer):
         self._check_auth(request)
         if not isinstance(request.body, dict):
             raise BadRequest("the body must be a JSON object")
+        # validate first: a refused request consumes nothing from the script
+        if operation == "chat":
+            self._check_chat(request.body)
+        else:
+            self._check_embeddings(request.body)
         item = self.next_item(replies=operation == "chat")
         if item is not None and item.kind == "fault":
             return self.fault_reply(item)
@@ -171,8 +178,7 @@ class OpenAILoopback(LoopbackServer):
 
     # --- chat completions --------------------------------------------------------
 
-    def _chat(self, request: RecordedRequest, item: Scripted | None) -> Reply:
-        body = request.body
+    def _check_chat(self, body: dict[str, Any]) -> None:
         model = body.get("model")
         if not isinstance(model, str) or not model:
             raise BadRequest("'model' is required")
@@ -182,6 +188,9 @@ class OpenAILoopback(LoopbackServer):
         for i, message in enumerate(messages):
             self._check_message(i, message)
         self._check_options(body)
+
+    def _chat(self, request: RecordedRequest, item: Scripted | None) -> Reply:
+        model, messages = request.body["model"], request.body["messages"]
         if item is None:
             reply = self.error(500, "loopback: no scripted reply queued; call enqueue_text() "
                                "or enqueue_structured() first", "server_error")
@@ -253,8 +262,7 @@ class OpenAILoopback(LoopbackServer):
 
     # --- embeddings --------------------------------------------------------------
 
-    def _embeddings(self, request: RecordedRequest) -> Reply:
-        body = request.body
+    def _check_embeddings(self, body: dict[str, Any]) -> None:
         model = body.get("model")
         if not isinstance(model, str) or not model:
             raise BadRequest("'model' is required")
@@ -267,15 +275,28 @@ class OpenAILoopback(LoopbackServer):
             raise BadRequest(f"'input' has {len(inputs)} items; at most {self.max_embedding_inputs}")
         if not all(isinstance(text, str) and text for text in inputs):
             raise BadRequest("every 'input' item must be a non-empty string")
+        longest = max(words(text) for text in inputs)
+        if longest > self.max_input_tokens:
+            # a legitimate refusal, not a protocol violation: not kept in `problems`
+            raise Refused(
+                f"This model's maximum context length is {self.max_input_tokens} tokens, "
+                f"however you requested {longest} tokens",
+                status=400, kind="invalid_request_error",
+            )
         dimensions = body.get("dimensions")
         if dimensions is not None:
             if model in FIXED_DIMENSION_MODELS:
                 raise BadRequest(f"model {model} does not support 'dimensions'")
             if not isinstance(dimensions, int) or dimensions <= 0:
                 raise BadRequest("'dimensions' must be a positive integer")
-        encoding = body.get("encoding_format", "float")
-        if encoding not in ("float", "base64"):
+        if body.get("encoding_format", "float") not in ("float", "base64"):
             raise BadRequest("'encoding_format' must be float or base64")
+
+    def _embeddings(self, request: RecordedRequest) -> Reply:
+        body = request.body
+        model, dimensions = body["model"], body.get("dimensions")
+        inputs = [body["input"]] if isinstance(body["input"], str) else body["input"]
+        encoding = body.get("encoding_format", "float")
         size = dimensions or MODEL_DIMENSIONS.get(model, self.default_dimensions)
         data = []
         for i, text in enumerate(inputs):
