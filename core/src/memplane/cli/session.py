@@ -1,0 +1,91 @@
+"""What every memory subcommand needs: the scope and the configured Memory."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from memplane.errors import ValidationError
+from memplane.models import Scope
+
+if TYPE_CHECKING:
+    from memplane.config import MemoryConfig
+    from memplane.memory import Memory
+
+
+def scope_of(args: argparse.Namespace, operation: str, *, required: bool = True) -> Scope:
+    scope = Scope(
+        user_id=getattr(args, "user", None),
+        agent_id=getattr(args, "agent", None),
+        run_id=getattr(args, "run", None),
+    )
+    if required and scope.is_empty:
+        raise ValidationError(
+            f"memplane {operation} needs a scope: pass --user, --agent or --run (at least one)"
+        )
+    return scope
+
+
+def scope_kwargs(scope: Scope) -> dict[str, str]:
+    return dict(scope.items())
+
+
+def load_config(args: argparse.Namespace) -> MemoryConfig:
+    """The config file given with --config (or $MEMPLANE_CONFIG), else the
+    environment and the embedded defaults."""
+    from memplane.config import MemoryConfig
+
+    return MemoryConfig.load(getattr(args, "config", None))
+
+
+def open_memory(args: argparse.Namespace) -> Memory:
+    config = load_config(args)  # config errors first: they need no provider import
+    from memplane.memory import Memory
+
+    return Memory(config)
+
+
+def parse_json_option(text: str | None, option: str) -> Any:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValidationError(f"{option} must be JSON ({exc.msg} at column {exc.colno})") from None
+
+
+def parse_metadata(items: list[str] | None, as_json: str | None) -> dict[str, Any]:
+    """Merge ``--metadata '{"k": 1}'`` and repeated ``--meta KEY=VALUE`` (values are
+    parsed as JSON when they are valid JSON, else kept as strings)."""
+    metadata: dict[str, Any] = {}
+    parsed = parse_json_option(as_json, "--metadata")
+    if parsed is not None:
+        if not isinstance(parsed, Mapping):
+            raise ValidationError("--metadata must be a JSON object, e.g. '{\"topic\": \"food\"}'")
+        metadata.update(parsed)
+    for item in items or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ValidationError(f"--meta takes KEY=VALUE, got {item!r}")
+        try:
+            metadata[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            metadata[key] = raw
+    return metadata
+
+
+def parse_time(text: str | None, option: str) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValidationError(
+            f"{option} takes an ISO 8601 date or time, e.g. 2025-01-31 or "
+            f"2025-01-31T09:30:00+00:00; got {text!r}"
+        ) from None
+    # a time without an offset is read as UTC, the zone memplane stores
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
