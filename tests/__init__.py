@@ -1,0 +1,1 @@
+"""Cross-package tests; `python -m tests.bench` runs the benchmarks."""

@@ -1,0 +1,5 @@
+"""Entry point: `python -m tests.bench --help`."""
+
+from tests.bench.cli import main
+
+raise SystemExit(main())
