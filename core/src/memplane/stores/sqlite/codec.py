@@ -1,0 +1,115 @@
+"""Conversion between models and SQLite rows: datetimes, JSON columns, vectors."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+from pydantic_core import to_jsonable_python
+
+from memplane.errors import ValidationError
+from memplane.models import MemoryRecord, Scope
+
+RECORD_COLUMNS = (
+    "id, user_id, agent_id, run_id, text, metadata, hash, created_at, updated_at, "
+    "observed_at, deleted_at, expires_at, source, attributed_to"
+)
+
+
+def dt_to_db(value: datetime | None) -> str | None:
+    """UTC, fixed-width ISO 8601 with microseconds: text order is time order.
+    Naive datetimes are taken to be UTC."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def dt_from_db(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def to_json(value: Any, what: str) -> str:
+    """Compact JSON; NaN/Infinity and unserialisable values are input errors."""
+    try:
+        return json.dumps(to_jsonable_python(value), allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(
+            f"{what} must be JSON-serialisable without NaN or Infinity ({exc}); "
+            f"convert the offending value to a string or number"
+        ) from None
+
+
+def vector_to_blob(vector: Sequence[float], dimension: int, record_id: str) -> bytes:
+    array = np.asarray(vector, dtype=np.float32)
+    if array.ndim != 1 or array.shape[0] != dimension:
+        raise ValidationError(
+            f"the vector of memory {record_id!r} has shape {array.shape}, the store holds "
+            f"{dimension}-dimensional vectors: embed with the embedder the store was opened for"
+        )
+    if not bool(np.isfinite(array).all()):
+        raise ValidationError(f"the vector of memory {record_id!r} contains NaN or infinity")
+    return array.tobytes()
+
+
+def query_vector(vector: Sequence[float], dimension: int) -> np.ndarray:
+    """The query as a unit float32 vector (all zeros when it has no direction)."""
+    array = np.asarray(vector, dtype=np.float32)
+    if array.ndim != 1 or array.shape[0] != dimension:
+        raise ValidationError(
+            f"the query vector has shape {array.shape}, the store holds {dimension}-dimensional "
+            f"vectors: embed the query with the embedder the store was opened for"
+        )
+    if not bool(np.isfinite(array).all()):
+        raise ValidationError("the query vector contains NaN or infinity")
+    norm = float(np.linalg.norm(array))
+    return array / norm if norm > 0.0 and math.isfinite(norm) else np.zeros_like(array)
+
+
+def record_params(record: MemoryRecord) -> dict[str, Any]:
+    """The column values of a record, without vector, search text and generation."""
+    scope = record.scope
+    return {
+        "id": record.id,
+        "user_id": scope.user_id,
+        "agent_id": scope.agent_id,
+        "run_id": scope.run_id,
+        "text": record.text,
+        "metadata": to_json(record.metadata, f"metadata of memory {record.id!r}"),
+        "hash": record.hash,
+        "created_at": dt_to_db(record.created_at),
+        "updated_at": dt_to_db(record.updated_at),
+        "observed_at": dt_to_db(record.observed_at),
+        "deleted_at": dt_to_db(record.deleted_at),
+        "expires_at": dt_to_db(record.expires_at),
+        "source": to_json(
+            [p.model_dump(exclude_none=True) for p in record.source],
+            f"source of memory {record.id!r}",
+        ),
+        "attributed_to": record.attributed_to,
+    }
+
+
+def record_from_row(row: Sequence[Any]) -> MemoryRecord:
+    """Build a record from a row selected with :data:`RECORD_COLUMNS`."""
+    (rid, user_id, agent_id, run_id, text, metadata, hash_, created, updated,
+     observed, deleted, expires, source, attributed_to) = row
+    return MemoryRecord(
+        id=rid,
+        text=text,
+        scope=Scope(user_id=user_id, agent_id=agent_id, run_id=run_id),
+        metadata=json.loads(metadata),
+        hash=hash_,
+        created_at=datetime.fromisoformat(created),
+        updated_at=datetime.fromisoformat(updated),
+        observed_at=dt_from_db(observed),
+        deleted_at=dt_from_db(deleted),
+        expires_at=dt_from_db(expires),
+        source=json.loads(source),
+        attributed_to=attributed_to,
+    )

@@ -1,0 +1,109 @@
+"""Text analysis for keyword search.
+
+FTS5's ``unicode61`` tokenizer (with ``remove_diacritics 2``) splits on anything
+that is not a letter, number or private-use character and folds case and accents
+for every script. It cannot split scripts written without spaces (Chinese,
+Japanese, Thai, ...): a whole sentence would become one token. So before
+indexing, runs of such characters are rewritten as overlapping character bigrams
+plus single characters (the classic CJK analyzer approach); the query goes
+through the same analysis. The analysed text is stored in ``records.fts_text``
+and indexed by an external-content FTS5 table kept in sync by triggers.
+
+Every query token is emitted as a double-quoted FTS5 string, so operators,
+column filters, ``NEAR``, ``*`` or quotes typed by a user are plain text.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+MAX_QUERY_TOKENS = 64
+
+# scripts written without spaces between words
+_UNSPACED_RANGES = (
+    (0x0E00, 0x0EFF),  # Thai, Lao
+    (0x1000, 0x109F),  # Myanmar
+    (0x1780, 0x17FF),  # Khmer
+    (0x2E80, 0x2FDF),  # CJK radicals
+    (0x3040, 0x30FF),  # Hiragana, Katakana
+    (0x3100, 0x312F),  # Bopomofo
+    (0x3130, 0x318F),  # Hangul compatibility jamo
+    (0x31F0, 0x31FF),  # Katakana extensions
+    (0x3400, 0x4DBF),  # CJK extension A
+    (0x4E00, 0x9FFF),  # CJK unified ideographs
+    (0xAC00, 0xD7AF),  # Hangul syllables
+    (0xF900, 0xFAFF),  # CJK compatibility ideographs
+    (0x20000, 0x3134F),  # CJK extensions B..G
+)
+
+
+def _unspaced(char: str) -> bool:
+    code = ord(char)
+    return any(lo <= code <= hi for lo, hi in _UNSPACED_RANGES)
+
+
+def _is_token_char(char: str) -> bool:
+    return unicodedata.category(char)[0] in "LNM"
+
+
+def _runs(text: str) -> list[tuple[str, bool]]:
+    """Maximal runs of token characters, flagged when written without spaces."""
+    runs: list[tuple[str, bool]] = []
+    current: list[str] = []
+    current_flag = False
+    for char in unicodedata.normalize("NFKC", text):
+        if not _is_token_char(char):
+            if current:
+                runs.append(("".join(current), current_flag))
+                current = []
+            continue
+        flag = _unspaced(char)
+        if current and flag != current_flag:
+            runs.append(("".join(current), current_flag))
+            current = []
+        current.append(char)
+        current_flag = flag
+    if current:
+        runs.append(("".join(current), current_flag))
+    return runs
+
+
+def index_tokens(text: str) -> list[str]:
+    tokens: list[str] = []
+    for run, unspaced in _runs(text):
+        if not unspaced:
+            tokens.append(run)
+            continue
+        tokens.extend(run)  # single characters, so one-character queries match
+        tokens.extend(run[i : i + 2] for i in range(len(run) - 1))
+    return tokens
+
+
+def index_text(text: str) -> str:
+    """What goes into ``records.fts_text`` for a memory's text."""
+    return " ".join(index_tokens(text))
+
+
+def query_tokens(query: str) -> list[str]:
+    tokens: list[str] = []
+    for run, unspaced in _runs(query):
+        if not unspaced or len(run) == 1:
+            tokens.append(run)
+        else:
+            tokens.extend(run[i : i + 2] for i in range(len(run) - 1))
+    unique = list(dict.fromkeys(tokens))
+    return unique[:MAX_QUERY_TOKENS]
+
+
+def match_expression(query: str) -> str | None:
+    """An FTS5 MATCH expression that ORs the quoted query tokens (None: nothing to match)."""
+    tokens = query_tokens(query)
+    if not tokens:
+        return None
+    return " OR ".join('"' + token.replace('"', '""') + '"' for token in tokens)
+
+
+def bm25_to_score(bm25: float) -> float:
+    """FTS5's bm25() is <= 0, more negative is better; map s = -bm25 to s / (1 + s)."""
+    strength = max(0.0, -float(bm25))
+    return strength / (1.0 + strength)

@@ -1,0 +1,106 @@
+"""The SQLite schema of the embedded store, and its creation.
+
+``records.seq`` is an AUTOINCREMENT rowid: it never repeats, so cursor pagination
+by ``seq`` returns every record exactly once even when rows are deleted and new
+ones inserted meanwhile. ``records.gen`` is the write generation that last touched
+the row; the vector cache refreshes itself with the rows whose ``gen`` is newer
+than what it holds. ``state.epoch`` changes on hard deletes and resets, which the
+cache cannot follow incrementally.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+SCHEMA_VERSION = 1
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS state (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    generation INTEGER NOT NULL,
+    epoch      INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO state (id, generation, epoch) VALUES (1, 0, 0);
+CREATE TABLE IF NOT EXISTS records (
+    seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+    id            TEXT NOT NULL UNIQUE,
+    user_id       TEXT,
+    agent_id      TEXT,
+    run_id        TEXT,
+    text          TEXT NOT NULL,
+    fts_text      TEXT NOT NULL,
+    metadata      TEXT NOT NULL DEFAULT '{}',
+    hash          TEXT NOT NULL,
+    created_at    TEXT NOT NULL,
+    updated_at    TEXT NOT NULL,
+    observed_at   TEXT,
+    deleted_at    TEXT,
+    expires_at    TEXT,
+    source        TEXT NOT NULL DEFAULT '[]',
+    attributed_to TEXT,
+    vector        BLOB,
+    gen           INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS records_by_user ON records (user_id, agent_id, run_id);
+CREATE INDEX IF NOT EXISTS records_by_agent ON records (agent_id, run_id);
+CREATE INDEX IF NOT EXISTS records_by_run ON records (run_id);
+CREATE INDEX IF NOT EXISTS records_by_gen ON records (gen);
+CREATE TABLE IF NOT EXISTS history (
+    seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+    id        TEXT NOT NULL UNIQUE,
+    memory_id TEXT NOT NULL,
+    event     TEXT NOT NULL,
+    old_text  TEXT,
+    new_text  TEXT,
+    at        TEXT NOT NULL,
+    actor     TEXT,
+    reason    TEXT
+);
+CREATE INDEX IF NOT EXISTS history_by_memory ON history (memory_id, seq);
+CREATE VIRTUAL TABLE IF NOT EXISTS records_fts USING fts5 (
+    fts_text,
+    content = 'records',
+    content_rowid = 'seq',
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER IF NOT EXISTS records_fts_insert AFTER INSERT ON records BEGIN
+    INSERT INTO records_fts (rowid, fts_text) VALUES (new.seq, new.fts_text);
+END;
+CREATE TRIGGER IF NOT EXISTS records_fts_delete AFTER DELETE ON records BEGIN
+    INSERT INTO records_fts (records_fts, rowid, fts_text) VALUES ('delete', old.seq, old.fts_text);
+END;
+CREATE TRIGGER IF NOT EXISTS records_fts_update AFTER UPDATE OF fts_text ON records
+WHEN old.fts_text IS NOT new.fts_text BEGIN
+    INSERT INTO records_fts (records_fts, rowid, fts_text) VALUES ('delete', old.seq, old.fts_text);
+    INSERT INTO records_fts (rowid, fts_text) VALUES (new.seq, new.fts_text);
+END;
+"""
+
+
+def create_schema(conn: sqlite3.Connection) -> int:
+    """Create missing tables inside the caller's write transaction; return the
+    schema version the file declares (ours when it is new)."""
+    for statement in _split(_DDL):
+        conn.execute(statement)
+    conn.execute(
+        "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+    )
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return int(row[0])
+
+
+def _split(ddl: str) -> list[str]:
+    """Split the DDL into statements, keeping trigger bodies whole."""
+    statements: list[str] = []
+    current: list[str] = []
+    for line in ddl.strip().splitlines():
+        current.append(line)
+        text = "\n".join(current)
+        if sqlite3.complete_statement(text):
+            statements.append(text)
+            current = []
+    return statements

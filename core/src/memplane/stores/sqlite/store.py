@@ -1,0 +1,585 @@
+"""The embedded vector store: one SQLite file with records, vectors, history and FTS5."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from pydantic import Field
+
+from memplane.errors import ConfigurationError, DimensionMismatch, ProviderError, ValidationError
+from memplane.filters import Filter, parse_filter, require_supported
+from memplane.models import Change, HistoryEntry, MemoryRecord, Page, Scope, SearchHit, utcnow
+from memplane.providers.base import ProviderConfig, VectorStore
+from memplane.stores.sqlite import fts
+from memplane.stores.sqlite.codec import (
+    RECORD_COLUMNS,
+    dt_to_db,
+    query_vector,
+    record_from_row,
+    record_params,
+    vector_to_blob,
+)
+from memplane.stores.sqlite.connections import MEMORY, Connections, is_busy
+from memplane.stores.sqlite.filter_sql import FALLBACK_FUNCTION, FallbackNodes, FilterTranslator
+from memplane.stores.sqlite.schema import SCHEMA_VERSION, create_schema
+from memplane.stores.sqlite.vector_cache import ScopeMatrix, VectorCache
+
+_CHUNK = 500  # ids per IN (...) list, well under SQLite's parameter limit
+_COLUMNS = ", ".join(f"r.{c.strip()}" for c in RECORD_COLUMNS.split(","))
+
+_UPSERT = """
+INSERT INTO records (id, user_id, agent_id, run_id, text, fts_text, metadata, hash, created_at,
+                     updated_at, observed_at, deleted_at, expires_at, source, attributed_to,
+                     vector, gen)
+VALUES (:id, :user_id, :agent_id, :run_id, :text, :fts_text, :metadata, :hash, :created_at,
+        :updated_at, :observed_at, :deleted_at, :expires_at, :source, :attributed_to,
+        :vector, :gen)
+ON CONFLICT (id) DO UPDATE SET
+    text = excluded.text, fts_text = excluded.fts_text, metadata = excluded.metadata,
+    hash = excluded.hash, created_at = excluded.created_at, updated_at = excluded.updated_at,
+    observed_at = excluded.observed_at, deleted_at = excluded.deleted_at,
+    expires_at = excluded.expires_at, source = excluded.source,
+    attributed_to = excluded.attributed_to,
+    vector = coalesce(excluded.vector, records.vector), gen = excluded.gen
+"""
+
+_INSERT_HISTORY = """
+INSERT INTO history (id, memory_id, event, old_text, new_text, at, actor, reason)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (id) DO NOTHING
+"""
+
+
+def default_path() -> str:
+    home = os.environ.get("MEMPLANE_HOME") or "~/.memplane"
+    return str(Path(home).expanduser() / "memory.db")
+
+
+class SQLiteStoreConfig(ProviderConfig):
+    path: str = Field(
+        default_factory=default_path,
+        description="database file; default $MEMPLANE_HOME/memory.db (~/.memplane); "
+        "':memory:' for a private in-process database",
+    )
+    busy_timeout_ms: int = Field(
+        default=30000, ge=0, description="how long a writer waits for the write lock"
+    )
+    cache_vectors: bool = Field(
+        default=True, description="keep each searched scope's vectors in memory"
+    )
+    cache_max_mb: int = Field(
+        default=1024, ge=1, description="memory budget of the vector cache, in MiB"
+    )
+
+
+def _scope_sql(scope: Scope, alias: str = "r") -> tuple[str, list[Any]]:
+    items = scope.items()
+    if not items:
+        return "1", []
+    return " AND ".join(f"{alias}.{name} = ?" for name, _ in items), [v for _, v in items]
+
+
+def _visibility_sql(include_deleted: bool, include_expired: bool,
+                    alias: str = "r") -> tuple[str, list[Any]]:
+    parts: list[str] = []
+    params: list[Any] = []
+    if not include_deleted:
+        parts.append(f"{alias}.deleted_at IS NULL")
+    if not include_expired:
+        parts.append(f"({alias}.expires_at IS NULL OR {alias}.expires_at > ?)")
+        params.append(dt_to_db(utcnow()))
+    return (" AND ".join(parts) or "1"), params
+
+
+def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+def _marks(n: int) -> str:
+    return ", ".join("?" * n)
+
+
+class SQLiteStore(VectorStore):
+    """Records, vectors, history and a keyword index in one SQLite file.
+
+    WAL mode and a busy timeout let threads and processes share the file; every
+    write is one ``BEGIN IMMEDIATE`` transaction that also writes the history and
+    the keyword index. Vector search is exact cosine similarity with numpy over
+    an in-process cache of the scope's vectors (see ``docs/sqlite-store.md``).
+    """
+
+    name: ClassVar[str] = "sqlite"
+    Config: ClassVar[type[ProviderConfig]] = SQLiteStoreConfig
+    capabilities: ClassVar[frozenset[str]] = frozenset(
+        ["keyword_search", "persistent", "atomic_apply", "concurrent_writers"]
+    )
+    filter_operators: ClassVar[frozenset[str]] = frozenset(
+        ["eq", "ne", "in", "nin", "gt", "gte", "lt", "lte", "contains", "exists",
+         "AND", "OR", "NOT"]
+    )
+
+    def __init__(self, config: ProviderConfig | Mapping[str, Any] | None = None, **overrides: Any):
+        super().__init__(config, **overrides)
+        path = str(self.config.path)
+        if path != MEMORY:
+            path = str(Path(path).expanduser())
+            try:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigurationError(
+                    f"cannot create the directory of the sqlite store {path!r}: {exc}; "
+                    f"set vector_store.config.path to a writable location"
+                ) from None
+        self._fallback = FallbackNodes()
+        self._connections = Connections(path, int(self.config.busy_timeout_ms), self._setup)
+        self._cache = VectorCache(int(self.config.cache_max_mb) * 1024 * 1024)
+        self._schema_ready = False
+        self._dimension: int | None = None
+
+    @property
+    def path(self) -> str:
+        return self._connections.path
+
+    # --- connections and transactions -----------------------------------------------------
+    def _setup(self, conn: sqlite3.Connection) -> None:
+        conn.create_function(FALLBACK_FUNCTION, 7, self._fallback.evaluate)
+
+    @contextmanager
+    def _write(self) -> Iterator[tuple[sqlite3.Connection, int]]:
+        """One write transaction; yields the connection and the new write generation."""
+        with self._connections.use() as conn, self._errors():
+            self._ensure_schema(conn)
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                generation = conn.execute(
+                    "UPDATE state SET generation = generation + 1 WHERE id = 1 RETURNING generation"
+                ).fetchall()[0][0]
+                yield conn, int(generation)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """One read transaction: every statement inside sees the same snapshot."""
+        with self._connections.use() as conn, self._errors():
+            self._ensure_schema(conn)
+            conn.execute("BEGIN")
+            try:
+                yield conn
+            finally:
+                if conn.in_transaction:
+                    conn.execute("COMMIT")
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            raise ProviderError(
+                f"sqlite store {self.path!r}: {exc}"
+                + ("; another writer held the lock longer than busy_timeout_ms, retry or raise it"
+                   if is_busy(exc) else ""),
+                provider=self.name,
+                retryable=is_busy(exc),
+            ) from exc
+        except sqlite3.DatabaseError as exc:
+            raise ProviderError(
+                f"sqlite store {self.path!r} failed: {exc}", provider=self.name, retryable=False
+            ) from exc
+
+    def _ensure_schema(self, conn: sqlite3.Connection) -> None:
+        if self._schema_ready:
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = create_schema(conn)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        if version > SCHEMA_VERSION:
+            raise ConfigurationError(
+                f"the sqlite store {self.path!r} has schema version {version}, newer than this "
+                f"memplane understands ({SCHEMA_VERSION}); upgrade memplane"
+            )
+        self._schema_ready = True
+
+    @staticmethod
+    def _stored_dimension(conn: sqlite3.Connection) -> int | None:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'dimension'").fetchone()
+        return None if row is None else int(row[0])
+
+    # --- lifecycle --------------------------------------------------------------------------
+    def open(self, dimension: int) -> None:
+        if isinstance(dimension, bool) or not isinstance(dimension, int) or dimension < 1:
+            raise ConfigurationError(f"vector dimension must be a positive integer, got {dimension!r}")
+        with self._write() as (conn, _generation):
+            stored = self._stored_dimension(conn)
+            if stored is not None and stored != dimension:
+                has_vectors = conn.execute(
+                    "SELECT 1 FROM records WHERE vector IS NOT NULL LIMIT 1"
+                ).fetchone()
+                if has_vectors:
+                    raise DimensionMismatch(
+                        store=f"sqlite:{self.path}", store_dimension=stored,
+                        embedder_dimension=dimension,
+                    )
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('dimension', ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (str(dimension),),
+            )
+        self._dimension = dimension
+
+    def close(self) -> None:
+        self._connections.close()
+        self._cache.clear()
+
+    def __enter__(self) -> SQLiteStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # --- writes -------------------------------------------------------------------------------
+    def apply(self, changes: Sequence[Change]) -> None:
+        changes = list(changes)
+        if not changes:
+            return
+        for change in changes:
+            if change.history is not None and change.history.memory_id != change.record.id:
+                raise ValidationError(
+                    f"history entry {change.history.id!r} names memory {change.history.memory_id!r} "
+                    f"but belongs to a change of {change.record.id!r}"
+                )
+            if change.record.scope.is_empty:
+                raise ValidationError(
+                    f"memory {change.record.id!r} has no scope: set user_id, agent_id or run_id"
+                )
+        rows = [record_params(c.record) | {"fts_text": fts.index_text(c.record.text)} for c in changes]
+        history = [
+            (h.id, h.memory_id, h.event.value, h.old_text, h.new_text, dt_to_db(h.at), h.actor, h.reason)
+            for h in (c.history for c in changes) if h is not None
+        ]
+        with self._write() as (conn, generation):
+            dimension = self._stored_dimension(conn)
+            if dimension is None:
+                first = next((c.vector for c in changes if c.vector is not None), None)
+                if first is not None:
+                    dimension = len(first)
+                    conn.execute("INSERT INTO meta (key, value) VALUES ('dimension', ?)", (str(dimension),))
+            for row, change in zip(rows, changes, strict=True):
+                row["gen"] = generation
+                row["vector"] = (
+                    None if change.vector is None or dimension is None
+                    else vector_to_blob(change.vector, dimension, change.record.id)
+                )
+            self._refuse_scope_changes(conn, changes)
+            conn.executemany(_UPSERT, rows)
+            if history:
+                conn.executemany(_INSERT_HISTORY, history)
+        if dimension is not None:
+            self._dimension = dimension
+
+    @staticmethod
+    def _refuse_scope_changes(conn: sqlite3.Connection, changes: Sequence[Change]) -> None:
+        """An upsert may not move a memory to another scope (or overwrite another
+        tenant's memory that happens to share the id)."""
+        wanted = {c.record.id: c.record.scope for c in changes}
+        ids = list(wanted)
+        for chunk in _chunks(ids):
+            for rid, user_id, agent_id, run_id in conn.execute(
+                f"SELECT id, user_id, agent_id, run_id FROM records WHERE id IN ({_marks(len(chunk))})",
+                list(chunk),
+            ):
+                if Scope(user_id=user_id, agent_id=agent_id, run_id=run_id) != wanted[rid]:
+                    raise ValidationError(
+                        f"memory {rid!r} already exists in another scope; a memory cannot change "
+                        f"scope: delete it and add a new one"
+                    )
+
+    def delete(self, ids: Sequence[str], scope: Scope) -> int:
+        unique = list(dict.fromkeys(ids))
+        if not unique:
+            return 0
+        scope_sql, scope_params = _scope_sql(scope)
+        removed = 0
+        with self._write() as (conn, _generation):
+            for chunk in _chunks(unique):
+                found = [
+                    row[0] for row in conn.execute(
+                        f"SELECT r.id FROM records r WHERE r.id IN ({_marks(len(chunk))}) AND {scope_sql}",
+                        [*chunk, *scope_params],
+                    )
+                ]
+                if not found:
+                    continue
+                conn.execute(f"DELETE FROM history WHERE memory_id IN ({_marks(len(found))})", found)
+                conn.execute(f"DELETE FROM records WHERE id IN ({_marks(len(found))})", found)
+                removed += len(found)
+            if removed:
+                conn.execute("UPDATE state SET epoch = epoch + 1 WHERE id = 1")
+        return removed
+
+    def reset(self) -> None:
+        with self._write() as (conn, _generation):
+            conn.execute("DELETE FROM history")
+            conn.execute("DELETE FROM records")
+            conn.execute("UPDATE state SET epoch = epoch + 1 WHERE id = 1")
+        self._cache.clear()
+
+    # --- reads ----------------------------------------------------------------------------------
+    def _where(self, scope: Scope, filters: Filter | None, include_deleted: bool,
+               include_expired: bool, translator: FilterTranslator) -> tuple[str, list[Any]]:
+        scope_sql, scope_params = _scope_sql(scope)
+        vis_sql, vis_params = _visibility_sql(include_deleted, include_expired)
+        translated = translator.translate(filters)
+        return (
+            f"{scope_sql} AND {vis_sql} AND {translated.sql}",
+            [*scope_params, *vis_params, *translated.params],
+        )
+
+    def _filters(self, filters: Filter | Mapping[str, Any] | None) -> Filter | None:
+        node = parse_filter(filters)
+        require_supported(node, self.filter_operators, self.name)
+        return node
+
+    @contextmanager
+    def _translator(self) -> Iterator[FilterTranslator]:
+        translator = FilterTranslator(self._fallback)
+        try:
+            yield translator
+        finally:
+            self._fallback.release(translator.tokens)
+
+    def get(self, ids: Sequence[str], scope: Scope, *, include_deleted: bool = True) -> list[MemoryRecord]:
+        unique = list(dict.fromkeys(ids))
+        if not unique:
+            return []
+        scope_sql, scope_params = _scope_sql(scope)
+        deleted_sql = "" if include_deleted else " AND r.deleted_at IS NULL"
+        found: dict[str, MemoryRecord] = {}
+        with self._read() as conn:
+            for chunk in _chunks(unique):
+                for row in conn.execute(
+                    f"SELECT {_COLUMNS} FROM records r WHERE r.id IN ({_marks(len(chunk))}) "
+                    f"AND {scope_sql}{deleted_sql}",
+                    [*chunk, *scope_params],
+                ):
+                    record = record_from_row(row)
+                    found[record.id] = record
+        return [found[i] for i in unique if i in found]
+
+    def list_records(
+        self,
+        scope: Scope,
+        *,
+        filters: Filter | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+        include_deleted: bool = False,
+        include_expired: bool = False,
+    ) -> Page:
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValidationError(f"limit must be a positive integer, got {limit!r}")
+        after = self._parse_cursor(cursor)
+        node = self._filters(filters)
+        with self._translator() as translator, self._read() as conn:
+            where, params = self._where(scope, node, include_deleted, include_expired, translator)
+            rows = conn.execute(
+                f"SELECT r.seq, {_COLUMNS} FROM records r WHERE r.seq > ? AND {where} "
+                f"ORDER BY r.seq LIMIT ?",
+                [after, *params, limit + 1],
+            ).fetchall()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return Page(
+            records=[record_from_row(row[1:]) for row in rows],
+            next_cursor=str(rows[-1][0]) if more else None,
+        )
+
+    @staticmethod
+    def _parse_cursor(cursor: str | None) -> int:
+        if cursor is None or cursor == "":
+            return 0
+        if not isinstance(cursor, str) or not cursor.isascii() or not cursor.isdigit():
+            raise ValidationError(
+                f"invalid cursor {cursor!r}: pass back the next_cursor of the previous page"
+            )
+        return int(cursor)
+
+    def count(
+        self,
+        scope: Scope,
+        *,
+        filters: Filter | None = None,
+        include_deleted: bool = False,
+        include_expired: bool = False,
+    ) -> int:
+        node = self._filters(filters)
+        with self._translator() as translator, self._read() as conn:
+            where, params = self._where(scope, node, include_deleted, include_expired, translator)
+            return int(conn.execute(f"SELECT count(*) FROM records r WHERE {where}", params).fetchone()[0])
+
+    def history(self, memory_id: str, scope: Scope) -> list[HistoryEntry]:
+        scope_sql, scope_params = _scope_sql(scope)
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT h.id, h.memory_id, h.event, h.old_text, h.new_text, h.at, h.actor, h.reason "
+                "FROM history h WHERE h.memory_id = ? AND EXISTS (SELECT 1 FROM records r "
+                f"WHERE r.id = h.memory_id AND {scope_sql}) ORDER BY h.seq",
+                [memory_id, *scope_params],
+            ).fetchall()
+        return [
+            HistoryEntry(id=hid, memory_id=mid, event=event, old_text=old, new_text=new,
+                         at=at, actor=actor, reason=reason)
+            for hid, mid, event, old, new, at, actor, reason in rows
+        ]
+
+    # --- search -------------------------------------------------------------------------------
+    def search(
+        self,
+        vector: Sequence[float],
+        scope: Scope,
+        *,
+        limit: int = 10,
+        filters: Filter | None = None,
+        include_deleted: bool = False,
+        include_expired: bool = False,
+    ) -> list[SearchHit]:
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValidationError(f"limit must be a positive integer, got {limit!r}")
+        node = self._filters(filters)
+        with self._translator() as translator, self._read() as conn:
+            dimension = self._dimension or self._stored_dimension(conn)
+            if dimension is None:
+                return []  # nothing was ever stored with a vector
+            query = query_vector(vector, dimension)
+            entry = self._scope_matrix(conn, scope, dimension)
+            with entry.lock:
+                allowed: np.ndarray | None = None
+                if node is not None:
+                    where, params = self._where(scope, node, include_deleted, include_expired, translator)
+                    allowed = np.fromiter(
+                        (row[0] for row in conn.execute(
+                            f"SELECT r.seq FROM records r WHERE r.vector IS NOT NULL AND {where}", params
+                        )),
+                        dtype=np.int64,
+                    )
+                chosen, scores = self._best(entry, query, limit, allowed, include_deleted, include_expired)
+            if not chosen:
+                return []
+            records = self._records_by_seq(conn, chosen, scope)
+        return [
+            SearchHit(record=records[seq], score=score)
+            for seq, score in zip(chosen, scores, strict=True) if seq in records
+        ]
+
+    def _scope_matrix(self, conn: sqlite3.Connection, scope: Scope, dimension: int) -> ScopeMatrix:
+        """The scope's cached vectors, brought up to this transaction's snapshot."""
+        generation, epoch = conn.execute("SELECT generation, epoch FROM state WHERE id = 1").fetchone()
+        if self.config.cache_vectors:
+            entry = self._cache.entry(tuple(scope.items()), dimension)
+        else:
+            entry = ScopeMatrix(dimension=dimension)
+        with entry.lock:
+            if entry.generation == generation and entry.epoch == epoch:
+                return entry
+            scope_sql, params = _scope_sql(scope)
+            select = "SELECT r.seq, r.id, r.vector, r.deleted_at, r.expires_at FROM records r WHERE "
+            if entry.epoch != epoch or entry.generation < 0 or entry.generation > generation:
+                entry.clear()
+                rows = conn.execute(
+                    f"{select} r.vector IS NOT NULL AND {scope_sql} ORDER BY r.seq", params
+                )
+            else:  # only what was written since: this process's writes and everyone else's
+                rows = conn.execute(
+                    f"{select} r.gen > ? AND r.vector IS NOT NULL AND {scope_sql} ORDER BY r.seq",
+                    [entry.generation, *params],
+                )
+            entry.upsert(rows)
+            entry.generation, entry.epoch = generation, epoch
+        if self.config.cache_vectors:
+            self._cache.trim()
+        return entry
+
+    @staticmethod
+    def _best(entry: ScopeMatrix, query: np.ndarray, limit: int, allowed: np.ndarray | None,
+              include_deleted: bool, include_expired: bool) -> tuple[list[int], list[float]]:
+        n = entry.size
+        if n == 0:
+            return [], []
+        seqs = entry.seqs[:n]
+        if allowed is not None:
+            mask = np.isin(seqs, allowed)
+        else:
+            mask = np.ones(n, dtype=bool)
+            if not include_deleted:
+                mask &= ~entry.deleted[:n]
+            if not include_expired:
+                mask &= entry.expires[:n] > time.time()
+        if mask.all():
+            candidates = np.arange(n)
+            cosines = entry.matrix[:n] @ query
+        else:
+            candidates = np.flatnonzero(mask)
+            if candidates.size == 0:
+                return [], []
+            cosines = entry.matrix[candidates] @ query
+        if candidates.size > limit:
+            top = np.argpartition(-cosines, limit - 1)[:limit]
+        else:
+            top = np.arange(candidates.size)
+        # best first; equal scores in insertion order
+        order = top[np.lexsort((seqs[candidates[top]], -cosines[top]))]
+        scores = np.clip((1.0 + cosines[order].astype(np.float64)) / 2.0, 0.0, 1.0)
+        return [int(s) for s in seqs[candidates[order]]], [float(s) for s in scores]
+
+    @staticmethod
+    def _records_by_seq(conn: sqlite3.Connection, seqs: list[int], scope: Scope) -> dict[int, MemoryRecord]:
+        scope_sql, scope_params = _scope_sql(scope)
+        rows = conn.execute(
+            f"SELECT r.seq, {_COLUMNS} FROM records r WHERE r.seq IN ({_marks(len(seqs))}) AND {scope_sql}",
+            [*seqs, *scope_params],
+        )
+        return {row[0]: record_from_row(row[1:]) for row in rows}
+
+    def keyword_search(
+        self,
+        query: str,
+        scope: Scope,
+        *,
+        limit: int = 10,
+        filters: Filter | None = None,
+        include_deleted: bool = False,
+        include_expired: bool = False,
+    ) -> list[SearchHit]:
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValidationError(f"limit must be a positive integer, got {limit!r}")
+        if not isinstance(query, str):
+            raise ValidationError(f"keyword query must be a string, got {type(query).__name__}")
+        node = self._filters(filters)
+        expression = fts.match_expression(query)
+        if expression is None:
+            return []
+        with self._translator() as translator, self._read() as conn:
+            where, params = self._where(scope, node, include_deleted, include_expired, translator)
+            rows = conn.execute(
+                f"SELECT bm25(records_fts) AS rank, {_COLUMNS} FROM records_fts "
+                f"JOIN records r ON r.seq = records_fts.rowid "
+                f"WHERE records_fts MATCH ? AND {where} ORDER BY rank, r.seq LIMIT ?",
+                [expression, *params, limit],
+            ).fetchall()
+        return [SearchHit(record=record_from_row(row[1:]), score=fts.bm25_to_score(row[0])) for row in rows]

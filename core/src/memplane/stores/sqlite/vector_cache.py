@@ -1,0 +1,130 @@
+"""An in-process cache of each query scope's unit vectors.
+
+An entry holds, for one query scope, every record with a vector: its ``seq``,
+id, unit float32 vector, deletion flag and expiry. It remembers the database
+``generation`` and ``epoch`` it reflects. Every write transaction (from any
+thread or process) bumps the generation and stamps the rows it writes with it,
+so an entry catches up by reading only rows with a newer ``gen``; hard deletes
+and resets bump the epoch, which makes entries rebuild from scratch. The check
+happens inside the search's read transaction, so a search never sees a state
+older than the snapshot it reads records from.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from memplane.stores.sqlite.codec import dt_from_db
+
+ScopeKey = tuple[tuple[str, str], ...]
+
+#: one row as the cache reads it: seq, id, vector blob, deleted_at, expires_at
+CacheRow = tuple[int, str, bytes, str | None, str | None]
+
+
+def unit_rows(blobs: list[bytes], dimension: int) -> np.ndarray:
+    matrix = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), dimension).copy()
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    np.divide(matrix, norms, out=matrix, where=norms > 0)
+    return matrix
+
+
+def _expiry(value: str | None) -> float:
+    moment = dt_from_db(value)
+    return math.inf if moment is None else moment.timestamp()
+
+
+@dataclass
+class ScopeMatrix:
+    """The vectors of one query scope, grown in place with doubling capacity."""
+
+    dimension: int
+    generation: int = -1
+    epoch: int = -1
+    size: int = 0
+    matrix: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
+    seqs: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    deleted: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    expires: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float64))
+    position: dict[int, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.matrix.nbytes + self.seqs.nbytes + self.deleted.nbytes + self.expires.nbytes)
+
+    def clear(self) -> None:
+        self.size = 0
+        self.position = {}
+        self._reserve(0)
+
+    def _reserve(self, needed: int) -> None:
+        capacity = self.matrix.shape[0]
+        if needed <= capacity and self.matrix.shape[1] == self.dimension:
+            return
+        new_capacity = max(needed, 2 * capacity, 16)
+        matrix = np.zeros((new_capacity, self.dimension), dtype=np.float32)
+        seqs = np.zeros(new_capacity, dtype=np.int64)
+        deleted = np.zeros(new_capacity, dtype=bool)
+        expires = np.full(new_capacity, math.inf, dtype=np.float64)
+        n = self.size
+        if n:
+            matrix[:n] = self.matrix[:n]
+            seqs[:n] = self.seqs[:n]
+            deleted[:n] = self.deleted[:n]
+            expires[:n] = self.expires[:n]
+        self.matrix, self.seqs, self.deleted, self.expires = matrix, seqs, deleted, expires
+
+    def upsert(self, rows: Iterable[CacheRow]) -> None:
+        """Insert new rows, overwrite known ones (matched by seq)."""
+        batch = list(rows)
+        if not batch:
+            return
+        vectors = unit_rows([row[2] for row in batch], self.dimension)
+        self._reserve(self.size + len(batch))
+        for i, (seq, _id, _blob, deleted_at, expires_at) in enumerate(batch):
+            at = self.position.get(seq)
+            if at is None:
+                at = self.size
+                self.size += 1
+                self.position[seq] = at
+                self.seqs[at] = seq
+            self.matrix[at] = vectors[i]
+            self.deleted[at] = deleted_at is not None
+            self.expires[at] = _expiry(expires_at)
+
+
+class VectorCache:
+    """Scope matrices, least recently used dropped first beyond ``max_bytes``."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self._max_bytes = max_bytes
+        self._entries: OrderedDict[ScopeKey, ScopeMatrix] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def entry(self, key: ScopeKey, dimension: int) -> ScopeMatrix:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is None or found.dimension != dimension:
+                found = ScopeMatrix(dimension=dimension)
+                self._entries[key] = found
+            self._entries.move_to_end(key)
+            return found
+
+    def trim(self) -> None:
+        """Drop the least recently used entries while over budget (keeping the newest)."""
+        with self._lock:
+            total = sum(e.nbytes for e in self._entries.values())
+            while total > self._max_bytes and len(self._entries) > 1:
+                _, dropped = self._entries.popitem(last=False)
+                total -= dropped.nbytes
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
