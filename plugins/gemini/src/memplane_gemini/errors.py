@@ -73,7 +73,8 @@ def map_error(exc: BaseException) -> MemplaneError:
     from google.genai import errors as genai_errors
 
     if isinstance(exc, genai_errors.APIError):
-        code, status, message = exc.code, exc.status or "", exc.message or str(exc)
+        code, status = exc.code, exc.status or ""
+        message = str(exc.message or exc).rstrip(".")
         where = f"gemini returned {code} {status}: {message}"
         if code in (401, 403) or status in _AUTH_STATUSES or _mentions_invalid_key(exc):
             return AuthenticationError(

@@ -1,0 +1,108 @@
+"""Map botocore failures to :mod:`memplane.errors`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from memplane.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    MemplaneError,
+    ProviderError,
+    ProviderTimeout,
+    RateLimitError,
+)
+
+PROVIDER = "bedrock"
+_AUTH_CODES = {
+    "AccessDeniedException", "UnrecognizedClientException", "InvalidSignatureException",
+    "IncompleteSignature", "MissingAuthenticationToken", "ExpiredToken", "ExpiredTokenException",
+    "InvalidClientTokenId", "SignatureDoesNotMatch",
+}
+_THROTTLE_CODES = {"ThrottlingException", "ModelNotReadyException", "TooManyRequestsException"}
+_RETRYABLE_CODES = {"InternalServerException", "ServiceUnavailableException",
+                    "ModelErrorException", "BadGatewayException", "DependencyFailedException"}
+
+
+def retry_after_of(response: dict[str, Any]) -> float | None:
+    """Seconds to wait from ``x-amz-retry-after`` (milliseconds) or ``Retry-After`` (seconds)."""
+    headers = {k.lower(): v for k, v in
+               (response.get("ResponseMetadata", {}).get("HTTPHeaders") or {}).items()}
+    for name, scale in (("x-amz-retry-after", 1000.0), ("retry-after", 1.0)):
+        if name in headers:
+            try:
+                return max(0.0, float(headers[name]) / scale)
+            except ValueError:
+                continue
+    return None
+
+
+def map_error(exc: BaseException, *, what: str = "bedrock") -> MemplaneError:
+    """The memplane error for an exception raised by a boto3 call."""
+    if isinstance(exc, MemplaneError):
+        return exc
+    from botocore import exceptions as bx
+    from botocore.parsers import ResponseParserError
+
+    if isinstance(exc, bx.ClientError):
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", ""))
+        message = str(error.get("Message") or exc).rstrip(".")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        where = f"{what} returned {status} {code}: {message}"
+        if code in _AUTH_CODES or status in (401, 403):
+            return AuthenticationError(
+                f"{where}. Check the AWS credentials, that the role may call this model "
+                "(bedrock:InvokeModel / bedrock:Rerank), and that model access is enabled in "
+                "the Bedrock console for this region",
+                provider=PROVIDER,
+            )
+        if code in _THROTTLE_CODES or status == 429:
+            return RateLimitError(
+                f"{where}. Bedrock throttled the call; slow down or request a quota increase",
+                provider=PROVIDER, retry_after=retry_after_of(exc.response),
+            )
+        if code == "ModelTimeoutException" or status in (408, 504):
+            return ProviderTimeout(f"{where}. Try again or shorten the input", provider=PROVIDER)
+        if code in _RETRYABLE_CODES or status >= 500:
+            return ProviderError(f"{where}. A server-side failure; try again",
+                                 provider=PROVIDER, retryable=True)
+        hint = (" Check the model id (some models need an inference profile id such as "
+                "'us.anthropic...') and that it is available in this region")
+        return ProviderError(f"{where}.{hint if code in ('ValidationException', 'ResourceNotFoundException') else ''}",
+                             provider=PROVIDER, retryable=False)
+    if isinstance(exc, bx.ReadTimeoutError | bx.ConnectTimeoutError):
+        return ProviderTimeout(
+            f"{what} did not answer in time ({exc}); try again or raise `timeout`",
+            provider=PROVIDER,
+        )
+    if isinstance(exc, bx.NoCredentialsError | bx.PartialCredentialsError | bx.NoAuthTokenError):
+        return AuthenticationError(
+            f"no usable AWS credentials ({exc}); configure them the usual boto3 way (environment, "
+            "~/.aws/credentials, SSO, an instance role) or set aws_access_key_id and "
+            "aws_secret_access_key in the provider config",
+            provider=PROVIDER,
+        )
+    if isinstance(exc, bx.NoRegionError):
+        return ConfigurationError(f"{exc}: set `region` in the provider config or AWS_REGION")
+    if isinstance(exc, ResponseParserError | ValueError):
+        return ProviderError(
+            f"{what} answered with a body that could not be parsed ({exc}); check "
+            "`endpoint_url` points at a Bedrock endpoint",
+            provider=PROVIDER, retryable=False,
+        )
+    if isinstance(exc, bx.ConnectionError | bx.HTTPClientError):
+        return ProviderError(f"could not reach {what} ({exc}); check the network and "
+                             "`endpoint_url`", provider=PROVIDER, retryable=True)
+    return ProviderError(f"{what} call failed: {type(exc).__name__}: {exc}", provider=PROVIDER,
+                         retryable=False)
+
+
+def guarded(fn: Any, *, what: str = "bedrock") -> Any:
+    """Run ``fn()`` and re-raise any failure as a memplane error."""
+    try:
+        return fn()
+    except MemplaneError:
+        raise
+    except Exception as exc:
+        raise map_error(exc, what=what) from exc

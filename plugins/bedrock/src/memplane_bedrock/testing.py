@@ -1,0 +1,565 @@
+"""A loopback Bedrock server for offline tests of the real boto3 clients.
+
+:class:`BedrockLoopback` listens on 127.0.0.1 (ephemeral port) and speaks the
+REST/JSON protocol botocore sends to ``endpoint_url`` for
+
+- bedrock-runtime ``converse``: ``POST /model/{modelId}/converse``,
+- bedrock-runtime ``invoke_model``: ``POST /model/{modelId}/invoke`` (Titan and
+  Cohere embedding bodies),
+- bedrock-agent-runtime ``rerank``: ``POST /rerank``.
+
+Point both clients at :attr:`BedrockLoopback.endpoint_url`. Every request must carry
+a well-formed SigV4 ``Authorization`` header for the ``bedrock`` service, the
+server's region and its access key id (signatures are accepted, not recomputed).
+Requests the real service would reject get a ``ValidationException`` (and are kept
+in :attr:`BedrockLoopback.problems`); replies follow the real response shapes with
+usage; faults come as the service sends them (``x-amzn-ErrorType`` header plus a
+JSON ``message``). It implements
+:class:`memplane_conformance.endpoint.ScriptedEndpoint`.
+
+Embeddings and rerank scores need no script: vectors are a signed bag of words
+(texts sharing words are similar; queries and documents differ slightly for
+Cohere's input types), and rerank scores are the share of query words a document
+contains, unless :meth:`BedrockLoopback.enqueue_rerank_scores` scripts them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Literal
+from urllib.parse import unquote
+
+try:  # the conformance suite's own record type, when it is installed
+    from memplane_conformance.endpoint import RecordedRequest
+except ImportError:  # pragma: no cover - same fields, for use without the suite
+
+    @dataclass
+    class RecordedRequest:  # type: ignore[no-redef]
+        method: str
+        path: str
+        headers: dict[str, str]
+        body: Any
+        extra: dict[str, Any] = field(default_factory=dict)
+
+
+Fault = Literal["auth", "rate_limit", "server_error", "timeout", "malformed"]
+
+_AUTHORIZATION = re.compile(
+    r"^AWS4-HMAC-SHA256 Credential=(?P<key>[A-Za-z0-9]+)/(?P<date>\d{8})/(?P<region>[a-z0-9-]+)/"
+    r"(?P<service>[a-z0-9-]+)/aws4_request, SignedHeaders=(?P<signed>[a-z0-9;-]+), "
+    r"Signature=(?P<signature>[0-9a-f]{64})$"
+)
+_AMZ_DATE = re.compile(r"^\d{8}T\d{6}Z$")
+_MODEL_PATH = re.compile(r"^/model/(?P<model>[^/]+)/(?P<op>converse|invoke)$")
+_TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+_RERANK_ARN = re.compile(
+    r"^arn:aws(-cn|-us-gov)?:bedrock:(?P<region>[a-z0-9-]+)::foundation-model/"
+    r"(amazon\.rerank-v1:0|cohere\.rerank-v3-5:0)$"
+)
+_CONVERSE_KEYS = {"messages", "system", "inferenceConfig", "toolConfig", "guardrailConfig",
+                  "additionalModelRequestFields", "additionalModelResponseFieldPaths",
+                  "promptVariables", "requestMetadata", "performanceConfig"}
+_INFERENCE_KEYS = {"maxTokens", "temperature", "topP", "stopSequences"}
+_COHERE_INPUT_TYPES = {"search_document", "search_query", "classification", "clustering"}
+_WORD = re.compile(r"\w+")
+
+
+@dataclass
+class _Reply:
+    text: str | None = None
+    structured: dict[str, Any] | None = None
+    usage: tuple[int, int] | None = None
+
+
+@dataclass
+class _Fault:
+    kind: Fault
+    retry_after: float | None = None
+
+
+class _Rejected(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def _bucket(token: str, salt: str, dim: int) -> tuple[int, float]:
+    digest = hashlib.sha256(f"{salt}:{token}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") % dim, (1.0 if digest[4] & 1 else -1.0)
+
+
+def loopback_embedding(text: str, dimension: int, input_type: str | None = None,
+                       normalize: bool = True) -> list[float]:
+    """The deterministic vector the server returns for ``text``."""
+    vector = [0.0] * dimension
+    for word in _words(text) or [text]:
+        index, sign = _bucket(word, "w", dimension)
+        vector[index] += sign
+    if input_type:
+        index, sign = _bucket(input_type, "t", dimension)
+        vector[index] += 0.25 * sign
+    norm = math.sqrt(sum(v * v for v in vector)) or 1.0
+    return [v / norm for v in vector] if normalize else [v * 3.0 for v in vector]
+
+
+def loopback_relevance(query: str, document: str) -> float:
+    """The score the server gives a document without a script: share of query words it has."""
+    query_words = set(_words(query))
+    if not query_words:
+        return 0.0
+    return len(query_words & set(_words(document))) / len(query_words)
+
+
+class BedrockLoopback:
+    """A scripted Bedrock endpoint on 127.0.0.1; use as a context manager.
+
+    ``access_key_id`` / ``secret_access_key`` are the dummy credentials clients should
+    use (see :meth:`client_config`); ``region`` the region they sign for. A
+    ``timeout`` fault holds the response for ``slow_seconds``. The server shuts
+    itself down after ``max_lifetime`` seconds at most.
+    """
+
+    def __init__(
+        self,
+        *,
+        region: str = "us-east-1",
+        access_key_id: str = "AKIALOOPBACKTESTKEY00",
+        secret_access_key: str = "loopback-secret-access-key",
+        slow_seconds: float = 5.0,
+        max_lifetime: float = 600.0,
+    ) -> None:
+        self.region = region
+        self.access_key_id, self.secret_access_key = access_key_id, secret_access_key
+        self.slow_seconds, self.max_lifetime = slow_seconds, max_lifetime
+        self._lock = threading.Lock()
+        self._replies: deque[_Reply] = deque()
+        self._faults: deque[_Fault] = deque()
+        self._scores: deque[list[float]] = deque()
+        self._requests: list[RecordedRequest] = []
+        self.problems: list[str] = []
+        self._stopping = threading.Event()
+        self._server: ThreadingHTTPServer | None = None
+        self._timer: threading.Timer | None = None
+
+    # --- lifecycle ------------------------------------------------------------
+    def start(self) -> BedrockLoopback:
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        server.daemon_threads = True
+        self._server = server
+        threading.Thread(target=server.serve_forever, name="bedrock-loopback", daemon=True).start()
+        self._timer = threading.Timer(self.max_lifetime, self.stop)
+        self._timer.daemon = True
+        self._timer.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._timer is not None:
+            self._timer.cancel()
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+
+    def __enter__(self) -> BedrockLoopback:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def endpoint_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the loopback server is not running; use it as a context manager")
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def client_config(self, **overrides: Any) -> dict[str, Any]:
+        """Provider config for any memplane-bedrock provider against this server."""
+        config = {"endpoint_url": self.endpoint_url, "region": self.region,
+                  "aws_access_key_id": self.access_key_id,
+                  "aws_secret_access_key": self.secret_access_key, "timeout": 2.0}
+        return {**config, **overrides}
+
+    # --- ScriptedEndpoint -----------------------------------------------------
+    def enqueue_text(self, text: str, *, usage: tuple[int, int] | None = None) -> None:
+        with self._lock:
+            self._replies.append(_Reply(text=text, usage=usage))
+
+    def enqueue_structured(self, obj: dict[str, Any], *, usage: tuple[int, int] | None = None) -> None:
+        """The model calls the forced tool with ``obj`` as its input."""
+        with self._lock:
+            self._replies.append(_Reply(structured=obj, usage=usage))
+
+    def enqueue_fault(self, fault: Fault, *, retry_after: float | None = None) -> None:
+        if fault not in ("auth", "rate_limit", "server_error", "timeout", "malformed"):
+            raise ValueError(f"unknown fault {fault!r}")
+        with self._lock:
+            self._faults.append(_Fault(fault, retry_after))
+
+    def enqueue_rerank_scores(self, scores: list[float]) -> None:
+        """The next rerank call scores the documents with ``scores`` (in input order)."""
+        with self._lock:
+            self._scores.append(list(scores))
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        with self._lock:
+            return list(self._requests)
+
+    def json_schema_of(self, request: Any) -> dict[str, Any] | None:
+        body = request.body if isinstance(request.body, dict) else {}
+        config = body.get("toolConfig") or {}
+        forced = ((config.get("toolChoice") or {}).get("tool") or {}).get("name")
+        for tool in config.get("tools") or []:
+            spec = tool.get("toolSpec") or {}
+            if forced is None or spec.get("name") == forced:
+                schema = (spec.get("inputSchema") or {}).get("json")
+                return schema if isinstance(schema, dict) else None
+        return None
+
+    def reset(self) -> None:
+        with self._lock:
+            self._replies.clear()
+            self._faults.clear()
+            self._scores.clear()
+            self._requests.clear()
+            self.problems.clear()
+
+    # --- request handling (server threads) -------------------------------------
+    def _handle(self, method: str, path: str, headers: dict[str, str],
+                raw: bytes) -> tuple[int, dict[str, str], bytes, bool]:
+        try:
+            body: Any = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw
+        plain = path.split("?", 1)[0]
+        record = RecordedRequest(method, unquote(plain), headers, body)
+        with self._lock:
+            self._requests.append(record)
+            fault = self._faults.popleft() if self._faults else None
+        try:
+            operation = self._route(method, plain, record)
+            self._check_signature(headers, record)
+            if fault is not None:
+                record.extra["fault"] = fault.kind
+                return self._fault_response(fault)
+            if not isinstance(body, dict):
+                raise _Rejected(400, "SerializationException", "the body must be a JSON object")
+            if operation == "converse":
+                payload, extra_headers = self._converse(body), {}
+            elif operation == "invoke":
+                payload, extra_headers = self._invoke(record.extra["model"], headers, body)
+            else:
+                payload, extra_headers = self._rerank(body), {}
+        except _Rejected as rejected:
+            with self._lock:
+                self.problems.append(f"{record.path}: {rejected.code}: {rejected.message}")
+            return _error(rejected.status, rejected.code, rejected.message)
+        out = {"content-type": "application/json", "x-amzn-requestid": _request_id(raw)}
+        return 200, {**out, **extra_headers}, json.dumps(payload).encode(), False
+
+    def _route(self, method: str, path: str, record: RecordedRequest) -> str:
+        if method != "POST":
+            raise _Rejected(404, "UnknownOperationException", f"{method} {path} is not an operation")
+        if path == "/rerank":
+            record.extra["operation"] = "rerank"
+            return "rerank"
+        match = _MODEL_PATH.match(path)
+        if not match:
+            raise _RejectedNotFound(path)
+        model = unquote(match["model"])
+        if not model:
+            raise _Rejected(400, "ValidationException", "modelId must not be empty")
+        record.extra.update(operation=match["op"], model=model)
+        return match["op"]
+
+    def _check_signature(self, headers: dict[str, str], record: RecordedRequest) -> None:
+        authorization = headers.get("authorization")
+        if authorization is None:
+            raise _Rejected(403, "MissingAuthenticationTokenException", "Missing Authentication Token")
+        match = _AUTHORIZATION.match(authorization)
+        if not match:
+            raise _Rejected(403, "IncompleteSignatureException",
+                            "Authorization header is not a well-formed SigV4 signature")
+        signed = match["signed"].split(";")
+        amz_date = headers.get("x-amz-date", "")
+        if "host" not in signed or "x-amz-date" not in signed or not _AMZ_DATE.match(amz_date):
+            raise _Rejected(403, "IncompleteSignatureException",
+                            "the signature must cover host and x-amz-date")
+        if not amz_date.startswith(match["date"]):
+            raise _Rejected(403, "InvalidSignatureException", "credential date differs from x-amz-date")
+        if match["service"] != "bedrock" or match["region"] != self.region:
+            raise _Rejected(403, "InvalidSignatureException",
+                            f"signed for {match['service']} in {match['region']}, expected bedrock "
+                            f"in {self.region}")
+        if match["key"] != self.access_key_id:
+            raise _Rejected(403, "UnrecognizedClientException",
+                            "The security token included in the request is invalid.")
+        record.extra["signature"] = match.groupdict()
+
+    def _fault_response(self, fault: _Fault) -> tuple[int, dict[str, str], bytes, bool]:
+        if fault.kind == "auth":
+            return _error(403, "AccessDeniedException",
+                          "You don't have access to the model with the specified model ID.")
+        if fault.kind == "rate_limit":
+            status, headers, body, _ = _error(429, "ThrottlingException",
+                                              "Too many requests, please wait before trying again.")
+            if fault.retry_after is not None:
+                headers["x-amz-retry-after"] = str(int(fault.retry_after * 1000))
+                headers["retry-after"] = f"{fault.retry_after:g}"
+            return status, headers, body, False
+        if fault.kind == "server_error":
+            return _error(500, "InternalServerException", "The server encountered an error.")
+        if fault.kind == "timeout":
+            status, headers, body, _ = _error(408, "ModelTimeoutException", "too slow")
+            return status, headers, body, True
+        return 200, {"content-type": "application/json"}, b'{"output": {"message": ', False
+
+    # --- converse ---------------------------------------------------------------
+    def _converse(self, body: dict[str, Any]) -> dict[str, Any]:
+        unknown = set(body) - _CONVERSE_KEYS
+        if unknown:
+            raise _Rejected(400, "ValidationException", f"extraneous keys {sorted(unknown)}")
+        messages = body.get("messages")
+        if not isinstance(messages, list) or not messages:
+            raise _Rejected(400, "ValidationException", "messages must be a non-empty list")
+        words = 0
+        for position, message in enumerate(messages):
+            role = message.get("role") if isinstance(message, dict) else None
+            expected = "user" if position % 2 == 0 else "assistant"
+            if role != expected:
+                raise _Rejected(400, "ValidationException",
+                                "A conversation must start with a user message and alternate "
+                                "between user and assistant roles")
+            words += _text_block_words(message.get("content"), "message content")
+        if "system" in body:
+            words += _text_block_words(body["system"], "system")
+        inference = body.get("inferenceConfig") or {}
+        if set(inference) - _INFERENCE_KEYS:
+            raise _Rejected(400, "ValidationException", f"unknown inferenceConfig keys {sorted(set(inference) - _INFERENCE_KEYS)}")
+        if "maxTokens" in inference and not (isinstance(inference["maxTokens"], int) and inference["maxTokens"] >= 1):
+            raise _Rejected(400, "ValidationException", "maxTokens must be a positive integer")
+        if "temperature" in inference and not 0 <= inference["temperature"] <= 1:
+            raise _Rejected(400, "ValidationException", "temperature must be in [0, 1]")
+        forced = self._check_tool_config(body.get("toolConfig"))
+        with self._lock:
+            reply = self._replies.popleft() if self._replies else None
+        if reply is None:
+            raise _Rejected(400, "ValidationException",
+                            "loopback: no reply was scripted (call enqueue_text/enqueue_structured)")
+        if reply.structured is not None and forced is not None:
+            content: list[dict[str, Any]] = [{"toolUse": {
+                "toolUseId": "tooluse_" + _request_id(json.dumps(reply.structured).encode())[:20],
+                "name": forced, "input": reply.structured}}]
+            stop, out_words = "tool_use", len(_words(json.dumps(reply.structured)))
+        else:
+            text = reply.text if reply.text is not None else json.dumps(reply.structured)
+            content, stop, out_words = [{"text": text}], "end_turn", len(_words(text))
+        prompt_tokens, completion_tokens = reply.usage or (words, out_words)
+        return {
+            "output": {"message": {"role": "assistant", "content": content}},
+            "stopReason": stop,
+            "usage": {"inputTokens": prompt_tokens, "outputTokens": completion_tokens,
+                      "totalTokens": prompt_tokens + completion_tokens},
+            "metrics": {"latencyMs": 1},
+        }
+
+    def _check_tool_config(self, config: Any) -> str | None:
+        """Validate toolConfig; the name of the tool the request forces, if any."""
+        if config is None:
+            return None
+        tools = config.get("tools") if isinstance(config, dict) else None
+        if not isinstance(tools, list) or not tools:
+            raise _Rejected(400, "ValidationException", "toolConfig.tools must be a non-empty list")
+        names = []
+        for tool in tools:
+            spec = tool.get("toolSpec") if isinstance(tool, dict) else None
+            if not isinstance(spec, dict) or not _TOOL_NAME.match(str(spec.get("name", ""))):
+                raise _Rejected(400, "ValidationException",
+                                "each tool needs a toolSpec with a name matching [a-zA-Z0-9_-]{1,64}")
+            schema = (spec.get("inputSchema") or {}).get("json")
+            if not isinstance(schema, dict) or schema.get("type") != "object":
+                raise _Rejected(400, "ValidationException",
+                                "toolSpec.inputSchema.json must be a JSON schema of type object")
+            names.append(spec["name"])
+        choice = config.get("toolChoice")
+        if choice is None or "auto" in choice or "any" in choice:
+            return names[0] if choice is not None and "any" in choice and len(names) == 1 else None
+        forced = (choice.get("tool") or {}).get("name")
+        if forced not in names:
+            raise _Rejected(400, "ValidationException",
+                            f"toolChoice names {forced!r}, which is not among the tools {names}")
+        return str(forced)
+
+    # --- invoke_model (embeddings) ------------------------------------------------
+    def _invoke(self, model: str, headers: dict[str, str],
+                body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+        if not headers.get("content-type", "").startswith("application/json"):
+            raise _Rejected(400, "ValidationException", "contentType must be application/json")
+        if "titan-embed-text-v2" in model or "titan-embed-text-v1" in model:
+            return self._titan(model, body)
+        if "cohere.embed" in model:
+            return self._cohere(model, body)
+        raise _Rejected(400, "ValidationException", "The provided model identifier is invalid.")
+
+    def _titan(self, model: str, body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+        v2 = "v2" in model
+        allowed = {"inputText", "dimensions", "normalize", "embeddingTypes"} if v2 else {"inputText"}
+        if set(body) - allowed:
+            raise _Rejected(400, "ValidationException",
+                            f"Malformed input request: extraneous key {sorted(set(body) - allowed)} is not permitted")
+        text = body.get("inputText")
+        if not isinstance(text, str) or not text:
+            raise _Rejected(400, "ValidationException", "Malformed input request: inputText must be a non-empty string")
+        dimension = body.get("dimensions", 1024) if v2 else 1536
+        if dimension not in (256, 512, 1024, 1536) or (v2 and dimension == 1536):
+            raise _Rejected(400, "ValidationException", "dimensions must be one of 256, 512, 1024")
+        normalize = body.get("normalize", True)
+        tokens = len(_words(text))
+        vector = loopback_embedding(text, dimension, None, normalize=bool(normalize))
+        payload: dict[str, Any] = {"embedding": vector, "inputTextTokenCount": tokens}
+        if v2:
+            payload["embeddingsByType"] = {"float": vector}
+        return payload, {"x-amzn-bedrock-input-token-count": str(tokens)}
+
+    def _cohere(self, model: str, body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+        v4 = "embed-v4" in model
+        allowed = {"texts", "input_type", "truncate", "embedding_types", "images"}
+        if v4:
+            allowed |= {"output_dimension", "max_tokens", "inputs"}
+        if set(body) - allowed:
+            raise _Rejected(400, "ValidationException",
+                            f"Malformed input request: extraneous key {sorted(set(body) - allowed)} is not permitted")
+        texts = body.get("texts")
+        if not isinstance(texts, list) or not 1 <= len(texts) <= 96 or not all(
+                isinstance(t, str) and t for t in texts):
+            raise _Rejected(400, "ValidationException", "texts must hold 1 to 96 non-empty strings")
+        input_type = body.get("input_type")
+        if input_type not in _COHERE_INPUT_TYPES:
+            raise _Rejected(400, "ValidationException",
+                            f"input_type must be one of {sorted(_COHERE_INPUT_TYPES)}")
+        if body.get("truncate", "NONE") not in ("NONE", "START", "END"):
+            raise _Rejected(400, "ValidationException", "truncate must be NONE, START or END")
+        dimension = body.get("output_dimension", 1536) if v4 else 1024
+        if dimension not in ((256, 512, 1024, 1536) if v4 else (1024,)):
+            raise _Rejected(400, "ValidationException", "unsupported output_dimension")
+        vectors = [loopback_embedding(t, dimension, input_type) for t in texts]
+        tokens = sum(len(_words(t)) for t in texts)
+        types = body.get("embedding_types")
+        payload: dict[str, Any] = {"id": _request_id(json.dumps(body).encode()), "texts": texts}
+        if types is None:
+            payload.update(embeddings=vectors, response_type="embeddings_floats")
+        else:
+            if types != ["float"]:
+                raise _Rejected(400, "ValidationException", "this loopback serves embedding_types ['float'] only")
+            payload.update(embeddings={"float": vectors}, response_type="embeddings_by_type")
+        return payload, {"x-amzn-bedrock-input-token-count": str(tokens)}
+
+    # --- rerank ---------------------------------------------------------------------
+    def _rerank(self, body: dict[str, Any]) -> dict[str, Any]:
+        queries = body.get("queries")
+        if not isinstance(queries, list) or len(queries) != 1:
+            raise _Rejected(400, "ValidationException", "queries must hold exactly one query")
+        query = queries[0]
+        if query.get("type") != "TEXT" or not isinstance((query.get("textQuery") or {}).get("text"), str):
+            raise _Rejected(400, "ValidationException", "the query must be {type: TEXT, textQuery: {text}}")
+        sources = body.get("sources")
+        if not isinstance(sources, list) or not 1 <= len(sources) <= 1000:
+            raise _Rejected(400, "ValidationException", "sources must hold 1 to 1000 documents")
+        documents = []
+        for source in sources:
+            inline = source.get("inlineDocumentSource") or {}
+            text = (inline.get("textDocument") or {}).get("text")
+            if source.get("type") != "INLINE" or inline.get("type") != "TEXT" or not isinstance(text, str):
+                raise _Rejected(400, "ValidationException",
+                                "each source must be an INLINE TEXT document with textDocument.text")
+            documents.append(text)
+        config = body.get("rerankingConfiguration") or {}
+        bedrock = config.get("bedrockRerankingConfiguration") or {}
+        arn = (bedrock.get("modelConfiguration") or {}).get("modelArn", "")
+        match = _RERANK_ARN.match(arn)
+        if config.get("type") != "BEDROCK_RERANKING_MODEL" or not match:
+            raise _Rejected(400, "ValidationException",
+                            f"modelArn {arn!r} is not a rerank model ARN (amazon.rerank-v1:0 or "
+                            "cohere.rerank-v3-5:0)")
+        if match["region"] != self.region:
+            raise _Rejected(400, "ValidationException", f"model ARN region differs from {self.region}")
+        wanted = bedrock.get("numberOfResults", len(documents))
+        if not isinstance(wanted, int) or not 1 <= wanted <= len(documents):
+            raise _Rejected(400, "ValidationException", "numberOfResults must be in [1, number of sources]")
+        with self._lock:
+            scripted = self._scores.popleft() if self._scores else None
+        text = query["textQuery"]["text"]
+        if scripted is not None and len(scripted) != len(documents):
+            raise _Rejected(400, "ValidationException",
+                            f"loopback: {len(scripted)} scripted scores for {len(documents)} documents")
+        scores = scripted or [loopback_relevance(text, d) for d in documents]
+        order = sorted(range(len(documents)), key=lambda i: (-scores[i], i))[:wanted]
+        return {"results": [{"index": i, "relevanceScore": scores[i]} for i in order]}
+
+
+class _RejectedNotFound(_Rejected):
+    def __init__(self, path: str) -> None:
+        super().__init__(404, "UnknownOperationException", f"no operation at {path}")
+
+
+def _text_block_words(blocks: Any, where: str) -> int:
+    if not isinstance(blocks, list) or not blocks:
+        raise _Rejected(400, "ValidationException", f"{where} must be a non-empty list of blocks")
+    words = 0
+    for block in blocks:
+        text = block.get("text") if isinstance(block, dict) else None
+        if not isinstance(text, str) or not text.strip():
+            raise _Rejected(400, "ValidationException",
+                            f"The text field in the ContentBlock object in {where} is blank")
+        words += len(_words(text))
+    return words
+
+
+def _request_id(raw: bytes) -> str:
+    return hashlib.sha1(raw).hexdigest()
+
+
+def _error(status: int, code: str, message: str) -> tuple[int, dict[str, str], bytes, bool]:
+    headers = {"content-type": "application/json", "x-amzn-errortype": f"{code}:http://internal.amazon.com/coral/com.amazon.bedrock/"}
+    return status, headers, json.dumps({"message": message}).encode(), False
+
+
+def _handler_for(endpoint: BedrockLoopback) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("content-length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            status, out_headers, body, hold = endpoint._handle(self.command, self.path, headers, raw)
+            if hold and endpoint._stopping.wait(endpoint.slow_seconds):
+                return
+            try:
+                self.send_response(status)
+                for name, value in out_headers.items():
+                    self.send_header(name, value)
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up (a timeout fault)
+
+        do_POST = do_GET = do_PUT = do_DELETE = _serve
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return Handler
