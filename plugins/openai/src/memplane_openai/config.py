@@ -59,7 +59,7 @@ class LLMOptions(ProviderConfig):
 
 
 class OpenAILLMConfig(OpenAIConnectionConfig, LLMOptions):
-    model: str = "gpt-4o-mini"
+    model: str = Field(default="gpt-4o-mini", min_length=1)
 
 
 class AzureOpenAILLMConfig(AzureConnectionConfig, LLMOptions):
@@ -89,7 +89,7 @@ class EmbedderOptions(ProviderConfig):
 
 
 class OpenAIEmbedderConfig(OpenAIConnectionConfig, EmbedderOptions):
-    model: str = "text-embedding-3-small"
+    model: str = Field(default="text-embedding-3-small", min_length=1)
 
 
 class AzureOpenAIEmbedderConfig(AzureConnectionConfig, EmbedderOptions):

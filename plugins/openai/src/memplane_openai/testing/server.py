@@ -97,6 +97,8 @@ class OpenAILoopback(LoopbackServer):
         default_dimensions: int = 64,
         max_embedding_inputs: int = 2048,
         max_input_tokens: int = 8192,
+        known_models: set[str] | None = None,
+        honour_dimensions: bool = True,
         slow_seconds: float = 5.0,
         lifetime: float = 600.0,
     ) -> None:
@@ -107,6 +109,10 @@ class OpenAILoopback(LoopbackServer):
         self.default_dimensions = default_dimensions
         self.max_embedding_inputs = max_embedding_inputs
         self.max_input_tokens = max_input_tokens
+        #: when set, other model names get the API's 404 model_not_found
+        self.known_models = known_models
+        #: False mimics compatible servers that silently ignore `dimensions`
+        self.honour_dimensions = honour_dimensions
         self._ids = count(1)
 
     @property
@@ -188,6 +194,9 @@ class OpenAILoopback(LoopbackServer):
         for i, message in enumerate(messages):
             self._check_message(i, message)
         self._check_options(body)
+        if self.known_models is not None and model not in self.known_models:
+            raise Refused(f"The model `{model}` does not exist or you do not have access to it.",
+                          status=404, kind="invalid_request_error")
 
     def _chat(self, request: RecordedRequest, item: Scripted | None) -> Reply:
         model, messages = request.body["model"], request.body["messages"]
@@ -297,7 +306,8 @@ class OpenAILoopback(LoopbackServer):
         model, dimensions = body["model"], body.get("dimensions")
         inputs = [body["input"]] if isinstance(body["input"], str) else body["input"]
         encoding = body.get("encoding_format", "float")
-        size = dimensions or MODEL_DIMENSIONS.get(model, self.default_dimensions)
+        native = MODEL_DIMENSIONS.get(model, self.default_dimensions)
+        size = dimensions if dimensions and self.honour_dimensions else native
         data = []
         for i, text in enumerate(inputs):
             vector = embedding_vector(model, text, size)
