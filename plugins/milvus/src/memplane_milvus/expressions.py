@@ -85,6 +85,10 @@ def literal(value: str | int | float | bool) -> str:
     return quote(value)
 
 
+def literal_list(values: list[Any]) -> str:
+    return "[" + ", ".join(literal(v) for v in values) + "]"
+
+
 @dataclass
 class Binder:
     """Turns values into template placeholders or escaped literals."""
@@ -104,7 +108,7 @@ class Binder:
     def many(self, values: list[str]) -> str:
         """A list literal (``[...]``) or one template parameter holding the list."""
         if not self.templates:
-            return "[" + ", ".join(literal(v) for v in values) + "]"
+            return literal_list(values)
         name = f"p{len(self.params)}"
         self.params[name] = list(values)
         return "{" + name + "}"
@@ -285,6 +289,33 @@ def _scalar_slot(value: Any) -> str | None:
 def _list_slot(value: Any) -> str | None:
     slot = _scalar_slot(value)
     return None if slot is None else "l" + slot
+
+
+def inline_params(expr: str, params: dict[str, Any]) -> str:
+    """Substitute template parameters by escaped literals (for calls without templates).
+
+    Scans the expression once and leaves string literals alone, so a value or key that
+    looks like ``{p1}`` is never mistaken for a placeholder.
+    """
+    out: list[str] = []
+    i, n = 0, len(expr)
+    while i < n:
+        ch = expr[i]
+        if ch in "\"'":
+            j = i + 1
+            while j < n and expr[j] != ch:
+                j += 2 if expr[j] == "\\" else 1
+            out.append(expr[i:j + 1])
+            i = j + 1
+        elif ch == "{":
+            j = expr.index("}", i)
+            value = params[expr[i + 1:j]]
+            out.append(literal_list(value) if isinstance(value, list) else literal(value))
+            i = j + 1
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
 
 
 def compile_filter(node: Filter | None, *, templates: bool) -> tuple[str, dict[str, Any]]:

@@ -31,7 +31,12 @@ from memplane.models import (
 )
 from memplane.providers.base import VectorStore
 from memplane_milvus.config import MilvusConfig
-from memplane_milvus.expressions import Binder, compile_filter, to_micros
+from memplane_milvus.expressions import (
+    Binder,
+    compile_filter,
+    inline_params,
+    to_micros,
+)
 from memplane_milvus.rows import (
     RECORD_OUTPUT,
     REQUIRED_FIELDS,
@@ -44,6 +49,8 @@ T = TypeVar("T")
 #: Milvus caps limit + offset of one query or search at 16384.
 MAX_WINDOW = 16384
 _CURSOR_PREFIX = "id:"
+#: longest scope id (in UTF-8 bytes) the collection accepts.
+SCOPE_ID_MAX_BYTES = 16384
 
 
 class MilvusVectorStore(VectorStore):
@@ -146,13 +153,13 @@ class MilvusVectorStore(VectorStore):
         schema.add_field("text", DataType.VARCHAR, max_length=cfg.max_text_length, **text_opts)
         for scope_field in SCOPE_FIELDS:
             schema.add_field(
-                scope_field, DataType.VARCHAR, max_length=512,
+                scope_field, DataType.VARCHAR, max_length=SCOPE_ID_MAX_BYTES,
                 is_partition_key=(scope_field == cfg.partition_key),
             )
         for column in ("created_at_us", "updated_at_us", "observed_at_us",
                        "expires_at_us", "deleted_at_us"):
             schema.add_field(column, DataType.INT64, nullable=True)
-        schema.add_field("attributed_to", DataType.VARCHAR, max_length=512, nullable=True)
+        schema.add_field("attributed_to", DataType.VARCHAR, max_length=SCOPE_ID_MAX_BYTES, nullable=True)
         schema.add_field("meta_idx", DataType.JSON)
         schema.add_field("doc", DataType.JSON)
         schema.add_field("history", DataType.JSON)
@@ -227,6 +234,11 @@ class MilvusVectorStore(VectorStore):
                 f"memory {record.id!r} is longer than {self.config.max_text_length} bytes "
                 f"(the collection's text field); shorten it"
             )
+        for name, value in record.scope.items():
+            if len(value.encode("utf-8")) > SCOPE_ID_MAX_BYTES:
+                raise ValidationError(
+                    f"{name} is longer than {SCOPE_ID_MAX_BYTES} bytes; use a shorter id"
+                )
         if change.history is not None and change.history.memory_id != record.id:
             raise ValidationError(
                 f"history entry for {change.history.memory_id!r} attached to memory {record.id!r}"
@@ -287,19 +299,42 @@ class MilvusVectorStore(VectorStore):
         if after is not None:
             binder = Binder(self.config.use_templates, params)
             expr = f"({expr} and id > {binder(after)})"
-        # Milvus returns the smallest primary keys when a query has a limit (the same
-        # property pymilvus' QueryIterator relies on); sorting makes the page order
-        # explicit and the cursor is the last id handed out.
+        # Milvus does not order query results (Milvus Lite returns them in storage
+        # order), so the page is chosen here: read the matching ids after the cursor,
+        # sort, take the first `limit`, then fetch those records. The cursor is the
+        # last id handed out, a keyset position that inserts cannot shift.
+        ids = sorted(self._matching_ids(expr, params))
+        page_ids = ids[:limit]
+        rows = self._query_ids(page_ids, RECORD_OUTPUT) if page_ids else []
+        by_id = {r["id"]: r for r in rows}
+        records = [row_record(by_id[i]) for i in page_ids if i in by_id]
+        more = len(ids) > limit
+        return Page(
+            records=records,
+            next_cursor=_CURSOR_PREFIX + page_ids[-1] if more else None,
+        )
+
+    def _matching_ids(self, expr: str, params: dict[str, Any]) -> list[str]:
         rows = self._call(
             self._client.query, self.config.collection, filter=expr,
-            output_fields=RECORD_OUTPUT, limit=limit + 1, **self._params(params),
+            output_fields=["id"], limit=MAX_WINDOW, **self._params(params),
         )
-        rows = sorted(rows, key=lambda r: r["id"])
-        page, more = rows[:limit], len(rows) > limit
-        return Page(
-            records=[row_record(r) for r in page],
-            next_cursor=_CURSOR_PREFIX + page[-1]["id"] if more and page else None,
+        if len(rows) < MAX_WINDOW:
+            return [r["id"] for r in rows]
+        # more than one window: walk them all with the SDK's iterator, which takes no
+        # template parameters, so the expression is rebuilt with escaped literals
+        literal_expr = inline_params(expr, params)
+        iterator = self._call(
+            self._client.query_iterator, self.config.collection, batch_size=MAX_WINDOW // 4,
+            filter=literal_expr, output_fields=["id"],
         )
+        found: list[str] = []
+        try:
+            while batch := self._call(iterator.next):
+                found.extend(r["id"] for r in batch)
+        finally:
+            iterator.close()
+        return found
 
     def count(
         self,
