@@ -1,0 +1,361 @@
+"""``Memory``: the public, synchronous API.
+
+All behaviour lives in flows (:mod:`memplane.pipeline`, :mod:`memplane.retrieval`)
+shared with :class:`~memplane.async_memory.AsyncMemory`; this module builds the
+providers, wraps their methods through the hook plugins once, checks arguments,
+and drives the flows synchronously.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, TypeVar, cast
+
+from pydantic import ValidationError as PydanticValidationError
+
+from memplane.config import MemoryConfig, ProviderBlock
+from memplane.errors import ConfigurationError, UnsupportedCapability, ValidationError
+from memplane.filters import Filter, parse_filter
+from memplane.models import (
+    AddResult,
+    ChatMessage,
+    HistoryEntry,
+    MemoryEvent,
+    MemoryRecord,
+    Page,
+    Scope,
+    SearchHit,
+    utcnow,
+)
+from memplane.pipeline.add import AddRequest, add_flow
+from memplane.pipeline.effects import Call, Flow, run_sync
+from memplane.pipeline.operations import (
+    delete_all_flow,
+    delete_flow,
+    fetch_flow,
+    history_flow,
+    list_flow,
+    restore_flow,
+    update_flow,
+)
+from memplane.plugins.hooks import PluginManager
+from memplane.plugins.registry import create_provider
+from memplane.providers.base import LLM, Embedder, Kind, Provider, Reranker, VectorStore
+from memplane.retrieval import SearchRequest, search_flow
+
+T = TypeVar("T")
+
+#: the provider methods wrapped through ``memplane_wrap_call``, per kind.
+WRAPPED_METHODS: dict[Kind, tuple[str, ...]] = {
+    "llms": ("generate",),
+    "embedders": ("embed",),
+    "vector_stores": (
+        "open", "apply", "get", "list_records", "count", "search", "keyword_search",
+        "delete", "history", "reset",
+    ),
+    "rerankers": ("rerank",),
+}
+
+Messages = str | Mapping[str, Any] | Sequence[str | Mapping[str, Any]]
+
+
+def normalise_messages(messages: Messages) -> list[ChatMessage]:
+    """A str (one user message), a ``{role, content}`` dict, or a list of either."""
+    items: Sequence[Any] = [messages] if isinstance(messages, str | Mapping) else messages
+    if not isinstance(items, Sequence) or not items:
+        raise ValidationError("add needs a message: a string, a {role, content} dict, or a non-empty list of them")
+    out = []
+    for i, item in enumerate(items):
+        if isinstance(item, str):
+            out.append(ChatMessage(role="user", content=item))
+            continue
+        if not isinstance(item, Mapping):
+            raise ValidationError(f"message {i} must be a string or a {{role, content}} dict, got {type(item).__name__}")
+        try:
+            out.append(ChatMessage.model_validate(dict(item)))
+        except PydanticValidationError as exc:
+            problems = ", ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise ValidationError(f"message {i} is invalid ({problems}); roles are user, assistant, system, tool") from None
+    return out
+
+
+def _aware(value: datetime | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        raise ValidationError(f"{name} must be a datetime")
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _config(config: MemoryConfig | Mapping[str, Any] | str | os.PathLike[str] | None) -> MemoryConfig:
+    if config is None:
+        return MemoryConfig.load()
+    if isinstance(config, MemoryConfig):
+        return config
+    if isinstance(config, str | os.PathLike):
+        return MemoryConfig.from_file(config)
+    return MemoryConfig.from_dict(config)
+
+
+class MemoryBase:
+    """Provider set-up and argument handling shared by Memory and AsyncMemory."""
+
+    def __init__(
+        self,
+        config: MemoryConfig | Mapping[str, Any] | str | os.PathLike[str] | None = None,
+        *,
+        llm: LLM | None = None,
+        embedder: Embedder | None = None,
+        vector_store: VectorStore | None = None,
+        reranker: Reranker | None = None,
+        plugins: PluginManager | None = None,
+    ) -> None:
+        given_all = llm is not None and embedder is not None and vector_store is not None
+        self.config = MemoryConfig() if config is None and given_all else _config(config)
+        self._owned: list[Provider] = []
+        try:
+            self.embedder: Embedder = embedder or cast(Embedder, self._load("embedders", self.config.embedder))
+            self.vector_store: VectorStore = vector_store or cast(
+                VectorStore, self._load("vector_stores", self.config.vector_store))
+            self.llm: LLM = llm or cast(LLM, self._load("llms", self.config.llm))
+            block = self.config.reranker
+            self.reranker: Reranker | None = reranker or (
+                cast(Reranker, self._load("rerankers", block)) if block else None)
+        except BaseException:
+            self._close_owned()
+            raise
+        bind = getattr(self.reranker, "bind_llm", None)
+        if callable(bind):
+            bind(self.llm)  # the llm reranker grades with the configured LLM
+        self.plugins = plugins if plugins is not None else PluginManager()
+        self._calls = self._wrap_calls()
+        self._closed = False
+
+    def _load(self, kind: Kind, block: ProviderBlock) -> Provider:
+        provider = create_provider(kind, block.spec())  # the registry checks the base class
+        self._owned.append(provider)
+        return provider
+
+    def _providers(self) -> dict[Kind, Provider | None]:
+        return {"llms": self.llm, "embedders": self.embedder,
+                "vector_stores": self.vector_store, "rerankers": self.reranker}
+
+    def _wrap_calls(self) -> dict[tuple[Kind, str], Callable[..., Any]]:
+        """Each provider method, sync and async, wrapped by the hook plugins once."""
+        calls: dict[tuple[Kind, str], Callable[..., Any]] = {}
+        for kind, provider in self._providers().items():
+            if provider is None:
+                continue
+            for method in WRAPPED_METHODS[kind]:
+                for name in (method, "a" + method):
+                    calls[(kind, name)] = self.plugins.wrap(kind, name, provider, getattr(provider, name))
+        return calls
+
+    # --- argument handling ---------------------------------------------------------
+    @staticmethod
+    def _scope(operation: str, user_id: str | None, agent_id: str | None, run_id: str | None) -> Scope:
+        try:
+            scope = Scope(user_id=user_id, agent_id=agent_id, run_id=run_id)
+        except PydanticValidationError:
+            raise ValidationError(f"{operation}: user_id, agent_id and run_id must be non-empty strings") from None
+        return scope.require(operation)
+
+    @staticmethod
+    def _filters(filters: Filter | Mapping[str, Any] | None) -> Filter | None:
+        return parse_filter(filters)
+
+    def _check_filters(self, filters: Filter | None) -> None:
+        from memplane.filters import require_supported
+
+        require_supported(filters, self.vector_store.filter_operators, self.vector_store.name)
+
+    def _add_request(
+        self, messages: Messages, scope: Scope, metadata: Mapping[str, Any] | None, infer: bool,
+        observed_at: datetime | None, expires_at: datetime | None,
+    ) -> AddRequest:
+        if metadata is not None and not isinstance(metadata, Mapping):
+            raise ValidationError("metadata must be a dict")
+        return AddRequest(
+            messages=normalise_messages(messages),
+            scope=scope,
+            settings=self.config.pipeline,
+            now=utcnow(),
+            metadata=dict(metadata or {}),
+            infer=bool(infer),
+            observed_at=_aware(observed_at, "observed_at"),
+            expires_at=_aware(expires_at, "expires_at"),
+            llm_name=self.llm.name or type(self.llm).__name__,
+            schema_in_request=self.llm.has("json_schema"),
+        )
+
+    def _search_request(
+        self, query: str, scope: Scope, filters: Filter | Mapping[str, Any] | None, limit: int,
+        threshold: float | None, rerank: bool | None, explain: bool, hybrid: bool | None,
+        include_expired: bool,
+    ) -> SearchRequest:
+        tree = self._filters(filters)
+        self._check_filters(tree)
+        settings = self.config.search
+        use_rerank = settings.rerank if rerank is None else bool(rerank)
+        if use_rerank and self.reranker is None:
+            raise ConfigurationError(
+                "search(rerank=True) needs a reranker: set the `reranker` block "
+                "(e.g. reranker: llm) or pass reranker= to Memory"
+            )
+        use_hybrid = settings.hybrid if hybrid is None else bool(hybrid)
+        if use_hybrid and not self.vector_store.has("keyword_search"):
+            if hybrid:
+                raise UnsupportedCapability(
+                    f"vector store {self.vector_store.name!r} has no keyword search; "
+                    "call search(hybrid=False) or choose a store that declares keyword_search"
+                )
+            use_hybrid = False  # configured default: fall back to vector only
+        return SearchRequest(
+            query=query, scope=scope, settings=settings, now=utcnow(), filters=tree,
+            limit=int(limit), threshold=threshold, rerank=use_rerank, explain=bool(explain),
+            hybrid=use_hybrid, include_expired=bool(include_expired),
+        )
+
+    def _emit(self, events: Sequence[MemoryEvent]) -> None:
+        for event in events:
+            self.plugins.memory_event(event)
+
+    def _close_owned(self) -> None:
+        while self._owned:
+            self._owned.pop().close()
+
+
+class Memory(MemoryBase):
+    """Long-term memory over one LLM, embedder, vector store (and optional reranker).
+
+    ``Memory()`` uses ``$MEMPLANE_CONFIG`` or the defaults plus ``MEMPLANE_*``
+    variables; ``Memory(config)`` takes a :class:`MemoryConfig`, a dict or a file
+    path; provider instances (``llm=``, ``embedder=``, ``vector_store=``,
+    ``reranker=``) replace the configured ones and stay owned by the caller
+    (``close`` only closes providers Memory created).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        try:
+            self._run(self._open())
+        except BaseException:
+            self._close_owned()
+            raise
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str], **kwargs: Any) -> Memory:
+        return cls(MemoryConfig.from_file(path), **kwargs)
+
+    def _open(self) -> Flow[None]:
+        yield Call("vector_stores", "open", (self.embedder.dimension,))
+
+    def _run(self, flow: Flow[T]) -> T:
+        if getattr(self, "_closed", False):
+            raise ValidationError("this Memory is closed")
+        return run_sync(flow, lambda c: self._calls[(c.kind, c.method)](*c.args, **c.kwargs))
+
+    # --- public API -----------------------------------------------------------------
+    def add(
+        self, messages: Messages, *, user_id: str | None = None, agent_id: str | None = None,
+        run_id: str | None = None, metadata: Mapping[str, Any] | None = None, infer: bool = True,
+        observed_at: datetime | None = None, expires_at: datetime | None = None,
+    ) -> AddResult:
+        """Turn messages into memory changes (see docs/concepts.md)."""
+        scope = self._scope("add", user_id, agent_id, run_id)
+        result = self._run(add_flow(self._add_request(messages, scope, metadata, infer, observed_at, expires_at)))
+        self._emit(result.events)
+        return result
+
+    def search(
+        self, query: str, *, user_id: str | None = None, agent_id: str | None = None,
+        run_id: str | None = None, filters: Filter | Mapping[str, Any] | None = None,
+        limit: int = 10, threshold: float | None = None, rerank: bool | None = None,
+        explain: bool = False, hybrid: bool | None = None, include_expired: bool = False,
+    ) -> list[SearchHit]:
+        scope = self._scope("search", user_id, agent_id, run_id)
+        return self._run(search_flow(self._search_request(
+            query, scope, filters, limit, threshold, rerank, explain, hybrid, include_expired)))
+
+    def get(
+        self, memory_id: str, *, user_id: str | None = None, agent_id: str | None = None,
+        run_id: str | None = None, include_deleted: bool = False, include_expired: bool = False,
+    ) -> MemoryRecord:
+        scope = self._scope("get", user_id, agent_id, run_id)
+        return self._run(fetch_flow(memory_id, scope, utcnow(), include_deleted=include_deleted,
+                                    include_expired=include_expired))
+
+    def get_all(
+        self, *, user_id: str | None = None, agent_id: str | None = None, run_id: str | None = None,
+        filters: Filter | Mapping[str, Any] | None = None, limit: int = 100,
+        cursor: str | None = None, include_deleted: bool = False, include_expired: bool = False,
+    ) -> Page:
+        scope = self._scope("get_all", user_id, agent_id, run_id)
+        tree = self._filters(filters)
+        self._check_filters(tree)
+        return self._run(list_flow(scope, filters=tree, limit=limit, cursor=cursor,
+                                   include_deleted=include_deleted, include_expired=include_expired))
+
+    def update(
+        self, memory_id: str, text: str, *, user_id: str | None = None, agent_id: str | None = None,
+        run_id: str | None = None, metadata: Mapping[str, Any] | None = None,
+    ) -> MemoryEvent:
+        scope = self._scope("update", user_id, agent_id, run_id)
+        event = self._run(update_flow(memory_id, text, scope, utcnow(), dict(metadata or {})))
+        self._emit([event])
+        return event
+
+    def delete(
+        self, memory_id: str, *, user_id: str | None = None, agent_id: str | None = None,
+        run_id: str | None = None,
+    ) -> MemoryEvent:
+        scope = self._scope("delete", user_id, agent_id, run_id)
+        event = self._run(delete_flow(memory_id, scope, utcnow()))
+        self._emit([event])
+        return event
+
+    def restore(
+        self, memory_id: str, *, user_id: str | None = None, agent_id: str | None = None,
+        run_id: str | None = None,
+    ) -> MemoryRecord:
+        scope = self._scope("restore", user_id, agent_id, run_id)
+        return self._run(restore_flow(memory_id, scope, utcnow()))
+
+    def history(
+        self, memory_id: str, *, user_id: str | None = None, agent_id: str | None = None,
+        run_id: str | None = None,
+    ) -> list[HistoryEntry]:
+        scope = self._scope("history", user_id, agent_id, run_id)
+        return self._run(history_flow(memory_id, scope, utcnow()))
+
+    def delete_all(
+        self, *, user_id: str | None = None, agent_id: str | None = None, run_id: str | None = None,
+    ) -> int:
+        """Soft-delete every memory of the scope; returns how many."""
+        scope = self._scope("delete_all", user_id, agent_id, run_id)
+        events = self._run(delete_all_flow(scope, utcnow()))
+        self._emit(events)
+        return len(events)
+
+    def reset(self) -> None:
+        """Remove every memory and history entry of every scope. Irreversible."""
+        self._run(_single(Call("vector_stores", "reset")))
+
+    def close(self) -> None:
+        if not getattr(self, "_closed", True):
+            self._closed = True
+            self._close_owned()
+
+    def __enter__(self) -> Memory:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+def _single(call: Call) -> Flow[Any]:
+    return (yield call)

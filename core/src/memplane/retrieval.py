@@ -1,0 +1,169 @@
+"""Hybrid search: vector similarity + keyword relevance, fused, optionally
+reranked and boosted by recency, then thresholded. All scores stay in [0, 1].
+
+Signals (each fetched with the caller's scope and filters, ``candidate_pool`` deep):
+
+- ``vector``: the store's cosine score ``(1 + cos) / 2``;
+- ``keyword``: the store's keyword score (FTS5/BM25 in sqlite), when the store
+  declares ``keyword_search`` and ``hybrid`` is on. Tokenisation is the store's:
+  the core adds no language-specific tokenizer or stemmer.
+
+Fusion (``search.fusion``), over the signals that returned at least one hit:
+
+- ``rrf`` (default): ``score = sum_i w_i / (k + rank_i) / sum_i w_i / (k + 1)``,
+  ``rank_i`` 1-based in signal ``i``; a candidate absent from a signal adds
+  nothing. Rank-based, so it needs no score calibration between signals; the
+  denominator makes "first in every signal" exactly 1.0.
+- ``weighted``: ``score = sum_i w_i * s_i / sum_i w_i``. A candidate absent from
+  a *full* pool gets that pool's lowest score (it can be no higher); absent from
+  a pool that was not full, 0 (it did not match).
+
+Then, optionally: rerank the best ``rerank_pool`` fused candidates (the reranker's
+score replaces the fused one), and a recency boost
+``score = (1 - w) * score + w * 0.5 ** (age_days / half_life_days)`` where age is
+measured from ``observed_at`` (else ``created_at``). ``explain=True`` fills
+``SearchHit.signals`` with each signal's contribution and raw value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from memplane.config import SearchConfig
+from memplane.errors import ValidationError
+from memplane.filters import Filter
+from memplane.models import MemoryRecord, Scope, SearchHit
+from memplane.pipeline.effects import Call, Flow
+from memplane.providers.base import RerankResult
+
+
+@dataclass
+class Candidate:
+    record: MemoryRecord
+    score: float = 0.0
+    signals: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    query: str
+    scope: Scope
+    settings: SearchConfig
+    now: datetime
+    filters: Filter | None = None
+    limit: int = 10
+    threshold: float | None = None
+    rerank: bool = False
+    explain: bool = False
+    hybrid: bool = True
+    include_expired: bool = False
+
+
+def _clip(x: float) -> float:
+    return min(1.0, max(0.0, x))
+
+
+def fuse(
+    signals: dict[str, Sequence[SearchHit]], weights: dict[str, float], settings: SearchConfig,
+    pool: int,
+) -> list[Candidate]:
+    """Fuse ranked hit lists into candidates sorted best first (ties: earlier signal,
+    then rank order, so results are deterministic)."""
+    active = {name: hits for name, hits in signals.items() if hits and weights.get(name, 0) > 0}
+    candidates: dict[str, Candidate] = {}
+    for hits in active.values():
+        for hit in hits:
+            candidates.setdefault(hit.id, Candidate(hit.record))
+    if not active:
+        return []
+    if settings.fusion == "rrf":
+        k = settings.rrf_k
+        norm = sum(weights[n] / (k + 1) for n in active)
+        for name, hits in active.items():
+            for rank, hit in enumerate(hits, start=1):
+                c = candidates[hit.id]
+                contribution = weights[name] / (k + rank) / norm
+                c.score += contribution
+                c.signals[name] = contribution
+                c.signals[f"{name}_score"] = hit.score
+                c.signals[f"{name}_rank"] = float(rank)
+    else:
+        total = sum(weights[n] for n in active)
+        for name, hits in active.items():
+            by_id = {h.id: h for h in hits}
+            floor = min(h.score for h in hits) if len(hits) >= pool else 0.0
+            for c in candidates.values():
+                found = by_id.get(c.record.id)
+                raw = found.score if found is not None else floor
+                contribution = weights[name] * raw / total
+                c.score += contribution
+                c.signals[name] = contribution
+                c.signals[f"{name}_score"] = raw
+    ordered = list(candidates.values())
+    for c in ordered:
+        c.score = _clip(c.score)
+    ordered.sort(key=lambda c: -c.score)  # stable: insertion order breaks ties
+    return ordered
+
+
+def recency_signal(record: MemoryRecord, now: datetime, half_life_days: float) -> float:
+    when = record.observed_at or record.created_at
+    age_days = max(0.0, (now - when).total_seconds() / 86_400)
+    return float(0.5 ** (age_days / half_life_days))
+
+
+def search_flow(req: SearchRequest) -> Flow[list[SearchHit]]:
+    if not isinstance(req.query, str) or not req.query.strip():
+        raise ValidationError("search needs a non-empty query string")
+    if req.limit <= 0:
+        raise ValidationError("limit must be a positive integer")
+    if req.threshold is not None and not 0.0 <= req.threshold <= 1.0:
+        raise ValidationError("threshold must be between 0 and 1")
+    s = req.settings
+    pool = max(req.limit, s.candidate_pool)
+    common = {"limit": pool, "filters": req.filters, "include_expired": req.include_expired}
+    vectors = yield Call("embedders", "embed", ([req.query],), {"purpose": "query"})
+    signals: dict[str, Sequence[SearchHit]] = {}
+    hits = yield Call("vector_stores", "search", (list(vectors[0]), req.scope), dict(common))
+    signals["vector"] = [h for h in hits if req.scope.matches(h.record.scope)]
+    if req.hybrid:
+        hits = yield Call("vector_stores", "keyword_search", (req.query, req.scope), dict(common))
+        signals["keyword"] = [h for h in hits if req.scope.matches(h.record.scope)]
+    weights = {"vector": s.vector_weight, "keyword": s.keyword_weight}
+    candidates = fuse(signals, weights, s, pool)
+
+    if req.rerank and candidates:
+        top = candidates[: max(req.limit, s.rerank_pool)]
+        results: list[RerankResult] = yield Call(
+            "rerankers", "rerank", (req.query, [c.record.text for c in top]), {"top_n": None}
+        )
+        reranked = []
+        for r in results:
+            if 0 <= r.index < len(top):
+                c = top[r.index]
+                c.signals["fused"] = c.score
+                c.signals["rerank"] = _clip(r.score)
+                c.score = _clip(r.score)
+                reranked.append(c)
+        candidates = reranked
+
+    if s.recency_weight > 0:
+        w = s.recency_weight
+        for c in candidates:
+            boost = recency_signal(c.record, req.now, s.recency_half_life_days)
+            c.signals["relevance"] = c.score
+            c.signals["recency"] = w * boost
+            c.score = _clip((1 - w) * c.score + w * boost)
+        candidates.sort(key=lambda c: -c.score)
+
+    threshold = req.threshold if req.threshold is not None else s.threshold
+    out = []
+    for c in candidates:
+        if threshold is not None and c.score < threshold:
+            continue
+        out.append(SearchHit(record=c.record, score=c.score, signals=c.signals if req.explain else {}))
+        if len(out) >= req.limit:
+            break
+    return out

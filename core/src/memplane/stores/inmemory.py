@@ -1,0 +1,254 @@
+"""A small dict-based reference vector store (entry point ``memory``).
+
+Not persistent: everything lives in this process and is gone on close. It exists for
+fast tests and as the simplest complete example of the store contract: filters use
+the reference :func:`memplane.filters.evaluate`, similarity is exact numpy cosine,
+and keyword search is a naive idf-weighted term match (see :func:`keyword_terms`).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from collections.abc import Sequence
+from typing import ClassVar
+
+import numpy as np
+
+from memplane.errors import DimensionMismatch, ValidationError
+from memplane.filters import OPERATORS, Filter, evaluate, require_supported
+from memplane.models import Change, HistoryEntry, MemoryRecord, Page, Scope, SearchHit, utcnow
+from memplane.providers.base import ProviderConfig, VectorStore
+
+# Scripts written without spaces: index overlapping character pairs instead of words,
+# so keyword search works for Chinese, Japanese, Korean and Thai without a segmenter.
+_UNSPACED = "\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
+_WORDS = re.compile(r"\w+", re.UNICODE)
+_UNSPACED_RUN = re.compile(rf"[{_UNSPACED}]+")
+
+
+def keyword_terms(text: str) -> list[str]:
+    """Language-neutral terms: case-folded word runs, plus character bigrams for
+    runs of unspaced scripts. No stemming and no stop-word list on purpose."""
+    terms: list[str] = []
+    for word in _WORDS.findall(text.casefold()):
+        if _UNSPACED_RUN.fullmatch(word) and len(word) > 1:
+            terms.extend(word[i : i + 2] for i in range(len(word) - 1))
+        else:
+            terms.append(word)
+    return terms
+
+
+class InMemoryStore(VectorStore):
+    """Reference store kept in Python dicts (not persistent, one process)."""
+
+    name: ClassVar[str] = "memory"
+    capabilities: ClassVar[frozenset[str]] = frozenset({"keyword_search", "atomic_apply"})
+    filter_operators: ClassVar[frozenset[str]] = OPERATORS | {"AND", "OR", "NOT"}
+
+    class Config(ProviderConfig):
+        pass
+
+    def __init__(self, config: ProviderConfig | dict[str, object] | None = None, **overrides: object):
+        super().__init__(config, **overrides)
+        self._lock = threading.RLock()
+        self._dimension: int | None = None
+        self._records: dict[str, MemoryRecord] = {}
+        self._vectors: dict[str, np.ndarray] = {}
+        self._order: dict[str, int] = {}  # insertion sequence, for stable cursors
+        self._next_seq = 0
+        self._history: dict[str, list[HistoryEntry]] = {}
+
+    # --- lifecycle ---------------------------------------------------------------
+    def open(self, dimension: int) -> None:
+        with self._lock:
+            if self._dimension is not None and self._dimension != dimension:
+                raise DimensionMismatch(
+                    store=self.name, store_dimension=self._dimension, embedder_dimension=dimension
+                )
+            self._dimension = dimension
+
+    def reset(self) -> None:
+        with self._lock:
+            self._records.clear()
+            self._vectors.clear()
+            self._order.clear()
+            self._history.clear()
+
+    # --- writes ------------------------------------------------------------------
+    def apply(self, changes: Sequence[Change]) -> None:
+        with self._lock:
+            # Validate the whole batch before touching anything: all or nothing.
+            prepared: list[tuple[Change, np.ndarray | None]] = []
+            for change in changes:
+                rid = change.record.id
+                vector = None
+                if change.vector is not None:
+                    vector = self._unit(change.vector)
+                elif rid not in self._vectors:
+                    raise ValidationError(f"new memory {rid!r} needs a vector")
+                prepared.append((change, vector))
+            for change, vector in prepared:
+                rid = change.record.id
+                if rid not in self._order:
+                    self._order[rid] = self._next_seq
+                    self._next_seq += 1
+                self._records[rid] = change.record.model_copy(deep=True)
+                if vector is not None:
+                    self._vectors[rid] = vector
+                if change.history is not None:
+                    self._history.setdefault(rid, []).append(change.history.model_copy())
+
+    def delete(self, ids: Sequence[str], scope: Scope) -> int:
+        with self._lock:
+            removed = 0
+            for rid in ids:
+                record = self._records.get(rid)
+                if record is None or not scope.matches(record.scope):
+                    continue
+                del self._records[rid]
+                self._vectors.pop(rid, None)
+                self._order.pop(rid, None)
+                self._history.pop(rid, None)
+                removed += 1
+            return removed
+
+    # --- reads -------------------------------------------------------------------
+    def get(self, ids: Sequence[str], scope: Scope, *, include_deleted: bool = True) -> list[MemoryRecord]:
+        with self._lock:
+            out = []
+            for rid in ids:
+                record = self._records.get(rid)
+                if record is None or not scope.matches(record.scope):
+                    continue
+                if record.deleted_at is not None and not include_deleted:
+                    continue
+                out.append(record.model_copy(deep=True))
+            return out
+
+    def _visible(
+        self, scope: Scope, filters: Filter | None, include_deleted: bool, include_expired: bool
+    ) -> list[MemoryRecord]:
+        require_supported(filters, self.filter_operators, self.name)
+        now = utcnow()
+        ordered = sorted(self._records.values(), key=lambda r: self._order[r.id])
+        return [
+            r
+            for r in ordered
+            if scope.matches(r.scope)
+            and r.is_visible(now, include_deleted=include_deleted, include_expired=include_expired)
+            and evaluate(filters, r)
+        ]
+
+    def list_records(
+        self,
+        scope: Scope,
+        *,
+        filters: Filter | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+        include_deleted: bool = False,
+        include_expired: bool = False,
+    ) -> Page:
+        with self._lock:
+            after = -1
+            if cursor:
+                try:
+                    after = int(cursor)
+                except ValueError:
+                    raise ValidationError(f"invalid cursor {cursor!r}; pass a next_cursor") from None
+            rows = [
+                r
+                for r in self._visible(scope, filters, include_deleted, include_expired)
+                if self._order[r.id] > after
+            ]
+            page = rows[:limit]
+            more = len(rows) > limit
+            next_cursor = str(self._order[page[-1].id]) if more and page else None
+            return Page(records=[r.model_copy(deep=True) for r in page], next_cursor=next_cursor)
+
+    def count(
+        self,
+        scope: Scope,
+        *,
+        filters: Filter | None = None,
+        include_deleted: bool = False,
+        include_expired: bool = False,
+    ) -> int:
+        with self._lock:
+            return len(self._visible(scope, filters, include_deleted, include_expired))
+
+    def search(
+        self,
+        vector: Sequence[float],
+        scope: Scope,
+        *,
+        limit: int = 10,
+        filters: Filter | None = None,
+        include_deleted: bool = False,
+        include_expired: bool = False,
+    ) -> list[SearchHit]:
+        with self._lock:
+            rows = self._visible(scope, filters, include_deleted, include_expired)
+            if not rows or limit <= 0:
+                return []
+            query = self._unit(vector)
+            matrix = np.stack([self._vectors[r.id] for r in rows])
+            scores = np.clip((1.0 + matrix @ query) / 2.0, 0.0, 1.0)
+            best = np.argsort(-scores, kind="stable")[:limit]
+            return [
+                SearchHit(record=rows[i].model_copy(deep=True), score=float(scores[i])) for i in best
+            ]
+
+    def keyword_search(
+        self,
+        query: str,
+        scope: Scope,
+        *,
+        limit: int = 10,
+        filters: Filter | None = None,
+        include_deleted: bool = False,
+        include_expired: bool = False,
+    ) -> list[SearchHit]:
+        """Score = idf-weighted share of the query's distinct terms found in the text."""
+        with self._lock:
+            query_terms = set(keyword_terms(query))
+            rows = self._visible(scope, filters, include_deleted, include_expired)
+            if not query_terms or not rows or limit <= 0:
+                return []
+            docs = [set(keyword_terms(r.text)) for r in rows]
+            idf = {
+                t: math.log(1.0 + (len(docs) + 1) / (1 + sum(t in d for d in docs)))
+                for t in query_terms
+            }
+            total = sum(idf.values())
+            scored = []
+            for i, terms in enumerate(docs):
+                matched = sum(idf[t] for t in query_terms & terms)
+                if matched > 0:
+                    scored.append((matched / total, i))
+            scored.sort(key=lambda pair: -pair[0])
+            return [
+                SearchHit(record=rows[i].model_copy(deep=True), score=min(1.0, s))
+                for s, i in scored[:limit]
+            ]
+
+    def history(self, memory_id: str, scope: Scope) -> list[HistoryEntry]:
+        with self._lock:
+            record = self._records.get(memory_id)
+            if record is None or not scope.matches(record.scope):
+                return []
+            return [h.model_copy() for h in self._history.get(memory_id, [])]
+
+    # --- helpers -----------------------------------------------------------------
+    def _unit(self, vector: Sequence[float]) -> np.ndarray:
+        array = np.asarray(vector, dtype=np.float32)
+        if self._dimension is None:
+            raise ValidationError("the store is not open: call open(dimension) first")
+        if array.shape != (self._dimension,):
+            raise DimensionMismatch(
+                store=self.name, store_dimension=self._dimension, embedder_dimension=array.size
+            )
+        norm = float(np.linalg.norm(array))
+        return array / norm if norm > 0 else array
