@@ -15,7 +15,6 @@ from typing import Any
 
 from memplane.errors import AuthenticationError, ProviderError, ProviderTimeout, RateLimitError
 from memplane.providers.base import LLM
-
 from memplane_conformance.endpoint import Fault, RecordedRequest, ScriptedEndpoint
 from memplane_conformance.harness import ProviderHarness
 

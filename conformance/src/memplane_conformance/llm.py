@@ -40,6 +40,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
 import pytest
+
 from memplane.errors import (
     AuthenticationError,
     MemplaneError,
@@ -49,7 +50,6 @@ from memplane.errors import (
 )
 from memplane.models import ChatMessage, DecisionList, Scope
 from memplane.providers.base import LLM
-
 from memplane_conformance.contract import ContractBase, skip_unless_capable
 from memplane_conformance.endpoint import ScriptedEndpoint
 from memplane_conformance.parts import Parts, parts_from_fixtures

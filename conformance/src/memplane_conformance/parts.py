@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from memplane.providers.base import LLM, Embedder, VectorStore
 
+from memplane.providers.base import LLM, Embedder, VectorStore
 from memplane_conformance.endpoint import ScriptedEndpoint
 
 #: vector size of the default hashing embedder (small keeps remote stores fast).
@@ -59,7 +59,6 @@ def parts_from_fixtures(request: pytest.FixtureRequest) -> Iterator[Parts]:
     """Build :class:`Parts` from whichever provider fixtures the test class has."""
     from memplane.embedders.hashing import HashingEmbedder
     from memplane.stores.inmemory import InMemoryStore
-
     from memplane_conformance.builtins import ScriptedLLMEndpoint
 
     under_test: set[str] = set()

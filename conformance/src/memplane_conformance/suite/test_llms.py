@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from memplane.providers.base import LLM
 
+from memplane.providers.base import LLM
 from memplane_conformance.endpoint import ScriptedEndpoint
 from memplane_conformance.llm import LLMContract
 from memplane_conformance.plugin import Target
