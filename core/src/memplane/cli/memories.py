@@ -55,6 +55,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--rerank", action=argparse.BooleanOptionalAction, default=None,
                    help="rerank with the configured reranker (default: as configured)")
     p.add_argument("--explain", action="store_true", help="show each retrieval signal's score")
+    p.add_argument("--include-expired", action="store_true", help="also find expired memories")
     p.set_defaults(func=cmd_search)
 
     p = subparsers.add_parser("list", parents=[common], help="list the scope's memories",
@@ -63,10 +64,12 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--cursor", help="continue from a previous page's next cursor")
     p.add_argument("--all", action="store_true", help="follow cursors and list every page")
     p.add_argument("--filter", metavar="JSON", help="metadata filter (see `memplane search`)")
+    _visibility_options(p)
     p.set_defaults(func=cmd_list)
 
     p = subparsers.add_parser("get", parents=[common], help="show one memory")
     p.add_argument("id")
+    _visibility_options(p)
     p.set_defaults(func=cmd_get)
 
     p = subparsers.add_parser("update", parents=[common], help="replace a memory's text",
@@ -86,6 +89,13 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p = subparsers.add_parser("restore", parents=[common], help="undo the deletion of a memory")
     p.add_argument("id")
     p.set_defaults(func=cmd_restore)
+
+
+def _visibility_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--include-deleted", action="store_true",
+                        help="also show soft-deleted memories")
+    parser.add_argument("--include-expired", action="store_true",
+                        help="also show memories past their expiry")
 
 
 def _message_text(parts: list[str]) -> str:
@@ -119,7 +129,8 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 def cmd_search(args: argparse.Namespace) -> int:
     scope = scope_of(args, "search")
-    options: dict[str, Any] = {"limit": args.limit, "explain": args.explain}
+    options: dict[str, Any] = {"limit": args.limit, "explain": args.explain,
+                               "include_expired": args.include_expired}
     if args.threshold is not None:
         options["threshold"] = args.threshold
     if args.rerank is not None:
@@ -142,7 +153,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     with open_memory(args) as memory:
         while True:
             page = memory.get_all(**scope_kwargs(scope), filters=filters, limit=args.limit,
-                                  cursor=cursor)
+                                  cursor=cursor, include_deleted=args.include_deleted,
+                                  include_expired=args.include_expired)
             records.extend(page.records)
             cursor = page.next_cursor
             if not args.all or cursor is None:
@@ -160,7 +172,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_get(args: argparse.Namespace) -> int:
     scope = scope_of(args, "get")
     with open_memory(args) as memory:
-        record = memory.get(args.id, **scope_kwargs(scope))
+        record = memory.get(args.id, **scope_kwargs(scope), include_deleted=args.include_deleted,
+                            include_expired=args.include_expired)
     if args.json:
         print_json(record)
     else:

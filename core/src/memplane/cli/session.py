@@ -29,7 +29,8 @@ def scope_of(args: argparse.Namespace, operation: str, *, required: bool = True)
     return scope
 
 
-def scope_kwargs(scope: Scope) -> dict[str, str]:
+def scope_kwargs(scope: Scope) -> dict[str, Any]:
+    """user_id/agent_id/run_id keyword arguments for Memory calls."""
     return dict(scope.items())
 
 
