@@ -1,0 +1,110 @@
+"""Milvus-specific behaviour beyond the shared contract."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+
+import pytest
+from memplane_milvus.store import MilvusVectorStore
+
+from memplane.errors import ConfigurationError, ValidationError
+from memplane.models import Change, HistoryEntry, MemoryRecord, Scope
+from memplane.plugins.registry import load_provider_class
+
+ALICE = Scope(user_id="alice")
+
+
+def test_entry_point_loads_the_store_without_importing_the_sdk() -> None:
+    code = (
+        "import sys\n"
+        "from memplane.plugins.registry import load_provider_class\n"
+        "cls = load_provider_class('vector_stores', 'milvus')\n"
+        "assert cls.__name__ == 'MilvusVectorStore', cls\n"
+        "cls({'uri': 'x.db'})\n"
+        "assert 'pymilvus' not in sys.modules, 'pymilvus imported eagerly'\n"
+        "assert 'milvus_lite' not in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert load_provider_class("vector_stores", "milvus") is MilvusVectorStore
+
+
+def test_config_is_validated_with_a_clear_error() -> None:
+    with pytest.raises(ConfigurationError, match="collection"):
+        MilvusVectorStore({"collection": "bad-name; drop"})
+    with pytest.raises(ConfigurationError, match="uri_typo"):
+        MilvusVectorStore({"uri_typo": "x.db"})
+
+
+def test_capabilities_follow_the_deployment() -> None:
+    lite = MilvusVectorStore({"uri": "local.db"})
+    server = MilvusVectorStore({"uri": "http://milvus:19530", "keyword_search": False})
+    assert lite.has("keyword_search") and not lite.has("concurrent_writers")
+    assert server.has("concurrent_writers") and not server.has("keyword_search")
+    assert server.config.use_templates and not lite.config.use_templates
+
+
+def test_calls_before_open_say_what_to_do() -> None:
+    with pytest.raises(ConfigurationError, match=r"open\(dimension\)"):
+        MilvusVectorStore({"uri": "never.db"}).count(ALICE)
+
+
+def test_foreign_collection_is_refused(make_store: Callable[..., MilvusVectorStore]) -> None:
+    from pymilvus import MilvusClient
+
+    store = make_store()
+    client = MilvusClient(uri=store.config.uri)
+    client.create_collection(store.config.collection, dimension=8)
+    client.close()
+    with pytest.raises(ConfigurationError, match="not created by memplane"):
+        store.open(8)
+
+
+def test_new_record_without_vector_is_refused(store: MilvusVectorStore) -> None:
+    rec = MemoryRecord(text="no vector", scope=ALICE)
+    with pytest.raises(ValidationError, match="needs a vector"):
+        store.apply([Change(record=rec, vector=None)])
+    assert store.count(ALICE, include_deleted=True) == 0
+
+
+def test_several_changes_to_one_memory_in_one_batch_keep_all_history(
+    store: MilvusVectorStore,
+) -> None:
+    rec = MemoryRecord(text="v1", scope=ALICE)
+    v2 = rec.model_copy(update={"text": "v2"})
+    store.apply([
+        Change(record=rec, vector=[1.0] + [0.0] * 7,
+               history=HistoryEntry(memory_id=rec.id, event="ADD", new_text="v1")),
+        Change(record=v2, vector=None,
+               history=HistoryEntry(memory_id=rec.id, event="UPDATE", old_text="v1", new_text="v2")),
+    ])
+    assert [e.event for e in store.history(rec.id, ALICE)] == ["ADD", "UPDATE"]
+    [hit] = store.search([1.0] + [0.0] * 7, ALICE)
+    assert hit.text == "v2" and hit.score == pytest.approx(1.0, abs=1e-3)
+
+
+def test_invalid_cursor_is_a_validation_error(store: MilvusVectorStore) -> None:
+    with pytest.raises(ValidationError, match="next_cursor"):
+        store.list_records(ALICE, cursor="garbage")
+
+
+def test_keyword_search_can_be_switched_off(make_store: Callable[..., MilvusVectorStore]) -> None:
+    from memplane.errors import UnsupportedCapability
+
+    store = make_store(keyword_search=False)
+    store.open(8)
+    with pytest.raises(UnsupportedCapability):
+        store.keyword_search("anything", ALICE)
+
+
+def test_partition_key_none_still_isolates_scopes(
+    make_store: Callable[..., MilvusVectorStore],
+) -> None:
+    store = make_store(partition_key="none")
+    store.open(8)
+    mine = MemoryRecord(text="mine", scope=ALICE)
+    theirs = MemoryRecord(text="theirs", scope=Scope(user_id="bob"))
+    store.apply([Change(record=r, vector=[1.0] * 8) for r in (mine, theirs)])
+    assert [h.id for h in store.search([1.0] * 8, ALICE)] == [mine.id]
