@@ -129,7 +129,13 @@ class GeminiEmbedder(Embedder):
         self.usage.embedding_calls += 1
         return vectors
 
+    @staticmethod
+    def _check_texts(texts: Sequence[str]) -> None:
+        if any(not isinstance(t, str) or not t for t in texts):
+            raise ValidationError("gemini cannot embed empty texts; drop empty strings first")
+
     def embed(self, texts: Sequence[str], *, purpose: Purpose = "document") -> Vectors:
+        self._check_texts(texts)
         config = self._embed_config(purpose)
         vectors: list[list[float]] = []
         for batch in self._batches(texts):
@@ -144,6 +150,7 @@ class GeminiEmbedder(Embedder):
         return vectors
 
     async def aembed(self, texts: Sequence[str], *, purpose: Purpose = "document") -> Vectors:
+        self._check_texts(texts)
         config = self._embed_config(purpose)
         vectors: list[list[float]] = []
         for batch in self._batches(texts):

@@ -73,17 +73,17 @@ class GeminiLLM(LLM):
                 "gemini needs at least one user or assistant message besides system messages"
             )
         c = self.config
-        config = types.GenerateContentConfig(
-            system_instruction="\n\n".join(system) if system else None,
-            temperature=c.temperature,
-            max_output_tokens=max_tokens or c.max_output_tokens,
-        )
+        options: dict[str, Any] = {
+            "system_instruction": "\n\n".join(system) if system else None,
+            "temperature": c.temperature,
+            "max_output_tokens": max_tokens or c.max_output_tokens,
+        }
         if c.thinking_budget is not None:
-            config.thinking_config = types.ThinkingConfig(thinking_budget=c.thinking_budget)
+            options["thinking_config"] = types.ThinkingConfig(thinking_budget=c.thinking_budget)
         if json_schema is not None:
-            config.response_mime_type = "application/json"
-            config.response_json_schema = json_schema
-        return contents, config
+            options["response_mime_type"] = "application/json"
+            options["response_json_schema"] = json_schema
+        return contents, types.GenerateContentConfig(**options)
 
     # --- response -------------------------------------------------------------
     def _response(self, raw: Any, json_schema: dict[str, Any] | None) -> LLMResponse:
