@@ -8,6 +8,7 @@ import pytest
 
 from memplane.providers.base import Embedder
 from memplane_conformance.embedder import EmbedderContract
+from memplane_conformance.memory_contract import MemoryContract
 from memplane_conformance.plugin import Target
 
 
@@ -23,3 +24,7 @@ class TestEmbedder(EmbedderContract):
     pass
 
 
+
+
+class TestMemoryWithEmbedder(MemoryContract):
+    pass

@@ -15,6 +15,7 @@ import pytest
 from memplane.providers.base import LLM
 from memplane_conformance.endpoint import ScriptedEndpoint
 from memplane_conformance.llm import LLMContract
+from memplane_conformance.memory_contract import MemoryContract
 from memplane_conformance.plugin import Target
 
 
@@ -40,4 +41,8 @@ def live_llm_factory(memplane_target: Target) -> Callable[..., LLM] | None:
 
 
 class TestLLM(LLMContract):
+    pass
+
+
+class TestMemoryWithLLM(MemoryContract):
     pass

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from memplane.providers.base import VectorStore
+from memplane_conformance.memory_contract import MemoryContract
 from memplane_conformance.plugin import Target
 from memplane_conformance.vector_store import VectorStoreContract
 
@@ -31,3 +32,7 @@ class TestVectorStore(VectorStoreContract):
     pass
 
 
+
+
+class TestMemoryWithVectorStore(MemoryContract):
+    pass
