@@ -105,9 +105,12 @@ def test_unknown_filter_operator_is_an_error(run: Run) -> None:
 
 def test_update_delete_restore_and_history(run: Run) -> None:
     ident = add_verbatim(run, "I like green tea")
-    status, event, _ = run("update", ident, "I like black tea", "--user", "alice")
+    status, event, _ = run("update", ident, "I like black tea", "--user", "alice",
+                           "--meta", "strength=3")
     assert (event["event"], event["previous_text"], event["text"]) == (
         "UPDATE", "I like green tea", "I like black tea")
+    status, record, _ = run("get", ident, "--user", "alice")
+    assert record["metadata"] == {"strength": 3}
 
     status, event, _ = run("delete", ident, "--user", "alice")
     assert event["event"] == "DELETE"

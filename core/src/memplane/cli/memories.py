@@ -76,6 +76,9 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
                               description="Replace a memory's text; the old text stays in its history.")
     p.add_argument("id")
     p.add_argument("text")
+    p.add_argument("--metadata", metavar="JSON", help="metadata entries to merge into the memory's")
+    p.add_argument("--meta", metavar="KEY=VALUE", action="append",
+                   help="one metadata entry to merge (repeatable)")
     p.set_defaults(func=cmd_update)
 
     p = subparsers.add_parser("history", parents=[common], help="show how a memory changed")
@@ -184,7 +187,8 @@ def cmd_get(args: argparse.Namespace) -> int:
 def cmd_update(args: argparse.Namespace) -> int:
     scope = scope_of(args, "update")
     with open_memory(args) as memory:
-        event = memory.update(args.id, args.text, **scope_kwargs(scope))
+        metadata = parse_metadata(args.meta, args.metadata)
+        event = memory.update(args.id, args.text, **scope_kwargs(scope), metadata=metadata or None)
     _print_event(args, event)
     return 0
 
