@@ -95,7 +95,9 @@ def plan_decisions(
             continue
         if d.event == "NONE":
             if d.id is not None and target is None:
-                plan.diagnostics.append(note("unknown_id", f"decision {pos}: NONE names unknown id {d.id}; ignored", position=pos))
+                plan.diagnostics.append(
+                    note("unknown_id", f"decision {pos}: NONE names unknown id {d.id}; ignored", "ignored", position=pos)
+                )
             plan.steps.append(Step("NONE", target, reason=d.reason))
             continue
         # UPDATE / DELETE need a real target.

@@ -240,7 +240,7 @@ def parse_decisions(response: LLMResponse) -> ParsedDecisions:
             continue
         normalised = _normalise_item(raw, result.notes, position)
         try:
-            result.decisions.append(Decision.model_validate(normalised))
+            result.decisions.append(Decision.model_validate(normalised, strict=True))
         except PydanticValidationError as exc:
             problems = ", ".join(
                 f"{'.'.join(str(p) for p in e['loc']) or 'item'}: {e['msg']}" for e in exc.errors()
