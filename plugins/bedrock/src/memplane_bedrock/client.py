@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from memplane.errors import ConfigurationError
@@ -21,7 +22,8 @@ def build_client(conn: BedrockConnection, service: str) -> Any:
 
     session = boto3.session.Session(
         profile_name=conn.profile,
-        region_name=conn.region,
+        # botocore reads AWS_DEFAULT_REGION; other AWS SDKs use AWS_REGION, so honour both
+        region_name=conn.region or os.environ.get("AWS_REGION") or None,
         aws_access_key_id=secret(conn.aws_access_key_id),
         aws_secret_access_key=secret(conn.aws_secret_access_key),
         aws_session_token=secret(conn.aws_session_token),

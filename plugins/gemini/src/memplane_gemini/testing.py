@@ -144,7 +144,8 @@ class GeminiLoopback:
         server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         server.daemon_threads = True
         self._server = server
-        threading.Thread(target=server.serve_forever, name="gemini-loopback", daemon=True).start()
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                         name="gemini-loopback", daemon=True).start()
         self._timer = threading.Timer(self.max_lifetime, self.stop)
         self._timer.daemon = True
         self._timer.start()
