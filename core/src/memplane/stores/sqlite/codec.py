@@ -37,7 +37,11 @@ def dt_from_db(value: str | None) -> datetime | None:
 def to_json(value: Any, what: str) -> str:
     """Compact JSON; NaN/Infinity and unserialisable values are input errors."""
     try:
-        return json.dumps(to_jsonable_python(value), allow_nan=False, separators=(",", ":"))
+        text = json.dumps(
+            to_jsonable_python(value), allow_nan=False, ensure_ascii=False, separators=(",", ":")
+        )
+        text.encode("utf-8")  # lone surrogates cannot be stored
+        return text
     except (TypeError, ValueError) as exc:
         raise ValidationError(
             f"{what} must be JSON-serialisable without NaN or Infinity ({exc}); "

@@ -35,6 +35,7 @@ FALLBACK_FUNCTION = "memplane_filter_node"
 _ORDERED_SQL = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 _INT64 = (-(2**63), 2**63 - 1)
 _NUMERIC = "IN ('integer', 'real')"
+_NUL_ESCAPE = "\\u0000"  # how json.dumps writes a NUL character
 
 
 class FallbackNodes:
@@ -133,7 +134,9 @@ class FilterTranslator:
             return _not(self._node(node.not_))
         where, name = field_path(node.field)
         if where == "metadata":
-            return self._metadata(node, name)
+            if _has_nul(name) or _has_nul(node.value):
+                return self._fallback_sql(node)
+            return self._guard_nul(node, self._metadata(node, name))
         if name in DATETIME_FIELDS:
             return self._datetime_field(node, name)
         return self._text_field(node, name)
@@ -149,6 +152,18 @@ class FilterTranslator:
         )
 
     # --- metadata --------------------------------------------------------------------
+    def _guard_nul(self, node: Cmp, fragment: Fragment) -> Fragment:
+        """SQLite's JSON functions cut strings at NUL characters; rows whose metadata
+        holds one (escaped as \\u0000 in the JSON text) go to the reference instead."""
+        if fragment in (TRUE, FALSE):
+            return fragment
+        fallback_sql, fallback_params = self._fallback_sql(node)
+        return (
+            f"(CASE WHEN instr({self._alias}.metadata, ?) > 0 THEN {fallback_sql} "
+            f"ELSE {fragment[0]} END)",
+            [_NUL_ESCAPE, *fallback_params, *fragment[1]],
+        )
+
     def _metadata(self, node: Cmp, key: str) -> Fragment:
         op, value = node.op, node.value
         if op == "exists":
@@ -241,6 +256,16 @@ class FilterTranslator:
         if not isinstance(value, str):
             return FALSE
         return f"coalesce({column} {_ORDERED_SQL[op]} ?, 0)", [value]
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    return False
 
 
 def _json_equal(alias: str, value: Any) -> Fragment:
