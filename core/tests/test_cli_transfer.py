@@ -47,6 +47,9 @@ def seed(capsys: pytest.CaptureFixture[str], config: Path) -> dict[str, str]:
         ids[key] = json.loads(out)["events"][0]["id"]
     cli(capsys, config, "update", ids["city"], "I live in Porto", "--user", "alice")
     cli(capsys, config, "delete", ids["dog"], "--user", "alice")
+    _, out, _ = cli(capsys, config, "--json", "add", "--user", "alice", "--no-infer",
+                    "--expires-at", "2001-01-01", "an expired fact")
+    ids["expired"] = json.loads(out)["events"][0]["id"]
     cli(capsys, config, "add", "--user", "bob", "--no-infer", "Bob's fact")
     return ids
 
@@ -65,19 +68,21 @@ def test_export_then_import_keeps_records_and_history(tmp_path: Path,
     dump = tmp_path / "alice.jsonl"
     status, out, err = cli(capsys, source, "export", "--user", "alice", "-o", str(dump))
     assert status == 0 and out == ""
-    assert "exported 3 memories" in err
+    assert "exported 4 memories" in err
     lines = [json.loads(line) for line in dump.read_text().splitlines()]
     assert lines[0]["format"] == "memplane-export" and lines[0]["scope"] == {"user_id": "alice"}
     assert {line["record"]["id"] for line in lines[1:]} == set(ids.values())  # bob's not included
 
     status, out, err = cli(capsys, target, "import", str(dump))
     assert status == 0, err
-    assert out.strip() == "imported 3, skipped 0 already present, embedded 3 again"
+    assert out.strip() == "imported 4, skipped 0 already present, embedded 4 again"
 
-    before = {r["id"]: r for r in records(capsys, source, "alice", "--include-deleted")}
-    after = {r["id"]: r for r in records(capsys, target, "alice", "--include-deleted")}
-    assert after == before
+    every = ("--include-deleted", "--include-expired")
+    before = {r["id"]: r for r in records(capsys, source, "alice", *every)}
+    after = {r["id"]: r for r in records(capsys, target, "alice", *every)}
+    assert after == before and len(after) == 4
     assert after[ids["dog"]]["deleted_at"] is not None
+    assert ids["expired"] not in {r["id"] for r in records(capsys, target, "alice")}
     _, out, _ = cli(capsys, target, "--json", "history", ids["city"], "--user", "alice")
     history = json.loads(out)
     assert [h["event"] for h in history] == ["ADD", "UPDATE"]
@@ -97,7 +102,7 @@ def test_import_is_idempotent(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     cli(capsys, target, "import", str(dump))
     status, out, _ = cli(capsys, target, "--json", "import", str(dump))
     assert status == 0
-    assert json.loads(out) == {"imported": 0, "skipped_existing": 3, "reembedded": 0}
+    assert json.loads(out) == {"imported": 0, "skipped_existing": 4, "reembedded": 0}
     _, out, _ = cli(capsys, target, "--json", "history", records(capsys, target, "alice")[0]["id"],
                     "--user", "alice")
     assert len([h for h in json.loads(out) if h["event"] == "ADD"]) == 1  # no duplicated history
