@@ -32,6 +32,18 @@ def store_kind(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
+def new_store(store_kind: str, tmp_path: Path) -> Callable[[str], VectorStore]:
+    """Make further fresh stores of the parametrized kind (one sub-folder each)."""
+
+    def make(name: str) -> VectorStore:
+        folder = tmp_path / name
+        folder.mkdir()
+        return make_store(store_kind, folder)
+
+    return make
+
+
+@pytest.fixture
 def store(store_kind: str, tmp_path: Path) -> Iterator[VectorStore]:
     s = make_store(store_kind, tmp_path)
     yield s
