@@ -108,3 +108,10 @@ def test_partition_key_none_still_isolates_scopes(
     theirs = MemoryRecord(text="theirs", scope=Scope(user_id="bob"))
     store.apply([Change(record=r, vector=[1.0] * 8) for r in (mine, theirs)])
     assert [h.id for h in store.search([1.0] * 8, ALICE)] == [mine.id]
+
+
+def test_get_vectors_returns_stored_vectors_in_scope(store: MilvusVectorStore) -> None:
+    mine = MemoryRecord(text="mine", scope=ALICE)
+    theirs = MemoryRecord(text="theirs", scope=Scope(user_id="bob"))
+    store.apply([Change(record=mine, vector=[0.5] * 8), Change(record=theirs, vector=[1.0] * 8)])
+    assert store.get_vectors([mine.id, theirs.id, "missing"], ALICE) == {mine.id: [0.5] * 8}

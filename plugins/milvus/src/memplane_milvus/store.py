@@ -74,7 +74,7 @@ class MilvusVectorStore(VectorStore):
 
     def __init__(self, config: Any = None, **overrides: Any) -> None:
         super().__init__(config, **overrides)
-        caps = {"persistent"}
+        caps = {"persistent", "vector_read"}
         if self.config.keyword_search:
             caps.add("keyword_search")
         if not self.config.is_lite:
@@ -414,6 +414,14 @@ class MilvusVectorStore(VectorStore):
             if raw > 0:
                 hits.append(SearchHit(record=row_record(hit["entity"]), score=raw / (1.0 + raw)))
         return hits
+
+    def get_vectors(self, ids: Sequence[str], scope: Scope) -> dict[str, list[float]]:
+        self._require_open()
+        scope.require("get_vectors")
+        if not ids:
+            return {}
+        rows = self._query_ids(list(ids), ["id", "vector"], scope=scope)
+        return {r["id"]: [float(x) for x in r["vector"]] for r in rows}
 
     def history(self, memory_id: str, scope: Scope) -> list[HistoryEntry]:
         self._require_open()
