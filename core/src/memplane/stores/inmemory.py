@@ -44,7 +44,7 @@ class InMemoryStore(VectorStore):
     """Reference store kept in Python dicts (not persistent, one process)."""
 
     name: ClassVar[str] = "memory"
-    capabilities: ClassVar[frozenset[str]] = frozenset({"keyword_search", "atomic_apply"})
+    capabilities: ClassVar[frozenset[str]] = frozenset({"keyword_search", "atomic_apply", "vector_read"})
     filter_operators: ClassVar[frozenset[str]] = OPERATORS | {"AND", "OR", "NOT"}
 
     class Config(ProviderConfig):
@@ -233,6 +233,15 @@ class InMemoryStore(VectorStore):
                 SearchHit(record=rows[i].model_copy(deep=True), score=min(1.0, s))
                 for s, i in scored[:limit]
             ]
+
+    def get_vectors(self, ids: Sequence[str], scope: Scope) -> dict[str, list[float]]:
+        """Stored vectors (unit length: the store normalises on write)."""
+        with self._lock:
+            return {
+                rid: self._vectors[rid].tolist()
+                for rid in ids
+                if rid in self._records and scope.matches(self._records[rid].scope)
+            }
 
     def history(self, memory_id: str, scope: Scope) -> list[HistoryEntry]:
         with self._lock:
