@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 from memplane_sentence_transformers.embedder import (
     SentenceTransformerEmbedder,
+    dimension_from_files,
     packaged_model_path,
 )
 
@@ -200,9 +202,31 @@ def test_declared_dimension_is_checked_at_load() -> None:
         wrong.embed(["x"])
 
 
-def test_unknown_model_path_learns_its_dimension_by_loading() -> None:
-    by_path = SentenceTransformerEmbedder(model=str(packaged_model_path()))
-    assert by_path.dimension == 384
+def test_a_local_model_directory_gives_its_dimension_without_torch() -> None:
+    code = (
+        "import sys\n"
+        "from memplane_sentence_transformers.embedder import SentenceTransformerEmbedder as E\n"
+        "from memplane_sentence_transformers.embedder import packaged_model_path\n"
+        "print(E(model=str(packaged_model_path())).dimension, 'torch' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["384", "False"]
+
+
+def test_dense_layer_size_wins_over_pooling(tmp_path: Path) -> None:
+    (tmp_path / "1_Pooling").mkdir()
+    (tmp_path / "2_Dense").mkdir()
+    (tmp_path / "modules.json").write_text(json.dumps([
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+        {"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"},
+    ]))
+    (tmp_path / "1_Pooling" / "config.json").write_text('{"word_embedding_dimension": 768}')
+    (tmp_path / "2_Dense" / "config.json").write_text('{"in_features": 768, "out_features": 256}')
+    assert dimension_from_files(tmp_path) == 256
+    (tmp_path / "modules.json").write_text("not json")
+    assert dimension_from_files(tmp_path) is None
+    assert dimension_from_files(tmp_path / "missing") is None
 
 
 def test_created_through_the_registry_with_a_config_block() -> None:

