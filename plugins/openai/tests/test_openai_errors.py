@@ -58,6 +58,23 @@ def test_retry_waits_at_least_the_retry_after_the_server_asked_for(server, make_
     assert second.extra["received_at"] - first.extra["received_at"] >= 1.1
 
 
+def test_retry_after_beyond_the_sdk_cap_is_reported_not_slept(server, make_llm):
+    # the SDK waits out a Retry-After of at most two minutes; a longer one comes back
+    server.enqueue_fault("rate_limit", retry_after=3600)
+    server.enqueue_text("unused")
+    with pytest.raises(RateLimitError) as info:
+        make_llm(max_retries=3).generate(USER)
+    assert info.value.retry_after == 3600
+    assert len(server.requests) == 1
+
+
+def test_empty_script_is_not_retried(server, make_llm):
+    # the loopback marks "nothing scripted" x-should-retry: false, as the SDK honours
+    with pytest.raises(ProviderError, match="no scripted reply") as info:
+        make_llm(max_retries=3).generate(USER)
+    assert info.value.retryable is False and len(server.requests) == 1
+
+
 def test_server_errors_are_retried_then_retryable_provider_error(server, make_llm):
     server.enqueue_fault("server_error")
     server.enqueue_fault("server_error")

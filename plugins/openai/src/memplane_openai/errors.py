@@ -86,6 +86,8 @@ def map_openai_error(exc: BaseException, provider: str) -> MemplaneError | None:
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code
         retryable = status in (408, 409) or status >= 500
+        if exc.response.headers.get("x-should-retry") in ("true", "false"):
+            retryable = exc.response.headers["x-should-retry"] == "true"  # the server knows best
         hint = "the server failed; try again later" if retryable else (
             "the request was refused; check `model`, the schema and the server's capabilities"
         )
