@@ -95,6 +95,8 @@ class ScriptedLLM(LLM):
         if isinstance(reply, LLMResponse):
             return reply
         prompt_tokens = sum(estimate_tokens(m.content) for m in messages)
+        if json_schema is not None and self.has("json_schema"):
+            prompt_tokens += estimate_tokens(json.dumps(json_schema))  # sent with the request
         if isinstance(reply, str):
             return LLMResponse(
                 text=reply,
