@@ -62,6 +62,7 @@ def fake_site(tmp_path: Path) -> Path:
                 p = subparsers.add_parser("hello", help="say hello (from a plugin)")
                 p.add_argument("--name", default="world")
                 p.set_defaults(func=lambda args: print(f"hello, {args.name}") or 0)
+                subparsers.add_parser("nohandler", help="a plugin bug: no func")
             """,
         },
     )
@@ -171,6 +172,13 @@ def test_a_hook_plugin_adds_a_subcommand(fake_site: Path) -> None:
     assert result.stdout.strip() == "hello, memplane"
 
 
+def test_a_plugin_command_without_handler_is_a_clear_error(fake_site: Path) -> None:
+    result = run_cli(["nohandler"], site=fake_site)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "error: the command 'nohandler' has no handler" in result.stderr
+
+
 def test_plugin_subcommands_are_skipped_when_autoload_is_off(fake_site: Path) -> None:
     result = run_cli(["hello"], site=fake_site, env={"MEMPLANE_DISABLE_PLUGIN_AUTOLOAD": "1"})
     assert result.returncode == 2
@@ -190,6 +198,11 @@ def test_missing_scope_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> N
     assert main(["search", "anything"]) == 2
     err = capsys.readouterr().err
     assert err == "error: memplane search needs a scope: pass --user, --agent or --run (at least one)\n"
+
+
+def test_empty_scope_id_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["list", "--user", ""]) == 2
+    assert capsys.readouterr().err == "error: --user, --agent and --run take non-empty ids\n"
 
 
 def test_bad_json_option_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:

@@ -72,8 +72,13 @@ def build_parser(*, with_plugins: bool = True) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    func = getattr(args, "func", None)
+    if func is None:  # a plugin's subcommand that forgot set_defaults(func=...)
+        sys.stderr.write(f"error: the command {args.command!r} has no handler; "
+                         f"report it to the plugin that adds it\n")
+        return EXIT_USAGE
     try:
-        result = args.func(args)
+        result = func(args)
     except MemplaneError as exc:
         sys.stderr.write(f"error: {_one_line(str(exc))}\n")
         return EXIT_USAGE

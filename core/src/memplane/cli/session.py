@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError as PydanticValidationError
+
 from memplane.errors import ValidationError
 from memplane.models import Scope
 
@@ -17,11 +19,14 @@ if TYPE_CHECKING:
 
 
 def scope_of(args: argparse.Namespace, operation: str, *, required: bool = True) -> Scope:
-    scope = Scope(
-        user_id=getattr(args, "user", None),
-        agent_id=getattr(args, "agent", None),
-        run_id=getattr(args, "run", None),
-    )
+    try:
+        scope = Scope(
+            user_id=getattr(args, "user", None),
+            agent_id=getattr(args, "agent", None),
+            run_id=getattr(args, "run", None),
+        )
+    except PydanticValidationError:
+        raise ValidationError("--user, --agent and --run take non-empty ids") from None
     if required and scope.is_empty:
         raise ValidationError(
             f"memplane {operation} needs a scope: pass --user, --agent or --run (at least one)"
