@@ -165,6 +165,11 @@ def test_pagination(run: Run) -> None:
     status, rest, _ = run("list", "--user", "alice", "--limit", "2", "--cursor", page["next_cursor"])
     seen |= {r["id"] for r in rest["records"]}
     assert len(seen) == 4
+    status, text, _ = run("list", "--user", "alice", "--limit", "2", json_out=False)
+    hint = text.splitlines()[-1]
+    assert hint.startswith("more: memplane --user alice list --limit 2 --cursor ")
+    status, again, _ = run(*hint.split()[2:])  # the hint is a working command line
+    assert status == 0 and [r["id"] for r in again["records"]] == [r["id"] for r in rest["records"]]
     status, every, _ = run("list", "--user", "alice", "--limit", "2", "--all")
     assert status == 0
     assert {r["id"] for r in every["records"]} == ids and every["next_cursor"] is None

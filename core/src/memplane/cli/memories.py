@@ -4,6 +4,7 @@ history, delete, restore."""
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from typing import Any
 
@@ -167,7 +168,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         return 0
     lines = [format_record(r) for r in records] or ["(no memories)"]
     if cursor is not None:
-        lines.append(f"more: memplane list --cursor {cursor}")
+        flags = " ".join(f"--{k.removesuffix('_id')} {shlex.quote(v)}" for k, v in scope.items())
+        lines.append(f"more: memplane {flags} list --limit {args.limit} --cursor {cursor}")
     print_lines(lines)
     return 0
 
