@@ -34,8 +34,7 @@ def test_titan_v2_sends_one_text_per_call_with_dimensions_and_normalize(server: 
     assert server.problems == []
 
 
-def test_titan_vectors_are_normalised_locally_when_the_model_is_not_asked_to(
-        server: BedrockLoopback) -> None:
+def test_titan_normalize_false_keeps_the_raw_vector(server: BedrockLoopback) -> None:
     raw = BedrockEmbedder(server.client_config(normalize=False)).embed(["a b c"])[0]
     assert not math.isclose(_norm(raw), 1.0)  # the service returned an unnormalised vector
     assert server.requests[0].body["normalize"] is False

@@ -206,3 +206,13 @@ async def test_async_generate_runs_the_sync_client_in_a_thread(server: BedrockLo
     server.enqueue_fault("auth")
     with pytest.raises(AuthenticationError):
         await llm.agenerate(MESSAGES)
+
+
+def test_a_non_object_schema_is_wrapped_for_the_tool_and_unwrapped_after(server: BedrockLoopback) -> None:
+    list_schema = {"type": "array", "items": {"type": "string"}}
+    server.enqueue_structured({"value": ["a", "b"]})
+    response = BedrockLLM(server.client_config()).generate(MESSAGES, json_schema=list_schema)
+    assert server.json_schema_of(server.requests[0]) == {
+        "type": "object", "properties": {"value": list_schema}, "required": ["value"]}
+    assert response.structured is None  # only objects fit LLMResponse.structured
+    assert response.text == '["a", "b"]'  # the core parses the text instead

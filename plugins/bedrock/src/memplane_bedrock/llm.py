@@ -24,11 +24,19 @@ from memplane_bedrock.settings import BedrockConnection
 
 _TOOL_NAME_CHARS = re.compile(r"[^a-zA-Z0-9_-]")
 _ROLES = {"user": "user", "assistant": "assistant", "tool": "user"}
+WRAPPED = "value"
 
 
 def tool_name(schema_name: str) -> str:
     """Bedrock tool names must match ``[a-zA-Z0-9_-]{1,64}``."""
     return (_TOOL_NAME_CHARS.sub("_", schema_name)[:64]) or "response"
+
+
+def tool_input_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """Tool inputs must be objects: any other schema is wrapped as ``{"value": ...}``."""
+    if schema.get("type") == "object":
+        return schema
+    return {"type": "object", "properties": {WRAPPED: schema}, "required": [WRAPPED]}
 
 
 class BedrockLLMConfig(BedrockConnection):
@@ -99,7 +107,7 @@ class BedrockLLM(LLM):
                 "tools": [{"toolSpec": {
                     "name": name,
                     "description": "Answer by calling this tool with arguments that follow its schema.",
-                    "inputSchema": {"json": json_schema},
+                    "inputSchema": {"json": tool_input_schema(json_schema)},
                 }}],
                 "toolChoice": {"tool": {"name": name}},
             }
@@ -107,7 +115,8 @@ class BedrockLLM(LLM):
             request["additionalModelRequestFields"] = c.additional_model_request_fields
         return request
 
-    def _response(self, raw: dict[str, Any], forced_tool: str | None) -> LLMResponse:
+    def _response(self, raw: dict[str, Any], forced_tool: str | None,
+                  wrapped: bool = False) -> LLMResponse:
         message = raw.get("output", {}).get("message") if isinstance(raw.get("output"), dict) else None
         content = message.get("content") if isinstance(message, dict) else None
         if not isinstance(content, list):
@@ -125,7 +134,11 @@ class BedrockLLM(LLM):
                 structured = use["input"]
                 break
         text = "".join(texts)
-        if structured is not None and not text:
+        if structured is not None and wrapped:
+            value = structured.get(WRAPPED)
+            structured = value if isinstance(value, dict) else None
+            text = text or json.dumps(value)
+        elif structured is not None and not text:
             text = json.dumps(structured)
         usage = raw.get("usage", {})
         return LLMResponse(
@@ -148,7 +161,8 @@ class BedrockLLM(LLM):
         request = self._request(messages, json_schema, schema_name, max_tokens)
         raw = guarded(lambda: self._client.converse(**request), what="bedrock converse")
         forced = request.get("toolConfig", {}).get("toolChoice", {}).get("tool", {}).get("name")
-        return self._response(raw, forced)
+        wrapped = forced is not None and json_schema is not None and json_schema.get("type") != "object"
+        return self._response(raw, forced, wrapped)
 
     def close(self) -> None:
         client = self.__dict__.pop("_client", None)

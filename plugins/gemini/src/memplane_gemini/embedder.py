@@ -15,7 +15,6 @@ from typing import Any, ClassVar
 from pydantic import Field, model_validator
 
 from memplane.errors import ProviderError, ValidationError
-from memplane.models import Usage
 from memplane.providers.base import Embedder, Purpose, Vectors
 from memplane_gemini.errors import PROVIDER, map_error
 from memplane_gemini.retry import RetryPolicy, acall, call
@@ -73,11 +72,6 @@ class GeminiEmbedder(Embedder):
     capabilities: ClassVar[frozenset[str]] = frozenset({"query_document", "async_native"})
     config: GeminiEmbedderConfig
 
-    def __init__(self, config: Any = None, **overrides: Any) -> None:
-        super().__init__(config, **overrides)
-        #: calls made so far (one per batch), for usage accounting by callers.
-        self.usage = Usage()
-
     @property
     def dimension(self) -> int:
         c = self.config
@@ -126,7 +120,6 @@ class GeminiEmbedder(Embedder):
                     provider=PROVIDER, retryable=False,
                 )
             vectors.append(_normalised(values) if self.config.normalize else values)
-        self.usage.embedding_calls += 1
         return vectors
 
     @staticmethod
