@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 from memplane.errors import ConfigurationError, ValidationError
 from memplane.models import ChatMessage, Usage
-from memplane.providers.base import LLM, LLMResponse
+from memplane.providers.base import LLM, LLMResponse, ProviderConfig
 from memplane_anthropic.config import AnthropicConfig
 from memplane_anthropic.errors import malformed_response, map_anthropic_error
 from memplane_anthropic.retry import awith_retries, with_retries
@@ -81,9 +81,9 @@ class AnthropicLLM(LLM):
     """Claude through the Messages API, with the native async client for ``agenerate``."""
 
     name: ClassVar[str] = "anthropic"
-    Config = AnthropicConfig
+    Config: ClassVar[type[ProviderConfig]] = AnthropicConfig
     capabilities: ClassVar[frozenset[str]] = frozenset({"json_schema", "async_native"})
-    config: AnthropicConfig
+    config: Any
 
     def __init__(self, config: Any = None, **overrides: Any) -> None:
         super().__init__(config, **overrides)

@@ -15,7 +15,7 @@ from memplane_openai.config import AzureConnectionConfig, ConnectionConfig, Open
 
 
 def _secret(value: Any) -> str | None:
-    return value.get_secret_value() if value is not None else None
+    return str(value.get_secret_value()) if value is not None else None
 
 
 def check_credentials(config: ConnectionConfig, provider: str) -> None:
@@ -50,6 +50,7 @@ def build_client(config: ConnectionConfig, *, asynchronous: bool) -> Any:
     import openai  # lazy: see module docstring
 
     kwargs = _common(config)
+    cls: Any
     if isinstance(config, AzureConnectionConfig):
         cls = openai.AsyncAzureOpenAI if asynchronous else openai.AzureOpenAI
         return cls(

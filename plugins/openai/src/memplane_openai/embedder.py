@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 from memplane.errors import ProviderError, ValidationError
 from memplane.models import Usage
-from memplane.providers.base import Embedder, Purpose, Vectors
+from memplane.providers.base import Embedder, ProviderConfig, Purpose, Vectors
 from memplane_openai.clients import ClientHolder, check_credentials
 from memplane_openai.config import AzureOpenAIEmbedderConfig, OpenAIEmbedderConfig
 from memplane_openai.errors import malformed_response, map_openai_error
@@ -49,7 +49,7 @@ class OpenAIEmbedder(Embedder):
     """Embeddings from api.openai.com or any OpenAI-compatible ``base_url``."""
 
     name: ClassVar[str] = "openai"
-    Config = OpenAIEmbedderConfig
+    Config: ClassVar[type[ProviderConfig]] = OpenAIEmbedderConfig
     capabilities: ClassVar[frozenset[str]] = frozenset({"async_native"})
     config: Any
 
@@ -152,4 +152,4 @@ class AzureOpenAIEmbedder(OpenAIEmbedder):
     """The same embedder against an Azure OpenAI deployment."""
 
     name: ClassVar[str] = "azure_openai"
-    Config = AzureOpenAIEmbedderConfig
+    Config: ClassVar[type[ProviderConfig]] = AzureOpenAIEmbedderConfig

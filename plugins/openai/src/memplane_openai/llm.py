@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from memplane.models import ChatMessage, Usage
-from memplane.providers.base import LLM, LLMResponse
+from memplane.providers.base import LLM, LLMResponse, ProviderConfig
 from memplane_openai.clients import ClientHolder, check_credentials
 from memplane_openai.config import AzureOpenAILLMConfig, OpenAILLMConfig
 from memplane_openai.errors import malformed_response, map_openai_error
@@ -52,7 +52,7 @@ class OpenAILLM(LLM):
     """Chat Completions on api.openai.com or any OpenAI-compatible ``base_url``."""
 
     name: ClassVar[str] = "openai"
-    Config = OpenAILLMConfig
+    Config: ClassVar[type[ProviderConfig]] = OpenAILLMConfig
     capabilities: ClassVar[frozenset[str]] = _CAPABILITIES["json_schema"]
     config: Any
 
@@ -197,7 +197,7 @@ class AzureOpenAILLM(OpenAILLM):
     """The same provider against an Azure OpenAI deployment."""
 
     name: ClassVar[str] = "azure_openai"
-    Config = AzureOpenAILLMConfig
+    Config: ClassVar[type[ProviderConfig]] = AzureOpenAILLMConfig
 
 
 def _parse_object(text: str) -> dict[str, Any] | None:

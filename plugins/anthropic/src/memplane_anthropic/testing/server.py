@@ -78,7 +78,9 @@ class AnthropicLoopback(LoopbackServer):
 
     def forced_tool(self, request: RecordedRequest) -> str | None:
         choice = request.body.get("tool_choice") if isinstance(request.body, dict) else None
-        return choice.get("name") if isinstance(choice, dict) and choice.get("type") == "tool" else None
+        if isinstance(choice, dict) and choice.get("type") == "tool":
+            return str(choice.get("name"))
+        return None
 
     # --- dispatch ----------------------------------------------------------------
 

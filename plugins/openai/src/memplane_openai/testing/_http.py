@@ -13,7 +13,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 from memplane_conformance.endpoint import Fault, RecordedRequest
@@ -74,7 +74,7 @@ class LoopbackServer:
 
     # --- life cycle --------------------------------------------------------------
 
-    def start(self) -> LoopbackServer:
+    def start(self) -> Self:
         server = self
         self._stopping.clear()
 
@@ -110,7 +110,7 @@ class LoopbackServer:
         if self._timer is not None and self._timer is not threading.current_thread():
             self._timer.cancel()
 
-    def __enter__(self) -> Any:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
