@@ -4,6 +4,7 @@ variants it must reject. Each broken one differs from its honest parent in one w
 from __future__ import annotations
 
 import math
+import re
 import threading
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -11,7 +12,7 @@ from typing import Any, ClassVar
 from memplane.errors import DimensionMismatch, ValidationError
 from memplane.filters import LOGICAL, OPERATORS, Filter, evaluate, require_supported
 from memplane.models import Change, HistoryEntry, MemoryRecord, Page, Scope, SearchHit, utcnow
-from memplane.providers.base import ProviderConfig, VectorStore
+from memplane.providers.base import ProviderConfig, Reranker, RerankResult, VectorStore
 
 
 class DictStoreConfig(ProviderConfig):
@@ -169,3 +170,52 @@ class RepeatingPagesStore(DictStore):
         more = start + limit < len(rows)
         return Page(records=page, next_cursor=str(start + limit - 1) if more and limit > 1
                     else (str(start + limit) if more else None))
+
+
+# --- LLMs ----------------------------------------------------------------------------
+
+def _scripted_llm_class() -> type:
+    from memplane.llms.scripted import ScriptedLLM
+
+    return ScriptedLLM
+
+
+class SchemaDroppingLLM(_scripted_llm_class()):  # type: ignore[misc]
+    """Declares ``json_schema`` but never sends the schema with the request."""
+
+    name: ClassVar[str] = "drops_schema"
+
+    def generate(self, messages: Any, *, json_schema: dict[str, Any] | None = None,
+                 schema_name: str = "response", max_tokens: int | None = None) -> Any:
+        return super().generate(messages, json_schema=None, schema_name=schema_name,
+                                max_tokens=max_tokens)
+
+
+# --- rerankers -------------------------------------------------------------------------
+
+
+class OverlapReranker(Reranker):
+    """Scores by the share of query words a document contains (honest, deterministic)."""
+
+    name: ClassVar[str] = "overlap_reference"
+
+    def rerank(self, query: str, documents: Sequence[str], *,
+               top_n: int | None = None) -> list[RerankResult]:
+        words = set(re.findall(r"\w+", query.lower()))
+        scored = []
+        for i, doc in enumerate(documents):
+            found = set(re.findall(r"\w+", doc.lower()))
+            scored.append(RerankResult(index=i, score=len(words & found) / max(1, len(words))))
+        ranked = sorted(scored, key=lambda r: -r.score)
+        return ranked if top_n is None else ranked[:top_n]
+
+
+class UnstableTiesReranker(OverlapReranker):
+    """Breaks ties by reversed input order."""
+
+    name: ClassVar[str] = "unstable_ties"
+
+    def rerank(self, query: str, documents: Sequence[str], *,
+               top_n: int | None = None) -> list[RerankResult]:
+        ranked = sorted(super().rerank(query, documents), key=lambda r: (-r.score, -r.index))
+        return ranked if top_n is None else ranked[:top_n]

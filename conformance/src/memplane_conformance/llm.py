@@ -133,10 +133,12 @@ class LLMBehaviourContract(ContractBase):
         Troubleshooting: the model must reuse the integer id shown for the existing
         memory; check ids survive your request/response mapping.
         """
-        live_memory.add("I am a vegetarian.", user_id="live")
-        result = live_memory.add("I eat fish again now, so I'm pescatarian.", user_id="live")
+        live_memory.add("I live in Munich.", user_id="live")
+        result = live_memory.add("Actually I live in Berlin now, not Munich.", user_id="live")
         assert result.by_event("UPDATE") or result.by_event("DELETE"), result
-        assert any("pescatarian" in t.lower() for t in _texts(live_memory, "live"))
+        texts = [t.lower() for t in _texts(live_memory, "live")]
+        assert any("berlin" in t for t in texts), texts
+        assert not any("munich" in t and "berlin" not in t for t in texts), texts
 
     @pytest.mark.live
     def test_live_duplicate_is_not_stored_twice(self, live_memory: Any) -> None:

@@ -1,0 +1,97 @@
+"""Deliberately broken providers are rejected, by the tests that target their defect."""
+
+from __future__ import annotations
+
+import pytest
+from suite_outcomes import failed_tests, run, summary
+
+STORE_TEMPLATE = """
+import uuid
+import pytest
+from memplane_conformance import MemoryContract, VectorStoreContract
+from reference_providers import {cls}
+
+
+
+@pytest.fixture
+def store_factory():
+    return lambda: {cls}({{"name": uuid.uuid4().hex}})
+
+class TestStore(VectorStoreContract):
+    pass
+
+class TestMemory(MemoryContract):
+    pass
+"""
+
+
+def run_store(suite: pytest.Pytester, cls: str) -> tuple[set[str], dict[str, list[str]]]:
+    suite.makepyfile(test_broken=STORE_TEMPLATE.format(cls=cls))
+    result, outcomes = run(suite)
+    assert result.ret == 1
+    return failed_tests(outcomes), outcomes
+
+
+def test_store_that_ignores_filters_is_rejected(suite: pytest.Pytester) -> None:
+    failed, outcomes = run_store(suite, "IgnoresFiltersStore")
+    assert "test_filter_matches_reference_semantics_or_is_refused" in failed
+    assert "test_metadata_filters" in failed
+    assert "test_hostile_metadata_values_are_stored_verbatim" in failed
+    # the defect is filters only: everything else still passes
+    assert failed <= {"test_filter_matches_reference_semantics_or_is_refused", "test_metadata_filters",
+                      "test_hostile_metadata_values_are_stored_verbatim"}
+    assert len([n for n in outcomes["FAILED"] if "test_filter_matches" in n]) >= 15
+
+
+def test_store_that_leaks_across_scopes_is_rejected(suite: pytest.Pytester) -> None:
+    failed, _ = run_store(suite, "LeaksScopesStore")
+    assert "test_hostile_scope_values_never_cross_scopes" in failed
+    assert "test_list_records_pages_return_every_record_exactly_once" not in failed
+
+
+def test_store_whose_pages_repeat_records_is_rejected(suite: pytest.Pytester) -> None:
+    failed, _ = run_store(suite, "RepeatingPagesStore")
+    assert "test_list_records_pages_return_every_record_exactly_once" in failed
+    assert "test_list_records_survives_inserts_between_pages" in failed
+    assert "test_hostile_scope_values_never_cross_scopes" not in failed
+    assert "test_filter_matches_reference_semantics_or_is_refused" not in failed
+
+
+def test_llm_that_drops_the_schema_is_rejected(suite: pytest.Pytester) -> None:
+    suite.makepyfile(test_broken_llm="""
+        import pytest
+        from memplane_conformance import LLMContract, MemoryContract
+        from memplane_conformance.builtins import ScriptedLLMEndpoint
+        from reference_providers import SchemaDroppingLLM
+
+        @pytest.fixture
+        def scripted_endpoint():
+            return ScriptedLLMEndpoint(SchemaDroppingLLM())
+
+        @pytest.fixture
+        def llm_factory(scripted_endpoint):
+            return lambda **overrides: scripted_endpoint.llm
+
+        class TestLLM(LLMContract):
+            pass
+    """)
+    result, outcomes = run(suite)
+    failed = failed_tests(outcomes)
+    assert failed == {"test_request_carries_the_json_schema",
+                      "test_structured_reply_becomes_the_right_decisions"}, summary(result)
+    assert "the request did not carry the JSON schema" in result.stdout.str()
+
+
+def test_reranker_with_unstable_ties_is_rejected(suite: pytest.Pytester) -> None:
+    suite.makepyfile(test_broken_reranker="""
+        import pytest
+        from memplane_conformance import RerankerContract
+        from reference_providers import UnstableTiesReranker
+
+        class TestReranker(RerankerContract):
+            @pytest.fixture
+            def reranker(self):
+                return UnstableTiesReranker()
+    """)
+    _, outcomes = run(suite)
+    assert failed_tests(outcomes) == {"test_ties_keep_input_order"}
