@@ -233,3 +233,40 @@ def test_progress_goes_to_stderr(tmp_path: Path, capsys: pytest.CaptureFixture[s
     cli(capsys, source, "export", "--user", "alice", "-o", str(dump))
     status, out, err = cli(capsys, target, "import", str(dump))
     assert status == 0 and "importing" in err and "importing" not in out
+
+
+def test_vectors_round_trip_between_stores_that_read_them() -> None:
+    from memplane.cli.transfer import export_scope, import_entries, read_export
+    from memplane.llms.scripted import ScriptedLLM
+    from memplane.memory import Memory
+    from memplane.models import Scope
+    from memplane.stores.inmemory import InMemoryStore
+
+    source, target, embedder = InMemoryStore(), InMemoryStore(), HashingEmbedder()
+    with Memory(llm=ScriptedLLM(), embedder=embedder, vector_store=source) as memory:
+        first = memory.add("I like green tea", user_id="u", infer=False).events[0].id
+        memory.add("I live in Lisbon", user_id="u", infer=False)
+        memory.update(str(first), "I like black tea", user_id="u")
+        memory.delete(str(first), user_id="u")
+    scope = Scope(user_id="u")
+    dump = io.StringIO()
+    assert export_scope(source, embedder, scope, dump, vectors=True, show_progress=False) == 2
+
+    header, entries = read_export(iter(dump.getvalue().splitlines()))
+    assert header.vectors is True and all(e.vector is not None for e in entries)
+    target.open(embedder.dimension)
+    report = import_entries(target, embedder, header, entries, force_reembed=False,
+                            show_progress=False)
+    assert (report.imported, report.reembedded) == (2, 0)
+    ids = [e.record.id for e in entries]
+    copied, original = target.get_vectors(ids, scope), source.get_vectors(ids, scope)
+    assert set(copied) == set(ids)
+    for ident in ids:
+        assert copied[ident] == pytest.approx(original[ident], abs=1e-9)
+    assert [h.event for h in target.history(str(first), scope)] == ["ADD", "UPDATE", "DELETE"]
+
+    forced = InMemoryStore()
+    forced.open(embedder.dimension)
+    report = import_entries(forced, embedder, header, entries, force_reembed=True,
+                            show_progress=False)
+    assert report.reembedded == 2

@@ -199,13 +199,11 @@ def _vectors_for(entries: Sequence[ExportLine], embedder: Embedder, dimension: i
 
 def _changes(entry: ExportLine, vector: list[float]) -> list[Change]:
     """The record with its vector, carrying each history entry in order (the store
-    upserts the same record once per entry, appending that entry)."""
+    upserts the same record once per entry, appending that entry). Every change
+    carries the vector: a store may validate a batch before applying any of it."""
     if not entry.history:
         return [Change(record=entry.record, vector=vector)]
-    return [
-        Change(record=entry.record, vector=vector if i == 0 else None, history=h)
-        for i, h in enumerate(entry.history)
-    ]
+    return [Change(record=entry.record, vector=vector, history=h) for h in entry.history]
 
 
 # --- the subcommands ---------------------------------------------------------------
