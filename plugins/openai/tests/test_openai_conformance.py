@@ -13,7 +13,7 @@ from memplane_openai.llm import AzureOpenAILLM, OpenAILLM
 from memplane_openai.testing import OpenAILoopback
 from memplane_openai.testing.harness import CLIENT_TIMEOUT, SLOW_SECONDS
 
-from memplane_conformance import EmbedderContract, LLMContract
+from memplane_conformance import EmbedderContract, LLMContract, MemoryContract
 
 
 class _LoopbackLLM(LLMContract):
@@ -88,3 +88,29 @@ class TestOpenAIEmbedderLive(EmbedderContract):
         instance = OpenAIEmbedder({"model": "text-embedding-3-small", "dimensions": 256})
         yield instance
         instance.close()
+
+
+class TestMemoryScenariosWithOpenAILLM(MemoryContract):
+    """ADD/UPDATE/DELETE/NONE through Memory with the OpenAI LLM on the loopback."""
+
+    @pytest.fixture
+    def scripted_endpoint(self) -> Iterator[OpenAILoopback]:
+        with OpenAILoopback(slow_seconds=SLOW_SECONDS) as server:
+            yield server
+            assert server.problems == []
+
+    @pytest.fixture
+    def llm_factory(self, scripted_endpoint: OpenAILoopback) -> Callable[..., OpenAILLM]:
+        return lambda **overrides: OpenAILLM({"base_url": scripted_endpoint.base_url,
+                                              "api_key": scripted_endpoint.api_key,
+                                              "timeout": CLIENT_TIMEOUT, **overrides})
+
+
+class TestMemoryScenariosWithOpenAIEmbedder(MemoryContract):
+    @pytest.fixture
+    def embedder(self) -> Iterator[OpenAIEmbedder]:
+        with OpenAILoopback() as server:
+            instance = OpenAIEmbedder({"base_url": server.base_url, "api_key": server.api_key,
+                                       "dimensions": 64, "max_retries": 0})
+            yield instance
+            instance.close()
