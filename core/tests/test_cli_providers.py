@@ -156,6 +156,26 @@ def test_doctor_reports_a_configured_provider_that_is_missing(tmp_path: Path,
     assert "problem(s) found" in out
 
 
+def test_doctor_catches_an_embedder_that_does_not_fit_the_store(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "m.db"
+    config = tmp_path / "memplane.yaml"
+    config.write_text(f"llm: scripted\nembedder: hashing\nvector_store:\n  provider: sqlite\n"
+                      f"  config: {{path: '{db}'}}\n")
+    assert main(["--config", str(config), "add", "--user", "a", "--no-infer", "a fact"]) == 0
+    capsys.readouterr()
+    main(["--config", str(config), "--json", "doctor"])  # other installed plugins may fail
+    checks = {c["what"]: c for c in json.loads(capsys.readouterr().out)["checks"]}
+    assert checks["configured vector_stores"]["detail"] == "sqlite (opened for 384-dimensional vectors)"
+    config.write_text(f"llm: scripted\nembedder:\n  provider: hashing\n  config: {{dimension: 64}}\n"
+                      f"vector_store:\n  provider: sqlite\n  config: {{path: '{db}'}}\n")
+    assert main(["--config", str(config), "--json", "doctor"]) == 1
+    checks = {c["what"]: c for c in json.loads(capsys.readouterr().out)["checks"]}
+    assert checks["configured vector_stores"]["ok"] is False
+    assert "holds 384-dimensional vectors but the embedder produces 64" in checks[
+        "configured vector_stores"]["detail"]
+
+
 def test_doctor_reports_an_invalid_config_file(tmp_path: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     config = tmp_path / "memplane.yaml"

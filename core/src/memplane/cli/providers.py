@@ -95,7 +95,8 @@ def _plugin_checks() -> list[Check]:
 
 
 def _configured_checks(args: argparse.Namespace) -> list[Check]:
-    """Build each provider the configuration names, as `memplane add` would."""
+    """Build each provider the configuration names, as `memplane add` would, and
+    open the store with the embedder's dimension."""
     from memplane.cli.session import load_config
     from memplane.plugins.registry import create_provider
 
@@ -116,6 +117,12 @@ def _configured_checks(args: argparse.Namespace) -> list[Check]:
             if kind == "embedders":
                 dimension = provider.dimension  # type: ignore[attr-defined]
                 detail += f" ({dimension} dimensions)"
+            elif kind == "vector_stores" and dimension is not None:
+                try:  # what Memory does at start: a DimensionMismatch shows here
+                    provider.open(dimension)  # type: ignore[attr-defined]
+                    detail += f" (opened for {dimension}-dimensional vectors)"
+                finally:
+                    provider.close()
             provider.close()
         except Exception as exc:
             checks.append(Check(label, False, _message(exc)))
