@@ -191,3 +191,10 @@ def test_the_server_refuses_what_the_real_api_refuses():
             "type": "json_schema", "json_schema": {"name": "r", "schema": loose, "strict": True}}}) == 400
         assert len(srv.problems) == 5  # the 401 is a refusal, not a protocol violation
         assert post(srv, {"model": "m", "messages": msgs}) == 200
+
+
+def test_refusal_is_text_with_finish_reason_refusal(server, make_llm):
+    server.enqueue_refusal("I can't help with that.")
+    response = make_llm().generate(USER, json_schema=DECISIONS)
+    assert response.structured is None
+    assert response.text == "I can't help with that." and response.finish_reason == "refusal"

@@ -116,6 +116,10 @@ class LoopbackServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def wait_stopped(self, timeout: float | None = None) -> bool:
+        """Block until the server has stopped (context exit, ``stop()`` or lifetime)."""
+        return self._stopping.wait(timeout)
+
     @property
     def url(self) -> str:
         if self._httpd is None:

@@ -125,6 +125,12 @@ class OpenAILoopback(LoopbackServer):
         """For ``azure_endpoint`` of the Azure client / the ``azure_openai`` provider."""
         return self.url
 
+    def enqueue_refusal(self, refusal: str) -> None:
+        """The model declines: ``content`` null and ``message.refusal`` set, as
+        structured outputs answer requests the model will not fulfil."""
+        with self._lock:
+            self._script.append(Scripted("refusal", refusal))
+
     def json_schema_of(self, request: RecordedRequest) -> dict[str, Any] | None:
         body = request.body if isinstance(request.body, dict) else {}
         fmt = body.get("response_format")
@@ -205,7 +211,7 @@ class OpenAILoopback(LoopbackServer):
                                "or enqueue_structured() first", "server_error")
             reply.headers["x-should-retry"] = "false"
             return reply
-        text = item.value if item.kind == "text" else json.dumps(item.value)
+        text = json.dumps(item.value) if item.kind == "structured" else item.value
         prompt = sum(words(m.get("content") or "") + 3 for m in messages)
         completion = words(text) + 1
         request.extra["usage"] = {"prompt_tokens": prompt, "completion_tokens": completion}
@@ -217,7 +223,9 @@ class OpenAILoopback(LoopbackServer):
             "system_fingerprint": "fp_loopback",
             "choices": [{
                 "index": 0,
-                "message": {"role": "assistant", "content": text, "refusal": None},
+                "message": {"role": "assistant",
+                            "content": None if item.kind == "refusal" else text,
+                            "refusal": text if item.kind == "refusal" else None},
                 "finish_reason": "stop",
                 "logprobs": None,
             }],
