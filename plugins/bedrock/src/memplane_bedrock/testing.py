@@ -257,12 +257,13 @@ class BedrockLoopback:
                 return self._fault_response(fault)
             if not isinstance(body, dict):
                 raise _Rejected(400, "SerializationException", "the body must be a JSON object")
+            extra_headers: dict[str, str] = {}
             if operation == "converse":
-                payload, extra_headers = self._converse(body), {}
+                payload = self._converse(body)
             elif operation == "invoke":
                 payload, extra_headers = self._invoke(record.extra["model"], headers, body)
             else:
-                payload, extra_headers = self._rerank(body), {}
+                payload = self._rerank(body)
         except _Rejected as rejected:
             with self._lock:
                 self.problems.append(f"{record.path}: {rejected.code}: {rejected.message}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any, ClassVar
 
 from pydantic import Field, model_validator
@@ -122,6 +122,12 @@ class GeminiEmbedder(Embedder):
             vectors.append(_normalised(values) if self.config.normalize else values)
         return vectors
 
+    def _client_call(self, batch: list[str], config: Any, *, asynchronous: bool) -> Any:
+        """One embed_content call (a coroutine when ``asynchronous``); the client is
+        built on first use, inside the retry loop, so its errors are mapped too."""
+        models = self._client.aio.models if asynchronous else self._client.models
+        return models.embed_content(model=self.config.model, contents=batch, config=config)
+
     @staticmethod
     def _check_texts(texts: Sequence[str]) -> None:
         if any(not isinstance(t, str) or not t for t in texts):
@@ -133,9 +139,7 @@ class GeminiEmbedder(Embedder):
         vectors: list[list[float]] = []
         for batch in self._batches(texts):
             raw = call(
-                lambda b=batch: self._client.models.embed_content(
-                    model=self.config.model, contents=b, config=config
-                ),
+                partial(self._client_call, batch, config, asynchronous=False),
                 self._policy,
                 map_error,
             )
@@ -148,9 +152,7 @@ class GeminiEmbedder(Embedder):
         vectors: list[list[float]] = []
         for batch in self._batches(texts):
             raw = await acall(
-                lambda b=batch: self._client.aio.models.embed_content(
-                    model=self.config.model, contents=b, config=config
-                ),
+                partial(self._client_call, batch, config, asynchronous=True),
                 self._policy,
                 map_error,
             )

@@ -25,7 +25,7 @@ class RetryPolicy:
     def delay(self, attempt: int, error: MemplaneError) -> float:
         """Seconds to wait before retry number ``attempt`` (0-based)."""
         if isinstance(error, RateLimitError) and error.retry_after is not None:
-            return min(error.retry_after, self.max_delay)
+            return min(float(error.retry_after), self.max_delay)
         backoff = self.initial_delay * (2**attempt)
         return min(backoff * (0.5 + random.random() / 2), self.max_delay)
 
