@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from suite_outcomes import failed_tests, run, summary
 
-from memplane_conformance.harness import read_config_file, substitute
+from memplane_conformance.harness import make_harness, read_config_file, substitute
 
 
 def test_plugin_is_inert_in_unrelated_suites(suite: pytest.Pytester) -> None:
@@ -63,8 +63,12 @@ def test_config_file_with_tmp_path(suite: pytest.Pytester) -> None:
                            "--memplane-provider-config", str(config), "-k", "persistent")
     assert failed_tests(outcomes) == set(), summary(result)
     assert len(outcomes["PASSED"]) == 1
-    # the store was created where the config file said, under a fresh tmp_path
-    assert list(Path(suite.path).rglob("from-config.db"))
+    # the file's keys win over the harness defaults, with {tmp_path} filled in
+    from memplane.stores.sqlite import SQLiteStore
+
+    harness = make_harness("vector_stores", "sqlite", SQLiteStore, read_config_file(str(config)))
+    store = harness.create(suite.path)
+    assert store.config.path == f"{suite.path}/from-config.db"
 
 
 def test_bad_config_key_is_reported(suite: pytest.Pytester) -> None:

@@ -1,0 +1,1 @@
+"""memplane-example-dict: an example third-party vector store (``example_dict``)."""
