@@ -240,3 +240,12 @@ async def test_async_retries_and_error_mapping(server: GeminiLoopback) -> None:
     with pytest.raises(AuthenticationError):
         await llm.agenerate(MESSAGES)
     assert len(server.requests) == 4
+
+
+def test_vertex_express_mode_uses_an_api_key_without_a_project(server: GeminiLoopback) -> None:
+    server.enqueue_text("express")
+    llm = GeminiLLM({"vertexai": True, "api_key": server.api_key, "base_url": server.base_url})
+    assert llm.generate(MESSAGES).text == "express"
+    [request] = server.requests
+    assert request.path == "/v1beta1/publishers/google/models/gemini-2.5-flash:generateContent"
+    assert request.headers["x-goog-api-key"] == server.api_key

@@ -5,7 +5,8 @@ API the SDK sends, both for the Gemini API
 (``POST /{v1,v1beta}/models/{model}:generateContent``, ``:batchEmbedContents``,
 ``:embedContent``, key in ``x-goog-api-key``) and for Vertex AI
 (``POST /{v1,v1beta1}/projects/{p}/locations/{l}/publishers/google/models/{model}:...``
-including ``:predict``, bearer token). It checks every request, answers with
+including ``:predict``, bearer token; express mode
+``/{v1,v1beta1}/publishers/google/models/{model}:...`` with an API key). It checks every request, answers with
 scripted replies in the service's response shapes (usage included), and injects
 faults. It implements :class:`memplane_conformance.endpoint.ScriptedEndpoint`.
 
@@ -42,6 +43,7 @@ _API_PATH = re.compile(r"^/(v1|v1beta|v1alpha)/models/([^/:]+):([A-Za-z]+)$")
 _VERTEX_PATH = re.compile(
     r"^/(v1|v1beta1)/projects/([^/]+)/locations/([^/]+)/publishers/google/models/([^/:]+):([A-Za-z]+)$"
 )
+_EXPRESS_PATH = re.compile(r"^/(v1|v1beta1)/publishers/google/models/([^/:]+):([A-Za-z]+)$")
 _GENERATE_KEYS = {"contents", "systemInstruction", "generationConfig", "safetySettings",
                   "tools", "toolConfig", "cachedContent", "labels"}
 _TASK_TYPES = {"RETRIEVAL_DOCUMENT", "RETRIEVAL_QUERY", "SEMANTIC_SIMILARITY", "CLASSIFICATION",
@@ -257,9 +259,12 @@ class GeminiLoopback:
         if method != "POST":
             raise _RequestProblem(405, "INVALID_ARGUMENT", f"{method} is not used by this API")
         plain = path.split("?", 1)[0]
-        if match := _API_PATH.match(plain):
+        api = _API_PATH.match(plain)
+        express = _EXPRESS_PATH.match(plain)
+        if match := api or express:
             version, model, endpoint = match.groups()
-            route = {"mode": "gemini_api", "version": version, "model": model, "endpoint": endpoint}
+            mode = "gemini_api" if api else "vertex_express"
+            route = {"mode": mode, "version": version, "model": model, "endpoint": endpoint}
             record.extra.update(route)
             key = headers.get("x-goog-api-key")
             if key is None:
