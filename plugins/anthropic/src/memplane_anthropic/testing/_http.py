@@ -67,7 +67,8 @@ class LoopbackServer:
         self._script: deque[Scripted] = deque()
         self._requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
-        self._stopping = threading.Event()
+        self._stopping = threading.Event()  # wakes handlers simulating a slow model
+        self._stopped = threading.Event()  # set once the socket is closed
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._timer: threading.Timer | None = None
@@ -77,6 +78,7 @@ class LoopbackServer:
     def start(self) -> Self:
         server = self
         self._stopping.clear()
+        self._stopped.clear()
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -107,6 +109,7 @@ class LoopbackServer:
         if httpd is not None:
             httpd.shutdown()
             httpd.server_close()
+        self._stopped.set()
         if self._timer is not None and self._timer is not threading.current_thread():
             self._timer.cancel()
 
@@ -118,7 +121,7 @@ class LoopbackServer:
 
     def wait_stopped(self, timeout: float | None = None) -> bool:
         """Block until the server has stopped (context exit, ``stop()`` or lifetime)."""
-        return self._stopping.wait(timeout)
+        return self._stopped.wait(timeout)
 
     @property
     def url(self) -> str:
