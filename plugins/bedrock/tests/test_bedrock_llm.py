@@ -216,3 +216,22 @@ def test_a_non_object_schema_is_wrapped_for_the_tool_and_unwrapped_after(server:
         "type": "object", "properties": {"value": list_schema}, "required": ["value"]}
     assert response.structured is None  # only objects fit LLMResponse.structured
     assert response.text == '["a", "b"]'  # the core parses the text instead
+
+
+def test_a_wrong_secret_key_fails_signature_verification(server: BedrockLoopback) -> None:
+    llm = BedrockLLM(server.client_config(aws_secret_access_key="not-the-secret", max_retries=2))
+    with pytest.raises(AuthenticationError, match="InvalidSignatureException"):
+        llm.generate(MESSAGES)
+    assert len(server.requests) == 1
+
+
+def test_model_arns_and_session_tokens_are_signed_and_routed(server: BedrockLoopback) -> None:
+    arn = ("arn:aws:bedrock:us-east-1:123456789012:inference-profile/"
+           "us.anthropic.claude-3-5-haiku-20241022-v1:0")
+    server.enqueue_text("ok")
+    llm = BedrockLLM(server.client_config(model=arn, aws_session_token="session-token"))
+    assert llm.generate(MESSAGES).text == "ok"
+    [request] = server.requests
+    assert request.extra["model"] == arn
+    assert request.headers["x-amz-security-token"] == "session-token"
+    assert "x-amz-security-token" in request.extra["signature"]["signed"].split(";")

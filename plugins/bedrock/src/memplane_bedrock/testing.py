@@ -10,7 +10,8 @@ REST/JSON protocol botocore sends to ``endpoint_url`` for
 
 Point both clients at :attr:`BedrockLoopback.endpoint_url`. Every request must carry
 a well-formed SigV4 ``Authorization`` header for the ``bedrock`` service, the
-server's region and its access key id (signatures are accepted, not recomputed).
+server's region and its access key id, and the signature must verify against the
+server's (dummy) secret key over the method, path, signed headers and body.
 Requests the real service would reject get a ``ValidationException`` (and are kept
 in :attr:`BedrockLoopback.problems`); replies follow the real response shapes with
 usage; faults come as the service sends them (``x-amzn-ErrorType`` header plus a
@@ -26,6 +27,7 @@ contains, unless :meth:`BedrockLoopback.enqueue_rerank_scores` scripts them.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import math
 import re
@@ -34,7 +36,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 try:  # the conformance suite's own record type, when it is installed
     from memplane_conformance.endpoint import RecordedRequest
@@ -251,7 +253,7 @@ class BedrockLoopback:
             fault = self._faults.popleft() if self._faults else None
         try:
             operation = self._route(method, plain, record)
-            self._check_signature(headers, record)
+            self._check_signature(method, path, headers, raw, record)
             if fault is not None:
                 record.extra["fault"] = fault.kind
                 return self._fault_response(fault)
@@ -286,7 +288,8 @@ class BedrockLoopback:
         record.extra.update(operation=match["op"], model=model)
         return match["op"]
 
-    def _check_signature(self, headers: dict[str, str], record: RecordedRequest) -> None:
+    def _check_signature(self, method: str, raw_path: str, headers: dict[str, str], raw: bytes,
+                         record: RecordedRequest) -> None:
         authorization = headers.get("authorization")
         if authorization is None:
             raise _Rejected(403, "MissingAuthenticationTokenException", "Missing Authentication Token")
@@ -308,6 +311,12 @@ class BedrockLoopback:
         if match["key"] != self.access_key_id:
             raise _Rejected(403, "UnrecognizedClientException",
                             "The security token included in the request is invalid.")
+        expected = sigv4_signature(self.secret_access_key, method, raw_path, headers, raw,
+                                   signed, amz_date, match["region"], match["service"])
+        if not hmac.compare_digest(expected, match["signature"]):
+            raise _Rejected(403, "InvalidSignatureException",
+                            "The request signature we calculated does not match the signature "
+                            "you provided. Check your AWS Secret Access Key and signing method.")
         record.extra["signature"] = match.groupdict()
 
     def _fault_response(self, fault: _Fault) -> tuple[int, dict[str, str], bytes, bool]:
@@ -527,6 +536,39 @@ def _text_block_words(blocks: Any, where: str) -> int:
                             f"The text field in the ContentBlock object in {where} is blank")
         words += len(_words(text))
     return words
+
+
+def sigv4_signature(secret_key: str, method: str, raw_path: str, headers: dict[str, str],
+                    body: bytes, signed_headers: list[str], amz_date: str, region: str,
+                    service: str) -> str:
+    """The SigV4 signature of a request as received (written from the published
+    algorithm, independently of botocore's signer)."""
+    path, _, query = raw_path.partition("?")
+    canonical_query = "&".join(sorted(
+        f"{quote(unquote(k), safe='-_.~')}={quote(unquote(v), safe='-_.~')}"
+        for k, _, v in (pair.partition("=") for pair in query.split("&") if pair)
+    ))
+    canonical_headers = "".join(
+        f"{name}:{' '.join(headers.get(name, '').split())}\n" for name in signed_headers
+    )
+    payload_hash = headers.get("x-amz-content-sha256") or hashlib.sha256(body).hexdigest()
+    canonical_request = "\n".join([
+        method.upper(),
+        quote(path, safe="/~"),  # non-S3 services encode the already-encoded path again
+        canonical_query,
+        canonical_headers,
+        ";".join(signed_headers),
+        payload_hash,
+    ])
+    scope = f"{amz_date[:8]}/{region}/{service}/aws4_request"
+    string_to_sign = "\n".join([
+        "AWS4-HMAC-SHA256", amz_date, scope,
+        hashlib.sha256(canonical_request.encode()).hexdigest(),
+    ])
+    key = f"AWS4{secret_key}".encode()
+    for part in (amz_date[:8], region, service, "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    return hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
 
 
 def _request_id(raw: bytes) -> str:
