@@ -235,3 +235,19 @@ def test_model_arns_and_session_tokens_are_signed_and_routed(server: BedrockLoop
     assert request.extra["model"] == arn
     assert request.headers["x-amz-security-token"] == "session-token"
     assert "x-amz-security-token" in request.extra["signature"]["signed"].split(";")
+
+
+def test_a_timeout_is_retried_by_botocore(server: BedrockLoopback) -> None:
+    server.enqueue_fault("timeout")
+    server.enqueue_text("second try")
+    llm = BedrockLLM(server.client_config(timeout=1, max_retries=1))
+    assert llm.generate(MESSAGES).text == "second try"
+    assert len(server.requests) == 2
+
+
+def test_an_unreachable_endpoint_is_a_retryable_provider_error(clean_env: pytest.MonkeyPatch) -> None:
+    with BedrockLoopback() as gone:
+        config = gone.client_config(max_retries=0)
+    with pytest.raises(ProviderError, match="could not reach") as caught:
+        BedrockLLM(config).generate(MESSAGES)
+    assert caught.value.retryable

@@ -249,3 +249,18 @@ def test_vertex_express_mode_uses_an_api_key_without_a_project(server: GeminiLoo
     [request] = server.requests
     assert request.path == "/v1beta1/publishers/google/models/gemini-2.5-flash:generateContent"
     assert request.headers["x-goog-api-key"] == server.api_key
+
+
+def test_a_timeout_is_retried(server: GeminiLoopback) -> None:
+    server.enqueue_fault("timeout")
+    server.enqueue_text("second try")
+    assert GeminiLLM(server.llm_config(timeout=1, max_retries=1)).generate(MESSAGES).text == "second try"
+    assert len(server.requests) == 2
+
+
+def test_an_unreachable_endpoint_is_a_retryable_provider_error(clean_env: pytest.MonkeyPatch) -> None:
+    with GeminiLoopback() as gone:
+        config = gone.llm_config(max_retries=0)
+    with pytest.raises(ProviderError, match="could not reach") as caught:
+        GeminiLLM(config).generate(MESSAGES)
+    assert caught.value.retryable
