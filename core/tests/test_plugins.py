@@ -157,6 +157,12 @@ def fake_plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         },
     )
     monkeypatch.syspath_prepend(str(tmp_path))
+    # stevedore keeps each group's entry points for the life of the process
+    # (ExtensionManager.ENTRY_POINT_CACHE); start this test with an empty one so the
+    # distribution created above is seen, and put the old one back afterwards.
+    from stevedore.extension import ExtensionManager
+
+    monkeypatch.setattr(ExtensionManager, "ENTRY_POINT_CACHE", {})
 
 
 @pytest.mark.usefixtures("fake_plugins")
