@@ -89,11 +89,13 @@ def test_structured_output_none_sends_no_tools(server: BedrockLoopback) -> None:
 def test_roles_are_merged_to_alternate(server: BedrockLoopback) -> None:
     server.enqueue_text("ok")
     BedrockLLM(server.client_config()).generate([
+        ChatMessage(role="system", content=" "),
         ChatMessage(role="user", content="first"),
         ChatMessage(role="tool", content="42", name="calc"),
         ChatMessage(role="assistant", content="   "),
         ChatMessage(role="user", content="again"),
     ])
+    assert "system" not in server.requests[0].body  # Bedrock rejects blank text blocks
     [message] = server.requests[0].body["messages"]
     assert message["content"] == [{"text": "first"}, {"text": "[tool result calc]\n42"},
                                   {"text": "again"}]

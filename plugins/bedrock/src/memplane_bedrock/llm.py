@@ -71,7 +71,7 @@ class BedrockLLM(LLM):
 
     def _request(self, messages: Sequence[ChatMessage], json_schema: dict[str, Any] | None,
                  schema_name: str, max_tokens: int | None) -> dict[str, Any]:
-        system = [{"text": m.content} for m in messages if m.role == "system" and m.content]
+        system = [{"text": m.content} for m in messages if m.role == "system" and m.content.strip()]
         turns: list[dict[str, Any]] = []
         for message in messages:
             if message.role == "system":
