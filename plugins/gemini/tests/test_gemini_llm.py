@@ -264,3 +264,11 @@ def test_an_unreachable_endpoint_is_a_retryable_provider_error(clean_env: pytest
     with pytest.raises(ProviderError, match="could not reach") as caught:
         GeminiLLM(config).generate(MESSAGES)
     assert caught.value.retryable
+
+
+def test_a_blocked_prompt_is_a_non_retryable_provider_error(server: GeminiLoopback) -> None:
+    server.enqueue_blocked("SAFETY")
+    with pytest.raises(ProviderError, match="SAFETY") as caught:
+        GeminiLLM(server.llm_config(max_retries=2)).generate(MESSAGES)
+    assert not caught.value.retryable
+    assert len(server.requests) == 1

@@ -71,6 +71,7 @@ class _Reply:
     text: str
     usage: tuple[int, int] | None = None
     finish_reason: str = "STOP"
+    block_reason: str | None = None
 
 
 @dataclass
@@ -197,6 +198,11 @@ class GeminiLoopback:
         # Gemini's structured channel is schema-constrained JSON text in the candidate.
         with self._lock:
             self._replies.append(_Reply(json.dumps(obj)))
+
+    def enqueue_blocked(self, reason: str = "SAFETY") -> None:
+        """The prompt is blocked: no candidates, ``promptFeedback.blockReason`` set."""
+        with self._lock:
+            self._replies.append(_Reply("", block_reason=reason))
 
     def enqueue_fault(self, fault: Fault, *, retry_after: float | None = None) -> None:
         if fault not in ("auth", "rate_limit", "server_error", "timeout", "malformed"):
@@ -350,6 +356,11 @@ class GeminiLoopback:
             raise _RequestProblem(400, "FAILED_PRECONDITION",
                                   "loopback: no reply was scripted (call enqueue_text/enqueue_structured)")
         prompt_tokens, completion_tokens = reply.usage or (prompt_words, len(_words(reply.text)))
+        if reply.block_reason is not None:
+            return {"promptFeedback": {"blockReason": reply.block_reason},
+                    "usageMetadata": {"promptTokenCount": prompt_tokens,
+                                      "totalTokenCount": prompt_tokens},
+                    "modelVersion": "loopback-gemini"}
         return {
             "candidates": [{
                 "content": {"role": "model", "parts": [{"text": reply.text}]},
