@@ -184,3 +184,28 @@ def test_dimension_mismatch_is_clear_at_start(tmp_path: Path) -> None:
     with pytest.raises(DimensionMismatch, match="64-dimensional"):
         Memory(llm=ScriptedLLM(), embedder=HashingEmbedder({"dimension": 32}),
                vector_store=SQLiteStore({"path": path}), **QUIET)
+
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
+
+
+def test_every_setting_is_documented() -> None:
+    from memplane.config import PipelineConfig, SearchConfig
+
+    text = DOCS.read_text(encoding="utf-8")
+    for model in (MemoryConfig, PipelineConfig, SearchConfig):
+        for key in model.model_fields:
+            assert f"| `{key}` |" in text, f"{model.__name__}.{key} is missing from docs/configuration.md"
+
+
+def test_documented_examples_are_valid(tmp_path: Path) -> None:
+    import re
+
+    text = DOCS.read_text(encoding="utf-8")
+    blocks = re.findall(r"```(yaml|toml)\n(.*?)```", text, re.DOTALL)
+    assert len(blocks) == 2
+    for language, body in blocks:
+        path = tmp_path / f"example.{language}"
+        path.write_text(body)
+        config = MemoryConfig.from_file(path, env=False)
+        assert config.llm.provider and config.vector_store.provider
