@@ -195,6 +195,9 @@ def test_every_setting_is_documented() -> None:
     text = DOCS.read_text(encoding="utf-8")
     for model in (MemoryConfig, PipelineConfig, SearchConfig):
         for key in model.model_fields:
+            if model is MemoryConfig and key in ("pipeline", "search"):
+                assert f"## `{key}`" in text
+                continue
             assert f"| `{key}` |" in text, f"{model.__name__}.{key} is missing from docs/configuration.md"
 
 
@@ -203,7 +206,7 @@ def test_documented_examples_are_valid(tmp_path: Path) -> None:
 
     text = DOCS.read_text(encoding="utf-8")
     blocks = re.findall(r"```(yaml|toml)\n(.*?)```", text, re.DOTALL)
-    assert len(blocks) == 2
+    assert len(blocks) == 3
     for language, body in blocks:
         path = tmp_path / f"example.{language}"
         path.write_text(body)
