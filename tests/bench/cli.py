@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.bench import locomo_data, mem0_env
+from tests.bench import locomo_data, mem0_env, render
 from tests.bench.report import DEFAULT_OUT, write
 
 FULL_SIZES = [1_000, 10_000, 100_000]
@@ -41,6 +41,8 @@ def parser() -> argparse.ArgumentParser:
     locomo = sub.add_parser("locomo", help="LoCoMo retrieval: recall@k and hit@k")
     scaling = sub.add_parser("scaling", help="N = 1k/10k/100k in one scope, per store and system")
     everything = sub.add_parser("all", help="core, locomo and scaling")
+    report = sub.add_parser("report", help="regenerate the tables of docs/benchmarks.md from the JSON")
+    report.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where the JSON is")
     mem0 = sub.add_parser("mem0", help="install or inspect the mem0 comparison environment")
     mem0.add_argument("--install", action="store_true", help="create .bench-venv and pip-install mem0")
     mem0.add_argument("--version", default=mem0_env.MEM0_VERSION, help="mem0ai version to install")
@@ -78,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     raw = list(sys.argv[1:] if argv is None else argv)
+    if not raw or (raw[0].startswith("-") and raw[0] not in ("-h", "--help")):
+        raw = ["all", *raw]  # `tox -e bench` with no arguments runs everything
     args = parser().parse_args(raw)
     if args.command == "mem0":
         if args.install:
@@ -86,13 +90,22 @@ def main(argv: list[str] | None = None) -> int:
               f"{'installed' if mem0_env.installed() else 'not installed'}")
         return 0
 
+    if args.command == "report":
+        render.update_page(args.out)
+        print(f"updated {render.PAGE}")
+        return 0
+
     with_mem0 = want_mem0(args.mem0)
     commands = ["core", "locomo", "scaling"] if args.command == "all" else [args.command]
     for command in commands:
         started = time.perf_counter()
+        load = [round(x, 2) for x in os.getloadavg()]
         figures = run_one(command, args, with_mem0)
+        figures["load_average_at_start"] = load
         figures["bench_seconds"] = round(time.perf_counter() - started, 1)
         write(args.out, command, figures, raw)
+    if args.out.resolve() == DEFAULT_OUT.resolve():
+        render.update_page(args.out)
     return 0
 
 

@@ -49,6 +49,8 @@ def meta(command: list[str]) -> dict[str, Any]:
         "tree_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
         "command": "python -m tests.bench " + " ".join(command),
         "machine": machine(),
+        # other processes compete for the 2 cores: read latencies with this in mind
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
     }
 
 
