@@ -473,9 +473,7 @@ class SQLiteStore(VectorStore):
                 if node is not None:
                     where, params = self._where(scope, node, include_deleted, include_expired, translator)
                     allowed = np.fromiter(
-                        (row[0] for row in conn.execute(
-                            f"SELECT r.seq FROM records r WHERE r.vector IS NOT NULL AND {where}", params
-                        )),
+                        (row[0] for row in conn.execute(f"SELECT r.seq FROM records r WHERE {where}", params)),
                         dtype=np.int64,
                     )
                 chosen, scores = self._best(entry, query, limit, allowed, include_deleted, include_expired)
@@ -505,8 +503,9 @@ class SQLiteStore(VectorStore):
                     f"{select} r.vector IS NOT NULL AND {scope_sql} ORDER BY r.seq", params
                 )
             else:  # only what was written since: this process's writes and everyone else's
+                delta_scope, _ = _scope_sql(scope, alias="+r")  # use the gen index, not a scope one
                 rows = conn.execute(
-                    f"{select} r.gen > ? AND r.vector IS NOT NULL AND {scope_sql} ORDER BY r.seq",
+                    f"{select} r.gen > ? AND r.vector IS NOT NULL AND {delta_scope}",
                     [entry.generation, *params],
                 )
             entry.upsert(rows)
@@ -530,14 +529,16 @@ class SQLiteStore(VectorStore):
                 mask &= ~entry.deleted[:n]
             if not include_expired:
                 mask &= entry.expires[:n] > time.time()
+        # einsum runs on the calling thread; a BLAS matrix-vector product may fan out
+        # to worker threads, which costs more than it saves on a busy machine
         if mask.all():
             candidates = np.arange(n)
-            cosines = entry.matrix[:n] @ query
+            cosines = np.einsum("ij,j->i", entry.matrix[:n], query)
         else:
             candidates = np.flatnonzero(mask)
             if candidates.size == 0:
                 return [], []
-            cosines = entry.matrix[candidates] @ query
+            cosines = np.einsum("ij,j->i", entry.matrix[candidates], query)
         if candidates.size > limit:
             top = np.argpartition(-cosines, limit - 1)[:limit]
         else:
@@ -549,7 +550,8 @@ class SQLiteStore(VectorStore):
 
     @staticmethod
     def _records_by_seq(conn: sqlite3.Connection, seqs: list[int], scope: Scope) -> dict[int, MemoryRecord]:
-        scope_sql, scope_params = _scope_sql(scope)
+        # unary + keeps SQLite from scanning a scope index instead of looking up rowids
+        scope_sql, scope_params = _scope_sql(scope, alias="+r")
         rows = conn.execute(
             f"SELECT r.seq, {_COLUMNS} FROM records r WHERE r.seq IN ({_marks(len(seqs))}) AND {scope_sql}",
             [*seqs, *scope_params],

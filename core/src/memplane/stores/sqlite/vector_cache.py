@@ -68,7 +68,7 @@ class ScopeMatrix:
         capacity = self.matrix.shape[0]
         if needed <= capacity and self.matrix.shape[1] == self.dimension:
             return
-        new_capacity = max(needed, 2 * capacity, 16)
+        new_capacity = max(needed + needed // 4, 2 * capacity, 16)  # headroom for appends
         matrix = np.zeros((new_capacity, self.dimension), dtype=np.float32)
         seqs = np.zeros(new_capacity, dtype=np.int64)
         deleted = np.zeros(new_capacity, dtype=bool)
