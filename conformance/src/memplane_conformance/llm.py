@@ -179,7 +179,8 @@ class LLMContract(LLMBehaviourContract):
 
     @pytest.fixture
     def parts(self, request: pytest.FixtureRequest, endpoint: ScriptedEndpoint) -> Iterator[Parts]:
-        yield from parts_from_fixtures(request)
+        # only the LLM is under test here; MemoryContract combines kinds
+        yield from parts_from_fixtures(request, frozenset({"llms"}))
 
     @pytest.fixture
     def memory(self, parts: Parts) -> Iterator[Any]:

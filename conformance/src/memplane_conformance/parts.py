@@ -55,14 +55,20 @@ class Parts:
         return Memory(llm=self.llm, embedder=self.embedder, vector_store=self.store)
 
 
-def parts_from_fixtures(request: pytest.FixtureRequest) -> Iterator[Parts]:
-    """Build :class:`Parts` from whichever provider fixtures the test class has."""
+ALL_KINDS = frozenset({"llms", "embedders", "vector_stores"})
+
+
+def parts_from_fixtures(
+    request: pytest.FixtureRequest, kinds: frozenset[str] = ALL_KINDS
+) -> Iterator[Parts]:
+    """Build :class:`Parts` from whichever provider fixtures (of ``kinds``) the test
+    class has; built-ins for the rest."""
     from memplane.embedders.hashing import HashingEmbedder
     from memplane.stores.inmemory import InMemoryStore
     from memplane_conformance.builtins import ScriptedLLMEndpoint
 
     under_test: set[str] = set()
-    llm_factory = optional_fixture(request, "llm_factory")
+    llm_factory = optional_fixture(request, "llm_factory") if "llms" in kinds else None
     if llm_factory is not None:
         endpoint = request.getfixturevalue("scripted_endpoint")
         endpoint.reset()
@@ -73,12 +79,14 @@ def parts_from_fixtures(request: pytest.FixtureRequest) -> Iterator[Parts]:
 
         endpoint = ScriptedLLMEndpoint(ScriptedLLM())
         llm = endpoint.llm
-    embedder = optional_fixture(request, "embedder")
+    embedder = optional_fixture(request, "embedder") if "embedders" in kinds else None
     if embedder is None:
         embedder = HashingEmbedder({"dimension": DEFAULT_DIMENSION})
     else:
         under_test.add("embedders")
-    store_factory = optional_fixture(request, "store_factory")
+    store_factory = (
+        optional_fixture(request, "store_factory") if "vector_stores" in kinds else None
+    )
     if store_factory is None:
         store = InMemoryStore()
     else:
