@@ -364,6 +364,15 @@ class WeaviateVectorStore(VectorStore):
             self._create(self._dimension)
             self._tenants = set()
 
+    def drop(self) -> None:
+        """Delete the whole collection, every tenant included (for tests and teardown).
+        The store must be opened again before further use."""
+        self._require_open()
+        with self._lock:
+            self._call(self._client.collections.delete, self.config.collection)
+            self._dimension = None
+            self._tenants = set()
+
     # --- reads --------------------------------------------------------------------
     def get(
         self, ids: Sequence[str], scope: Scope, *, include_deleted: bool = True

@@ -23,13 +23,45 @@ from typing import Any
 
 from memplane_weaviate.testing.state import Database
 
-__all__ = ["RecordedCall", "WeaviateLoopback"]
+__all__ = ["RecordedCall", "WeaviateLoopback", "live_config"]
+
+_CLOUD_SUFFIXES = (".weaviate.cloud", ".weaviate.network", ".wcs.api.weaviate.io")
+
+
+def live_config(**extra: Any) -> dict[str, Any] | None:
+    """A store config for the server in ``WEAVIATE_URL`` (with ``WEAVIATE_API_KEY``;
+    ``WEAVIATE_GRPC_HOST`` / ``WEAVIATE_GRPC_PORT`` override the gRPC address), or
+    None when ``WEAVIATE_URL`` is not set."""
+    import os
+    from urllib.parse import urlsplit
+
+    url = os.environ.get("WEAVIATE_URL")
+    if not url:
+        return None
+    parts = urlsplit(url if "://" in url else f"https://{url}")
+    host = parts.hostname or "localhost"
+    config: dict[str, Any]
+    if host.endswith(_CLOUD_SUFFIXES):
+        config = {"mode": "cloud", "cluster_url": url}
+    else:
+        secure = parts.scheme == "https"
+        config = {
+            "mode": "custom", "http_host": host, "http_port": parts.port or (443 if secure else 80),
+            "http_secure": secure, "grpc_host": os.environ.get("WEAVIATE_GRPC_HOST", host),
+            "grpc_port": int(os.environ.get("WEAVIATE_GRPC_PORT", "50051")),
+            "grpc_secure": secure,
+        }
+    if os.environ.get("WEAVIATE_API_KEY"):
+        config["api_key"] = os.environ["WEAVIATE_API_KEY"]
+    config.update(extra)
+    return config
 
 
 @dataclass
 class RecordedCall:
     """One request the server received: ``name`` is ``"GET /v1/schema"`` or a gRPC
-    method (``"Search"``); ``request`` the parsed body or the protobuf message."""
+    method (``"Search"``); ``request`` the parsed body or the protobuf message;
+    ``metadata`` the HTTP headers (lower-case names)."""
 
     name: str
     request: Any
@@ -116,7 +148,8 @@ class WeaviateLoopback:
 
 
 class _AuthInterceptor:
-    """Refuses gRPC calls without ``authorization: Bearer <api_key>``."""
+    """Refuses gRPC calls without ``authorization: Bearer <api_key>`` (the health check,
+    like Weaviate's, needs none)."""
 
     def __new__(cls, api_key: str | None) -> Any:
         import grpc
@@ -124,7 +157,8 @@ class _AuthInterceptor:
         class Interceptor(grpc.ServerInterceptor):
             def intercept_service(self, continuation: Any, details: Any) -> Any:
                 metadata = dict(details.invocation_metadata)
-                if metadata.get("authorization") == f"Bearer {api_key}":
+                if details.method.startswith("/grpc.health.v1.") or \
+                        metadata.get("authorization") == f"Bearer {api_key}":
                     return continuation(details)
 
                 def deny(request: Any, context: Any) -> Any:

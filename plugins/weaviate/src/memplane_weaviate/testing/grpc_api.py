@@ -31,6 +31,7 @@ from memplane_weaviate.testing.state import (
     StoredObject,
     WeaviateError,
     bm25_scores,
+    check_filter,
     cosine_distance,
     evaluate,
 )
@@ -100,6 +101,7 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
     def _search(self, request: search_get_pb2.SearchRequest) -> search_get_pb2.SearchReply:
         coll = self.db.get(request.collection)
         tree = parse_filters(request.filters) if request.HasField("filters") else None
+        check_filter(coll, tree)
         matches = self.db.select(coll.name, request.tenant, lambda o: evaluate(coll, tree, o))
         scored: list[tuple[StoredObject, float | None, float | None]]
         if request.HasField("near_vector"):
@@ -145,7 +147,7 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
             meta.score = score
             meta.score_present = True
         wanted = list(request.properties.non_ref_properties)
-        if request.properties.return_all_nonref_properties:
+        if not request.HasField("properties") or request.properties.return_all_nonref_properties:
             wanted = list(obj.properties)
         props = properties_pb2.Properties()
         for name in wanted:
@@ -186,6 +188,7 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
         if not request.HasField("filters"):
             raise WeaviateError("batch delete needs a filter")
         tree = parse_filters(request.filters)
+        check_filter(coll, tree)
         doomed = self.db.select(coll.name, request.tenant, lambda o: evaluate(coll, tree, o))
         if not request.dry_run:
             shard = coll.shard(request.tenant)
@@ -221,6 +224,7 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
         if request.aggregations or request.HasField("group_by"):
             raise WeaviateError("only objects_count aggregation is supported here")
         tree = parse_filters(request.filters) if request.HasField("filters") else None
+        check_filter(coll, tree)
         count = len(self.db.select(coll.name, request.tenant, lambda o: evaluate(coll, tree, o)))
         return aggregate_pb2.AggregateReply(
             took=0.0, single_result=aggregate_pb2.AggregateReply.Single(objects_count=count)
@@ -250,6 +254,8 @@ def _vector(near: Any) -> list[float]:
     if near.vector_bytes:
         raw = near.vector_bytes
     elif near.vectors:
+        if near.vectors[0].type == base_pb2.Vectors.VECTOR_TYPE_MULTI_FP32:
+            raise WeaviateError("multi-vectors are not supported here")
         raw = near.vectors[0].vector_bytes
     else:
         raw = struct.pack(f"<{len(near.vector)}f", *near.vector)

@@ -91,8 +91,11 @@ def make_handler(
             raw = self.rfile.read(length) if length else b""
             body = json.loads(raw) if raw else None
             path = urlsplit(self.path).path
-            record(f"{method} {path}", {"body": body, "headers": dict(self.headers)})
-            if api_key is not None and self.headers.get("Authorization") != f"Bearer {api_key}":
+            record(f"{method} {path}", {"body": body,
+                                           "headers": {k.lower(): v for k, v in self.headers.items()}})
+            public = path.startswith("/v1/.well-known/")
+            if api_key is not None and not public and \
+                    self.headers.get("Authorization") != f"Bearer {api_key}":
                 self._send(401, {"error": [{"message": "unauthorized: bad or missing API key"}]})
                 return
             for verb, pattern, fn in routes:

@@ -284,6 +284,25 @@ class Node:
     children: list[Any]
 
 
+def check_filter(coll: Collection, tree: Leaf | Node | None) -> None:
+    """Validate a filter against the schema before evaluating it (as Weaviate does,
+    even when no object would be visited)."""
+    if tree is None:
+        return
+    if isinstance(tree, Node):
+        for child in tree.children:
+            check_filter(coll, child)
+        return
+    if tree.prop == "_id":
+        return
+    prop = coll.prop(tree.prop)
+    if not prop.get("indexFilterable", True):
+        raise WeaviateError(f"property {tree.prop!r} is not filterable")
+    base = prop["dataType"][0].removesuffix("[]")
+    for operand in tree.value if isinstance(tree.value, list) else [tree.value]:
+        _check_operand(tree.prop, base, operand)
+
+
 def evaluate(coll: Collection, tree: Leaf | Node | None, obj: StoredObject) -> bool:
     if tree is None:
         return True

@@ -1,0 +1,185 @@
+"""Weaviate-specific behaviour beyond the shared contract, checked through the
+requests the loopback server received."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+
+import pytest
+from memplane_weaviate.layout import hexed, object_uuid
+from memplane_weaviate.store import UNSCOPED_TENANT, WeaviateVectorStore, tenant_name
+from memplane_weaviate.testing import WeaviateLoopback
+
+from memplane.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    DimensionMismatch,
+    UnsupportedFilter,
+    ValidationError,
+)
+from memplane.filters import parse_filter
+from memplane.models import Change, HistoryEntry, MemoryRecord, Scope
+
+ALICE = Scope(user_id="alice")
+DIM = 4
+
+
+def _add(store: WeaviateVectorStore, *records: MemoryRecord) -> None:
+    store.apply([Change(record=r, vector=[1.0, float(i), 0.0, 0.0],
+                        history=HistoryEntry(memory_id=r.id, event="ADD", new_text=r.text))
+                 for i, r in enumerate(records)])
+
+
+def test_entry_point_loads_the_store_without_importing_the_sdk() -> None:
+    code = (
+        "import sys\n"
+        "from memplane.plugins.registry import load_provider_class\n"
+        "cls = load_provider_class('vector_stores', 'weaviate')\n"
+        "assert cls.__name__ == 'WeaviateVectorStore', cls\n"
+        "cls({'mode': 'local'})\n"
+        "assert 'weaviate' not in sys.modules, 'weaviate-client imported eagerly'\n"
+        "assert 'grpc' not in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("bad", [
+    {"collection": "lowercase"}, {"mode": "cloud"}, {"mode": "carrier-pigeon"}, {"port": 1},
+])
+def test_config_errors_name_the_problem(bad: dict[str, object]) -> None:
+    with pytest.raises(ConfigurationError):
+        WeaviateVectorStore(bad)
+
+
+def test_one_tenant_per_user_created_on_first_write(
+    server: WeaviateLoopback, make_store: Callable[..., WeaviateVectorStore]
+) -> None:
+    store = make_store()
+    store.open(DIM)
+    hostile = "' OR 1=1 -- \U0001f642"
+    _add(store, MemoryRecord(text="a", scope=ALICE), MemoryRecord(text="b", scope=Scope(user_id=hostile)),
+         MemoryRecord(text="c", scope=Scope(agent_id="only-agent")))
+    tenants = server.db.get(store.config.collection).tenants
+    assert tenants == {tenant_name("alice"), tenant_name(hostile), UNSCOPED_TENANT}
+    created = [c for c in server.calls(f"POST /v1/schema/{store.config.collection}/tenants")]
+    assert created, "tenants must be created explicitly"
+    # reads name the tenant and still filter on the scope ids (hex, typed gRPC values)
+    before = len(server.calls("Search"))
+    store.list_records(ALICE)
+    [search] = server.calls("Search")[before:]
+    assert search.request.tenant == tenant_name("alice")
+    assert hexed("alice") in str(search.request.filters)
+
+
+def test_scope_without_the_tenant_field_fans_out(
+    make_store: Callable[..., WeaviateVectorStore],
+) -> None:
+    store = make_store()
+    store.open(DIM)
+    a = MemoryRecord(text="a", scope=Scope(user_id="u1", agent_id="bot"))
+    b = MemoryRecord(text="b", scope=Scope(user_id="u2", agent_id="bot"))
+    c = MemoryRecord(text="c", scope=Scope(user_id="u2", agent_id="other"))
+    _add(store, a, b, c)
+    assert {r.id for r in store.list_records(Scope(agent_id="bot")).records} == {a.id, b.id}
+    assert store.count(Scope(agent_id="bot")) == 2
+    assert {h.id for h in store.search([1.0, 0.0, 0.0, 0.0], Scope(agent_id="bot"))} == {a.id, b.id}
+
+
+def test_dimension_is_remembered_and_checked(
+    make_store: Callable[..., WeaviateVectorStore],
+) -> None:
+    store = make_store()
+    store.open(DIM)
+    again = WeaviateVectorStore(store.config)
+    with pytest.raises(DimensionMismatch):
+        again.open(DIM * 2)
+    again.close()
+
+
+def test_scoping_mode_must_match_the_collection(
+    make_store: Callable[..., WeaviateVectorStore],
+) -> None:
+    store = make_store(scoping="filter")
+    store.open(DIM)
+    other = WeaviateVectorStore(store.config.model_copy(update={"scoping": "tenant"}))
+    with pytest.raises(ConfigurationError, match="scoping"):
+        other.open(DIM)
+    other.close()
+
+
+def test_foreign_collection_is_refused(
+    server: WeaviateLoopback, make_store: Callable[..., WeaviateVectorStore]
+) -> None:
+    store = make_store()
+    with server.db.lock:
+        server.db.create_collection({"class": store.config.collection, "properties": []})
+    with pytest.raises(ConfigurationError, match="not created by memplane"):
+        store.open(DIM)
+
+
+def test_metadata_keys_become_typed_properties_on_demand(
+    server: WeaviateLoopback, make_store: Callable[..., WeaviateVectorStore]
+) -> None:
+    store = make_store()
+    store.open(DIM)
+    weird = 'key with "quotes", spaces and ünïcode'
+    rec = MemoryRecord(text="m", scope=ALICE, metadata={weird: "v", "n": 3, "flags": [True]})
+    _add(store, rec)
+    names = {p["name"] for p in server.db.get(store.config.collection).schema["properties"]}
+    assert sum(n.startswith("m_") for n in names) == 3  # one typed property per key
+    assert [r.id for r in store.list_records(ALICE, filters=parse_filter({weird: "v"})).records] \
+        == [rec.id]
+    # a key nobody ever wrote filters to "no match" without touching the schema
+    assert store.count(ALICE, filters=parse_filter({"never": "seen"})) == 0
+    assert store.count(ALICE, filters=parse_filter({"never": {"ne": "seen"}})) == 1
+
+
+def test_list_or_object_operands_are_refused(
+    make_store: Callable[..., WeaviateVectorStore],
+) -> None:
+    store = make_store()
+    store.open(DIM)
+    with pytest.raises(UnsupportedFilter):
+        store.count(ALICE, filters=parse_filter({"k": {"eq": [1, 2]}}))
+
+
+def test_history_and_vector_survive_an_update_without_vector(
+    make_store: Callable[..., WeaviateVectorStore],
+) -> None:
+    store = make_store()
+    store.open(DIM)
+    rec = MemoryRecord(text="v1", scope=ALICE)
+    _add(store, rec)
+    v2 = rec.model_copy(update={"text": "v2"})
+    store.apply([Change(record=v2, vector=None, history=HistoryEntry(
+        memory_id=rec.id, event="UPDATE", old_text="v1", new_text="v2"))])
+    assert [e.event for e in store.history(rec.id, ALICE)] == ["ADD", "UPDATE"]
+    assert store.get_vectors([rec.id], ALICE) == {rec.id: [1.0, 0.0, 0.0, 0.0]}
+    assert store.get_vectors([rec.id], Scope(user_id="mallory")) == {}
+
+
+def test_objects_have_derived_uuids_and_new_records_need_vectors(
+    server: WeaviateLoopback, make_store: Callable[..., WeaviateVectorStore],
+) -> None:
+    store = make_store(scoping="filter")
+    store.open(DIM)
+    rec = MemoryRecord(id="not-a-uuid", text="x", scope=ALICE)
+    _add(store, rec)
+    assert object_uuid("not-a-uuid") in server.db.get(store.config.collection).objects[""]
+    with pytest.raises(ValidationError, match="needs a vector"):
+        store.apply([Change(record=MemoryRecord(text="y", scope=ALICE), vector=None)])
+
+
+def test_bad_api_key_is_an_authentication_error() -> None:
+    with WeaviateLoopback(api_key="right") as secured:
+        store = WeaviateVectorStore(secured.store_config(api_key="wrong"))
+        with pytest.raises(AuthenticationError, match="api_key"):
+            store.open(DIM)
+        good = WeaviateVectorStore(secured.store_config())
+        good.open(DIM)
+        _add(good, MemoryRecord(text="ok", scope=ALICE))
+        assert good.count(ALICE) == 1
+        good.close()
