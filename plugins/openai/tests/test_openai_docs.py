@@ -36,3 +36,15 @@ def test_documented_configuration_is_valid(block):
         spec = getattr(config, section).spec()
         if spec.provider in ("openai", "azure_openai"):
             load_provider_class(kind, spec.provider).validate_config(spec.config)
+
+
+def test_documented_environment_overrides_reach_the_provider_config():
+    config = MemoryConfig.from_env({
+        "MEMPLANE_LLM": "openai:gpt-4o-mini", "MEMPLANE_LLM__API_KEY": "sk-from-env",
+        "MEMPLANE_EMBEDDER": "openai", "MEMPLANE_EMBEDDER__DIMENSIONS": "256",
+    })
+    llm = load_provider_class("llms", "openai").validate_config(config.llm.spec().config)
+    embedder = load_provider_class("embedders", "openai").validate_config(
+        config.embedder.spec().config)
+    assert llm.api_key.get_secret_value() == "sk-from-env" and llm.model == "gpt-4o-mini"
+    assert embedder.dimensions == 256
