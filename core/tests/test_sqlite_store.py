@@ -50,7 +50,8 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> SQLiteStore:
 
 def test_entry_point_loads_the_store() -> None:
     assert load_provider_class("vector_stores", "sqlite") is SQLiteStore
-    assert {"keyword_search", "persistent", "atomic_apply", "concurrent_writers"} <= SQLiteStore.capabilities
+    assert {"keyword_search", "persistent", "atomic_apply", "concurrent_writers",
+            "vector_read"} <= SQLiteStore.capabilities
 
 
 def test_default_path_follows_memplane_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -163,6 +164,14 @@ def test_search_scores_are_cosine_mapped_best_first(store: SQLiteStore) -> None:
     assert all(0.0 <= h.score <= 1.0 for h in hits)
     opposite = store.search((-vectors[0]).tolist(), ALICE, limit=40)
     assert opposite[-1].id == records[0].id and opposite[-1].score == pytest.approx(0.0, abs=1e-5)
+
+
+def test_get_vectors_returns_stored_vectors_in_scope(store: SQLiteStore) -> None:
+    with_vector = add(store, "x", vector=vec(3.0, 4.0))
+    without = MemoryRecord(text="no vector", scope=ALICE)
+    store.apply([Change(record=without)])
+    assert store.get_vectors([with_vector.id, without.id, "missing"], ALICE) == {with_vector.id: vec(3.0, 4.0)}
+    assert store.get_vectors([with_vector.id], BOB) == {}
 
 
 def test_search_with_zero_query_and_wrong_dimension(store: SQLiteStore) -> None:

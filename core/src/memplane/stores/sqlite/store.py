@@ -119,7 +119,7 @@ class SQLiteStore(VectorStore):
     name: ClassVar[str] = "sqlite"
     Config: ClassVar[type[ProviderConfig]] = SQLiteStoreConfig
     capabilities: ClassVar[frozenset[str]] = frozenset(
-        ["keyword_search", "persistent", "atomic_apply", "concurrent_writers"]
+        ["keyword_search", "persistent", "atomic_apply", "concurrent_writers", "vector_read"]
     )
     filter_operators: ClassVar[frozenset[str]] = frozenset(
         ["eq", "ne", "in", "nin", "gt", "gte", "lt", "lte", "contains", "exists",
@@ -381,6 +381,21 @@ class SQLiteStore(VectorStore):
                     record = record_from_row(row)
                     found[record.id] = record
         return [found[i] for i in unique if i in found]
+
+    def get_vectors(self, ids: Sequence[str], scope: Scope) -> dict[str, list[float]]:
+        """The vectors as applied (float32, not normalised); ids without one are skipped."""
+        unique = list(dict.fromkeys(ids))
+        scope_sql, scope_params = _scope_sql(scope)
+        out: dict[str, list[float]] = {}
+        with self._read() as conn:
+            for chunk in _chunks(unique):
+                for rid, blob in conn.execute(
+                    f"SELECT r.id, r.vector FROM records r WHERE r.id IN ({_marks(len(chunk))}) "
+                    f"AND r.vector IS NOT NULL AND {scope_sql}",
+                    [*chunk, *scope_params],
+                ):
+                    out[rid] = np.frombuffer(blob, dtype=np.float32).tolist()
+        return out
 
     def list_records(
         self,
