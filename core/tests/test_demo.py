@@ -47,8 +47,9 @@ def test_updates_show_the_previous_text(demo_output: str) -> None:
 def test_sessions_searches_and_history_are_printed(demo_output: str) -> None:
     assert demo_output.count("\n== session ") == 3
     searches = demo_output.split("== searches")[1].split("history of memory")[0]
-    scores = [float(s) for s in re.findall(r"^  (\d\.\d{3})  ", searches, re.MULTILINE)]
-    assert scores and all(0.0 <= s <= 1.0 for s in scores)
+    rows = re.findall(r"^  (\d\.\d{3})  .+  \(similarity (\d\.\d{3})\)$", searches, re.MULTILINE)
+    assert len(rows) == 9  # three hits for each of the three searches
+    assert all(0.0 <= float(a) <= 1.0 and 0.0 <= float(b) <= 1.0 for a, b in rows)
     history = demo_output.split("history of memory")[1]
     events = re.findall(r"^  \S+ \S+  (ADD|UPDATE)\s", history, re.MULTILINE)
     assert events == ["ADD", "UPDATE"]

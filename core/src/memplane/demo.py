@@ -57,9 +57,9 @@ SCRIPT: tuple[Session, ...] = (
 )
 
 SEARCHES: tuple[str, ...] = (
-    "Where does the user live?",
-    "Which programming language does the user use for data analysis?",
-    "What does the user do on weekends?",
+    "Where does Alice live now?",
+    "Which programming language does she use for data analysis?",
+    "What does Alice do on weekends?",
 )
 
 BANNER = """\
@@ -161,11 +161,14 @@ def _converse(memory: Memory, user: str, script: Sequence[Session],
 
 
 def _search(memory: Memory, user: str, searches: Sequence[str], out: TextIO) -> None:
-    out.write("\n== searches (score in [0, 1], higher is better) ==\n")
+    out.write("\n== searches ==\n(score: the fused ranking score in [0, 1], higher is better; "
+              "similarity: the vector match, (1 + cosine) / 2)\n")
     for query in searches:
         out.write(f"? {query}\n")
-        hits = memory.search(query, user_id=user, limit=3)
+        hits = memory.search(query, user_id=user, limit=3, explain=True)
         for hit in hits:
-            out.write(f"  {hit.score:.3f}  {hit.text}\n")
+            similarity = hit.signals.get("vector_score")
+            detail = f"  (similarity {similarity:.3f})" if similarity is not None else ""
+            out.write(f"  {hit.score:.3f}  {hit.text}{detail}\n")
         if not hits:
             out.write("  (no matches)\n")
