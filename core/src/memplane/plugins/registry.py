@@ -70,7 +70,12 @@ def list_providers(kind: Kind | None = None) -> list[ProviderInfo]:
     return infos
 
 
-def install_hint(name: str) -> str:
+def install_hint(name: str, kind: Kind | None = None) -> str:
+    """The distribution that ships a provider: the installed one when metadata knows
+    it, else a first-party name, else the ``memplane-<name>`` convention."""
+    for info in list_providers(kind) if kind else []:
+        if info.name == name and info.distribution:
+            return info.distribution
     return KNOWN_DISTRIBUTIONS.get(name, f"memplane-{name.replace('_', '-')}")
 
 
@@ -94,7 +99,7 @@ def load_provider_class(kind: Kind | str, name: str) -> type[Provider]:
         _, exc = failures[0]
         raise ProviderUnavailable(
             f"{kind} provider {name!r} is installed but failed to load: "
-            f"{type(exc).__name__}: {exc}. Reinstall it (`pip install -U {install_hint(name)}`) "
+            f"{type(exc).__name__}: {exc}. Reinstall it (`pip install -U {install_hint(name, kind)}`) "
             f"or check its dependencies"
         ) from exc
     if name not in manager.names():
