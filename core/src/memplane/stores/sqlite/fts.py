@@ -6,7 +6,7 @@ for every script. It cannot split scripts written without spaces (Chinese,
 Japanese, Thai, ...): a whole sentence would become one token. So before
 indexing, runs of such characters are rewritten as overlapping character bigrams
 plus single characters (the classic CJK analyzer approach); the query goes
-through the same analysis. The analysed text is stored in ``records.fts_text``
+through the same rewriting. The analysed text is stored in ``records.fts_text``
 and indexed by an external-content FTS5 table kept in sync by triggers.
 
 Every query token is emitted as a double-quoted FTS5 string, so operators,
@@ -15,6 +15,7 @@ column filters, ``NEAR``, ``*`` or quotes typed by a user are plain text.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 MAX_QUERY_TOKENS = 64
@@ -37,62 +38,52 @@ _UNSPACED_RANGES = (
 )
 
 
-def _unspaced(char: str) -> bool:
-    code = ord(char)
-    return any(lo <= code <= hi for lo, hi in _UNSPACED_RANGES)
+_UNSPACED_RUN = re.compile("[" + "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in _UNSPACED_RANGES) + "]+")
 
 
-def _is_token_char(char: str) -> bool:
-    return unicodedata.category(char)[0] in "LNM"
-
-
-def _runs(text: str) -> list[tuple[str, bool]]:
-    """Maximal runs of token characters, flagged when written without spaces."""
-    runs: list[tuple[str, bool]] = []
-    current: list[str] = []
-    current_flag = False
-    for char in unicodedata.normalize("NFKC", text):
-        if not _is_token_char(char):
-            if current:
-                runs.append(("".join(current), current_flag))
-                current = []
-            continue
-        flag = _unspaced(char)
-        if current and flag != current_flag:
-            runs.append(("".join(current), current_flag))
-            current = []
-        current.append(char)
-        current_flag = flag
-    if current:
-        runs.append(("".join(current), current_flag))
-    return runs
-
-
-def index_tokens(text: str) -> list[str]:
-    tokens: list[str] = []
-    for run, unspaced in _runs(text):
-        if not unspaced:
-            tokens.append(run)
-            continue
-        tokens.extend(run)  # single characters, so one-character queries match
-        tokens.extend(run[i : i + 2] for i in range(len(run) - 1))
-    return tokens
+def _expand(run: str, *, for_query: bool) -> list[str]:
+    """Character bigrams of an unspaced run; the index also keeps single characters
+    so that one-character queries match."""
+    bigrams = [run[i : i + 2] for i in range(len(run) - 1)]
+    if for_query:
+        return bigrams or [run]
+    return [*run, *bigrams]
 
 
 def index_text(text: str) -> str:
-    """What goes into ``records.fts_text`` for a memory's text."""
-    return " ".join(index_tokens(text))
+    """What goes into ``records.fts_text``: the text itself, with unspaced runs
+    rewritten as characters and bigrams (unicode61 tokenises the rest)."""
+    text = unicodedata.normalize("NFKC", text)
+    if _UNSPACED_RUN.search(text) is None:
+        return text
+    return _UNSPACED_RUN.sub(lambda m: " " + " ".join(_expand(m.group(), for_query=False)) + " ", text)
+
+
+def _words(segment: str) -> list[str]:
+    """Runs of letters, marks and digits (roughly what unicode61 keeps)."""
+    words: list[str] = []
+    current: list[str] = []
+    for char in segment:
+        if unicodedata.category(char)[0] in "LNM":
+            current.append(char)
+        elif current:
+            words.append("".join(current))
+            current = []
+    if current:
+        words.append("".join(current))
+    return words
 
 
 def query_tokens(query: str) -> list[str]:
+    query = unicodedata.normalize("NFKC", query)
     tokens: list[str] = []
-    for run, unspaced in _runs(query):
-        if not unspaced or len(run) == 1:
-            tokens.append(run)
-        else:
-            tokens.extend(run[i : i + 2] for i in range(len(run) - 1))
-    unique = list(dict.fromkeys(tokens))
-    return unique[:MAX_QUERY_TOKENS]
+    position = 0
+    for match in _UNSPACED_RUN.finditer(query):
+        tokens.extend(_words(query[position : match.start()]))
+        tokens.extend(_expand(match.group(), for_query=True))
+        position = match.end()
+    tokens.extend(_words(query[position:]))
+    return list(dict.fromkeys(tokens))[:MAX_QUERY_TOKENS]
 
 
 def match_expression(query: str) -> str | None:
