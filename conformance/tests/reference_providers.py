@@ -191,6 +191,36 @@ class SchemaDroppingLLM(_scripted_llm_class()):  # type: ignore[misc]
                                 max_tokens=max_tokens)
 
 
+class RetriesForeverLLM(_scripted_llm_class()):  # type: ignore[misc]
+    """Retries rate limits far beyond any configured ``max_retries``."""
+
+    name: ClassVar[str] = "retries_forever"
+
+    def generate(self, messages: Any, **kwargs: Any) -> Any:
+        from memplane.errors import RateLimitError
+
+        for _ in range(20):
+            try:
+                return super().generate(messages, **kwargs)
+            except RateLimitError:
+                continue
+        return super().generate(messages, **kwargs)
+
+
+class UntypedErrorsLLM(_scripted_llm_class()):  # type: ignore[misc]
+    """Lets failures escape as the SDK's own exception types."""
+
+    name: ClassVar[str] = "untyped_errors"
+
+    def generate(self, messages: Any, **kwargs: Any) -> Any:
+        from memplane.errors import ProviderError
+
+        try:
+            return super().generate(messages, **kwargs)
+        except ProviderError as exc:
+            raise RuntimeError(f"HTTP failure: {exc}") from None
+
+
 # --- rerankers -------------------------------------------------------------------------
 
 

@@ -57,26 +57,34 @@ def test_store_whose_pages_repeat_records_is_rejected(suite: pytest.Pytester) ->
     assert "test_filter_matches_reference_semantics_or_is_refused" not in failed
 
 
-def test_llm_that_drops_the_schema_is_rejected(suite: pytest.Pytester) -> None:
-    suite.makepyfile(test_broken_llm="""
-        import pytest
-        from memplane_conformance import LLMContract, MemoryContract
-        from memplane_conformance.builtins import ScriptedLLMEndpoint
-        from reference_providers import SchemaDroppingLLM
+LLM_TEMPLATE = """
+import pytest
+from memplane_conformance import LLMContract
+from memplane_conformance.builtins import ScriptedLLMEndpoint
+from reference_providers import {cls}
 
-        @pytest.fixture
-        def scripted_endpoint():
-            return ScriptedLLMEndpoint(SchemaDroppingLLM())
+@pytest.fixture
+def scripted_endpoint():
+    return ScriptedLLMEndpoint({cls}())
 
-        @pytest.fixture
-        def llm_factory(scripted_endpoint):
-            return lambda **overrides: scripted_endpoint.llm
+@pytest.fixture
+def llm_factory(scripted_endpoint):
+    return lambda **overrides: scripted_endpoint.llm
 
-        class TestLLM(LLMContract):
-            pass
-    """)
+class TestLLM(LLMContract):
+    pass
+"""
+
+
+def run_llm(suite: pytest.Pytester, cls: str) -> tuple[pytest.RunResult, set[str]]:
+    suite.makepyfile(test_broken_llm=LLM_TEMPLATE.format(cls=cls))
     result, outcomes = run(suite)
-    failed = failed_tests(outcomes)
+    assert result.ret == 1
+    return result, failed_tests(outcomes)
+
+
+def test_llm_that_drops_the_schema_is_rejected(suite: pytest.Pytester) -> None:
+    result, failed = run_llm(suite, "SchemaDroppingLLM")
     assert failed == {"test_request_carries_the_json_schema",
                       "test_structured_reply_becomes_the_right_decisions"}, summary(result)
     assert "the request did not carry the JSON schema" in result.stdout.str()
@@ -95,3 +103,16 @@ def test_reranker_with_unstable_ties_is_rejected(suite: pytest.Pytester) -> None
     """)
     _, outcomes = run(suite)
     assert failed_tests(outcomes) == {"test_ties_keep_input_order"}
+
+
+def test_llm_with_unbounded_retries_is_rejected(suite: pytest.Pytester) -> None:
+    result, failed = run_llm(suite, "RetriesForeverLLM")
+    assert failed == {"test_rate_limit_is_typed_and_retries_are_bounded"}, summary(result)
+
+
+def test_llm_with_untyped_errors_is_rejected(suite: pytest.Pytester) -> None:
+    result, failed = run_llm(suite, "UntypedErrorsLLM")
+    assert {"test_auth_failure_is_typed_and_not_retried", "test_timeout_is_typed",
+            "test_no_retry_when_max_retries_is_zero", "test_rate_limit_is_typed_and_retries_are_bounded",
+            "test_malformed_body_is_a_provider_error",
+            "test_provider_failure_leaves_memories_unchanged"} == failed, summary(result)
