@@ -4,6 +4,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+
 from memplane_anthropic.llm import AnthropicLLM
 from memplane_anthropic.testing import AnthropicLoopback
 

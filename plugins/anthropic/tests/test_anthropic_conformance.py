@@ -8,10 +8,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+
 from memplane_anthropic.llm import AnthropicLLM
 from memplane_anthropic.testing import AnthropicLoopback
 from memplane_anthropic.testing.harness import CLIENT_TIMEOUT, SLOW_SECONDS
-
 from memplane_conformance import LLMContract, MemoryContract
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from memplane_anthropic.llm import AnthropicLLM
 
 from memplane.config import MemoryConfig
+from memplane_anthropic.llm import AnthropicLLM
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "providers" / "anthropic.md"
 

@@ -3,10 +3,9 @@ real SQLite store: the path a user's memplane.yaml takes."""
 
 from __future__ import annotations
 
-from memplane_anthropic.testing import AnthropicLoopback
-
 from memplane.async_memory import AsyncMemory
 from memplane.memory import Memory
+from memplane_anthropic.testing import AnthropicLoopback
 
 
 def _config(server: AnthropicLoopback, tmp_path) -> dict:

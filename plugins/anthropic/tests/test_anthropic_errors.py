@@ -4,10 +4,10 @@ are counted at the server."""
 from __future__ import annotations
 
 import pytest
-from memplane_anthropic.retry import backoff, delay_before_retry
 
 from memplane.errors import AuthenticationError, ProviderError, ProviderTimeout, RateLimitError
 from memplane.models import ChatMessage
+from memplane_anthropic.retry import backoff, delay_before_retry
 
 CHAT = [ChatMessage(role="user", content="hello")]
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 
 import pytest
-from memplane_anthropic.llm import AnthropicLLM
 
 from memplane.errors import AuthenticationError
 from memplane.models import ChatMessage, DecisionList
+from memplane_anthropic.llm import AnthropicLLM
 
 pytestmark = [
     pytest.mark.live,

@@ -6,11 +6,11 @@ import asyncio
 import json
 
 import pytest
-from memplane_anthropic.llm import conversation
-from memplane_anthropic.testing import AnthropicLoopback
 
 from memplane.errors import ConfigurationError, ValidationError
 from memplane.models import ChatMessage, DecisionList
+from memplane_anthropic.llm import conversation
+from memplane_anthropic.testing import AnthropicLoopback
 
 DECISIONS = DecisionList.model_json_schema()
 CHAT = [ChatMessage(role="system", content="You keep memories."),

@@ -6,9 +6,9 @@ import urllib.error
 import urllib.request
 
 import pytest
-from memplane_anthropic.testing import AnthropicLoopback
 
 from memplane.models import ChatMessage
+from memplane_anthropic.testing import AnthropicLoopback
 
 
 def test_server_stops_by_itself_after_its_lifetime():

@@ -4,6 +4,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+
 from memplane_openai.embedder import AzureOpenAIEmbedder, OpenAIEmbedder
 from memplane_openai.llm import AzureOpenAILLM, OpenAILLM
 from memplane_openai.testing import OpenAILoopback

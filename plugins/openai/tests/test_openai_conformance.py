@@ -8,12 +8,12 @@ from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
 import pytest
+
+from memplane_conformance import EmbedderContract, LLMContract, MemoryContract
 from memplane_openai.embedder import OpenAIEmbedder
 from memplane_openai.llm import AzureOpenAILLM, OpenAILLM
 from memplane_openai.testing import OpenAILoopback
 from memplane_openai.testing.harness import CLIENT_TIMEOUT, SLOW_SECONDS
-
-from memplane_conformance import EmbedderContract, LLMContract, MemoryContract
 
 
 class _LoopbackLLM(LLMContract):

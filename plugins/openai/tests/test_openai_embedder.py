@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 
 import pytest
-from memplane_openai.embedder import batches, estimated_tokens
-from memplane_openai.testing import embedding_vector
 
 from memplane.errors import ProviderError, RateLimitError, ValidationError
+from memplane_openai.embedder import batches, estimated_tokens
+from memplane_openai.testing import embedding_vector
 
 TEXTS = [f"memory number {i}" for i in range(7)]
 

@@ -3,10 +3,9 @@ real SQLite store: the path a user's memplane.yaml takes."""
 
 from __future__ import annotations
 
-from memplane_openai.testing import OpenAILoopback
-
 from memplane.async_memory import AsyncMemory
 from memplane.memory import Memory
+from memplane_openai.testing import OpenAILoopback
 
 
 def _config(server: OpenAILoopback, tmp_path) -> dict:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 
 import pytest
-from memplane_openai.embedder import OpenAIEmbedder
-from memplane_openai.llm import OpenAILLM
 
 from memplane.errors import AuthenticationError
 from memplane.models import ChatMessage, DecisionList
+from memplane_openai.embedder import OpenAIEmbedder
+from memplane_openai.llm import OpenAILLM
 
 pytestmark = [
     pytest.mark.live,

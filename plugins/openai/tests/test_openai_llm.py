@@ -6,10 +6,10 @@ import asyncio
 import json
 
 import pytest
-from memplane_openai.testing import OpenAILoopback
 
 from memplane.errors import ConfigurationError
 from memplane.models import ChatMessage, DecisionList
+from memplane_openai.testing import OpenAILoopback
 
 DECISIONS = DecisionList.model_json_schema()
 USER = [ChatMessage(role="system", content="You keep memories."),

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from memplane_openai.schema import NotStrictable, strict_schema, strip_introduced_nulls
-from memplane_openai.testing.server import strict_problems
 
 from memplane.models import DecisionList
+from memplane_openai.schema import NotStrictable, strict_schema, strip_introduced_nulls
+from memplane_openai.testing.server import strict_problems
 
 
 def test_decision_schema_becomes_strict_valid():
