@@ -1,5 +1,8 @@
 """The SQLite schema of the embedded store, and its creation.
 
+Vectors live in their own table keyed by ``records.seq``: scans of ``records`` for
+filters, listing and counting then read small rows, not 1.5 KB vector blobs.
+
 ``records.seq`` is an AUTOINCREMENT rowid: it never repeats, so cursor pagination
 by ``seq`` returns every record exactly once even when rows are deleted and new
 ones inserted meanwhile. ``records.gen`` is the write generation that last touched
@@ -42,8 +45,11 @@ CREATE TABLE IF NOT EXISTS records (
     expires_at    TEXT,
     source        TEXT NOT NULL DEFAULT '[]',
     attributed_to TEXT,
-    vector        BLOB,
     gen           INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS vectors (
+    seq    INTEGER PRIMARY KEY REFERENCES records (seq),
+    vector BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS records_by_user ON records (user_id, agent_id, run_id);
 CREATE INDEX IF NOT EXISTS records_by_agent ON records (agent_id, run_id);
@@ -72,6 +78,7 @@ CREATE TRIGGER IF NOT EXISTS records_fts_insert AFTER INSERT ON records BEGIN
 END;
 CREATE TRIGGER IF NOT EXISTS records_fts_delete AFTER DELETE ON records BEGIN
     INSERT INTO records_fts (records_fts, rowid, fts_text) VALUES ('delete', old.seq, old.fts_text);
+    DELETE FROM vectors WHERE seq = old.seq;
 END;
 CREATE TRIGGER IF NOT EXISTS records_fts_update AFTER UPDATE OF fts_text ON records
 WHEN old.fts_text IS NOT new.fts_text BEGIN

@@ -36,18 +36,20 @@ _COLUMNS = ", ".join(f"r.{c.strip()}" for c in RECORD_COLUMNS.split(","))
 
 _UPSERT = """
 INSERT INTO records (id, user_id, agent_id, run_id, text, fts_text, metadata, hash, created_at,
-                     updated_at, observed_at, deleted_at, expires_at, source, attributed_to,
-                     vector, gen)
+                     updated_at, observed_at, deleted_at, expires_at, source, attributed_to, gen)
 VALUES (:id, :user_id, :agent_id, :run_id, :text, :fts_text, :metadata, :hash, :created_at,
-        :updated_at, :observed_at, :deleted_at, :expires_at, :source, :attributed_to,
-        :vector, :gen)
+        :updated_at, :observed_at, :deleted_at, :expires_at, :source, :attributed_to, :gen)
 ON CONFLICT (id) DO UPDATE SET
     text = excluded.text, fts_text = excluded.fts_text, metadata = excluded.metadata,
     hash = excluded.hash, created_at = excluded.created_at, updated_at = excluded.updated_at,
     observed_at = excluded.observed_at, deleted_at = excluded.deleted_at,
     expires_at = excluded.expires_at, source = excluded.source,
-    attributed_to = excluded.attributed_to,
-    vector = coalesce(excluded.vector, records.vector), gen = excluded.gen
+    attributed_to = excluded.attributed_to, gen = excluded.gen
+"""
+
+_UPSERT_VECTOR = """
+INSERT INTO vectors (seq, vector) SELECT seq, ? FROM records WHERE id = ?
+ON CONFLICT (seq) DO UPDATE SET vector = excluded.vector
 """
 
 _INSERT_HISTORY = """
@@ -228,9 +230,7 @@ class SQLiteStore(VectorStore):
         with self._write() as (conn, _generation):
             stored = self._stored_dimension(conn)
             if stored is not None and stored != dimension:
-                has_vectors = conn.execute(
-                    "SELECT 1 FROM records WHERE vector IS NOT NULL LIMIT 1"
-                ).fetchone()
+                has_vectors = conn.execute("SELECT 1 FROM vectors LIMIT 1").fetchone()
                 if has_vectors:
                     raise DimensionMismatch(
                         store=f"sqlite:{self.path}", store_dimension=stored,
@@ -280,14 +280,15 @@ class SQLiteStore(VectorStore):
                 if first is not None:
                     dimension = len(first)
                     conn.execute("INSERT INTO meta (key, value) VALUES ('dimension', ?)", (str(dimension),))
-            for row, change in zip(rows, changes, strict=True):
+            vectors = [
+                (vector_to_blob(c.vector, dimension, c.record.id), c.record.id)
+                for c in changes if c.vector is not None and dimension is not None
+            ]
+            for row in rows:
                 row["gen"] = generation
-                row["vector"] = (
-                    None if change.vector is None or dimension is None
-                    else vector_to_blob(change.vector, dimension, change.record.id)
-                )
             self._refuse_scope_changes(conn, changes)
             conn.executemany(_UPSERT, rows)
+            conn.executemany(_UPSERT_VECTOR, vectors)
             if history:
                 conn.executemany(_INSERT_HISTORY, history)
         if dimension is not None:
@@ -337,6 +338,7 @@ class SQLiteStore(VectorStore):
         with self._write() as (conn, _generation):
             conn.execute("DELETE FROM history")
             conn.execute("DELETE FROM records")
+            conn.execute("DELETE FROM vectors")
             conn.execute("UPDATE state SET epoch = epoch + 1 WHERE id = 1")
         self._cache.clear()
 
@@ -390,8 +392,8 @@ class SQLiteStore(VectorStore):
         with self._read() as conn:
             for chunk in _chunks(unique):
                 for rid, blob in conn.execute(
-                    f"SELECT r.id, r.vector FROM records r WHERE r.id IN ({_marks(len(chunk))}) "
-                    f"AND r.vector IS NOT NULL AND {scope_sql}",
+                    f"SELECT r.id, v.vector FROM records r JOIN vectors v ON v.seq = r.seq "
+                    f"WHERE r.id IN ({_marks(len(chunk))}) AND {scope_sql}",
                     [*chunk, *scope_params],
                 ):
                     out[rid] = np.frombuffer(blob, dtype=np.float32).tolist()
@@ -511,16 +513,17 @@ class SQLiteStore(VectorStore):
             if entry.generation == generation and entry.epoch == epoch:
                 return entry
             scope_sql, params = _scope_sql(scope)
-            select = "SELECT r.seq, r.id, r.vector, r.deleted_at, r.expires_at FROM records r WHERE "
+            select = (
+                "SELECT r.seq, r.id, v.vector, r.deleted_at, r.expires_at "
+                "FROM records r JOIN vectors v ON v.seq = r.seq WHERE "
+            )
             if entry.epoch != epoch or entry.generation < 0 or entry.generation > generation:
                 entry.clear()
-                rows = conn.execute(
-                    f"{select} r.vector IS NOT NULL AND {scope_sql} ORDER BY r.seq", params
-                )
+                rows = conn.execute(f"{select} {scope_sql} ORDER BY r.seq", params)
             else:  # only what was written since: this process's writes and everyone else's
                 delta_scope, _ = _scope_sql(scope, alias="+r")  # use the gen index, not a scope one
                 rows = conn.execute(
-                    f"{select} r.gen > ? AND r.vector IS NOT NULL AND {delta_scope}",
+                    f"{select} r.gen > ? AND {delta_scope}",
                     [entry.generation, *params],
                 )
             entry.upsert(rows)
