@@ -46,6 +46,8 @@ def test_store_that_ignores_filters_is_rejected(suite: pytest.Pytester) -> None:
 def test_store_that_leaks_across_scopes_is_rejected(suite: pytest.Pytester) -> None:
     failed, _ = run_store(suite, "LeaksScopesStore")
     assert "test_hostile_scope_values_never_cross_scopes" in failed
+    assert "test_random_scopes_match_reference_semantics" in failed
+    assert "test_two_users_never_see_each_other" not in failed  # alice/bob: no shared prefix
     assert "test_list_records_pages_return_every_record_exactly_once" not in failed
 
 

@@ -38,6 +38,8 @@ from datetime import timedelta
 from typing import Any, ClassVar
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from memplane.errors import DimensionMismatch, MemplaneError, UnsupportedFilter
 from memplane.filters import LOGICAL, OPERATORS, evaluate, operators_used, parse_filter
@@ -54,6 +56,20 @@ from memplane_conformance.data import (
     record,
     soft_delete_change,
     update_change,
+)
+
+#: ids one edit apart (case, prefix, wildcard, accent, spacing, quoting): a store that
+#: compares scope ids anything but exactly lets these reach each other.
+NEAR_MISSES = ("u", "U", "u1", "u%", "%", "u_", "_", "\u00fc", "u\u0308", "u ", " u", "u'",
+               "u\\", "u*", "*")
+_SCOPE_IDS = st.one_of(
+    st.none(),
+    st.sampled_from(NEAR_MISSES),
+    st.sampled_from(HOSTILE_IDS[:-1]),
+    st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=12),
+)
+_SCOPES = st.builds(Scope, user_id=_SCOPE_IDS, agent_id=_SCOPE_IDS, run_id=_SCOPE_IDS).filter(
+    lambda s: not s.is_empty
 )
 
 ALICE = Scope(user_id="alice")
@@ -528,6 +544,34 @@ class VectorStoreContract(ContractBase):
         victims = [i for v, ids in owned.items() if v != "' OR '1'='1" for i in ids]
         assert store.delete(victims, Scope(user_id="' OR '1'='1")) == 0
         assert store.count(Scope(user_id="alice")) == 2
+
+    @given(
+        owners=st.lists(_SCOPES, min_size=1, max_size=10),
+        queries=st.lists(_SCOPES, min_size=1, max_size=4),
+    )
+    @settings(max_examples=30, deadline=None, derandomize=True,
+              suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                     HealthCheck.differing_executors])
+    def test_random_scopes_match_reference_semantics(
+        self, store: VectorStore, owners: list[Scope], queries: list[Scope]
+    ) -> None:
+        """For random scopes (hostile ids, arbitrary unicode, partial scopes), every
+        read returns exactly the records :meth:`Scope.matches` selects.
+
+        Troubleshooting: compare each scope id the query sets for exact equality and
+        ignore the ones it leaves unset; a record without an id the query sets is no
+        match. Shrunk failing examples are printed above.
+        """
+        store.reset()
+        recs = [record(f"owned {i}", scope, minutes=i) for i, scope in enumerate(owners)]
+        store.apply([add_change(r, random_unit(i)) for i, r in enumerate(recs)])
+        all_ids = [r.id for r in recs]
+        for query in owners + queries:
+            expected = sorted(r.id for r in recs if query.matches(r.scope))
+            assert sorted(_ids(store.list_records(query, limit=100).records)) == expected, query
+            assert store.count(query) == len(expected), query
+            assert sorted(_ids(store.search(basis(0), query, limit=100))) == expected, query
+            assert sorted(_ids(store.get(all_ids, query))) == expected, query
 
     def test_hostile_metadata_values_are_stored_verbatim(self, store: VectorStore) -> None:
         """Metadata values with quotes, operators and unicode round-trip and filter exactly.
