@@ -280,6 +280,25 @@ class LLMContract(LLMBehaviourContract):
         assert caught.value.retryable is True
         assert len(endpoint.requests) == 1
 
+    @pytest.mark.parametrize("fault", ["server_error", "rate_limit"])
+    def test_retryable_failure_is_retried_within_max_retries(
+        self, endpoint: ScriptedEndpoint, llm_factory: Callable[..., LLM], fault: str
+    ) -> None:
+        """A provider with a ``max_retries`` setting retries one transient failure and
+        returns the answer that follows.
+
+        Troubleshooting: retry ``ProviderError(retryable=True)`` cases (429, 5xx,
+        timeouts) up to ``max_retries`` times, honouring Retry-After.
+        """
+        llm = llm_factory(max_retries=2)
+        if "max_retries" not in type(llm).Config.model_fields:
+            pytest.skip(f"llms provider {llm.name!r} has no 'max_retries' setting (never retries)")
+        endpoint.enqueue_fault(fault, retry_after=0)  # type: ignore[arg-type]
+        endpoint.enqueue_text("recovered")
+        response = llm.generate(_chat("hi"))
+        assert "recovered" in response.text
+        assert len(endpoint.requests) == 2
+
     def test_timeout_is_typed(self, endpoint: ScriptedEndpoint,
                               llm_factory: Callable[..., LLM]) -> None:
         """A response slower than the client's timeout raises ``ProviderTimeout``.
