@@ -26,7 +26,7 @@ class MilvusConfig(ProviderConfig):
     #: the scope id used as Milvus partition key (hash-bucketed physical partitions),
     #: or "none" to rely on the indexed scalar scope fields only.
     partition_key: Literal["user_id", "agent_id", "run_id", "none"] = "user_id"
-    num_partitions: int = Field(default=16, ge=1, le=4096)
+    num_partitions: int = Field(default=16, ge=1, le=1024)
     #: full-text search through a BM25 function on the text field (Milvus >= 2.5).
     keyword_search: bool = True
     #: pass filter values as expression template parameters instead of escaped

@@ -234,7 +234,7 @@ class MilvusVectorStore(VectorStore):
                 f"memory {record.id!r} is longer than {self.config.max_text_length} bytes "
                 f"(the collection's text field); shorten it"
             )
-        for name, value in record.scope.items():
+        for name, value in [*record.scope.items(), ("attributed_to", record.attributed_to or "")]:
             if len(value.encode("utf-8")) > SCOPE_ID_MAX_BYTES:
                 raise ValidationError(
                     f"{name} is longer than {SCOPE_ID_MAX_BYTES} bytes; use a shorter id"

@@ -47,6 +47,9 @@ from memplane_weaviate.where import FALSE, TRUE, Cond, Group, Where, WhereCompil
 
 T = TypeVar("T")
 _CURSOR_PREFIX = "mid:"
+#: Weaviate answers at most QUERY_MAXIMUM_RESULTS (10,000 by default) per query.
+MAX_PAGE = 9_999
+_ID_CHUNK = 500
 _MARKER = "memplane"
 #: tenant for records whose scope lacks the tenant field.
 UNSCOPED_TENANT = "memplane_unscoped"
@@ -292,19 +295,23 @@ class WeaviateVectorStore(VectorStore):
             key = tenant_name(getattr(scope, self.config.tenant_field)) \
                 if self._multi_tenant else ""
             by_tenant.setdefault(key, []).append(object_uuid(change.record.id))
+        if any(t and t not in self._tenants for t in by_tenant):
+            self._refresh_tenants()  # another writer may have created them
         base = self._collection()
         for tenant, uids in by_tenant.items():
             if tenant and tenant not in self._tenants:
-                continue
+                continue  # a tenant nobody wrote to holds no records yet
             target = base.with_tenant(tenant) if tenant else base
-            result = self._call(
-                target.query.fetch_objects, filters=Filter.by_id().contains_any(uids),
-                limit=len(uids), include_vector=True, return_properties=["history"],
-            )
-            for obj in result.objects:
-                vector = obj.vector.get("default") if isinstance(obj.vector, dict) else obj.vector
-                found[str(obj.uuid)] = (list(vector) if vector else None,
-                                        object_history(obj.properties))
+            for chunk in _chunks(list(dict.fromkeys(uids)), _ID_CHUNK):
+                result = self._call(
+                    target.query.fetch_objects, filters=Filter.by_id().contains_any(chunk),
+                    limit=len(chunk), include_vector=True, return_properties=["history"],
+                )
+                for obj in result.objects:
+                    vector = obj.vector.get("default") if isinstance(obj.vector, dict) \
+                        else obj.vector
+                    found[str(obj.uuid)] = (list(vector) if vector else None,
+                                            object_history(obj.properties))
         return found
 
     def _ensure_properties(self, names: set[str]) -> None:
@@ -345,15 +352,16 @@ class WeaviateVectorStore(VectorStore):
         from weaviate.classes.query import Filter
 
         where = self._to_filter(all_of(self._scope_where(scope)))
-        by_id = Filter.by_id().contains_any([object_uuid(i) for i in ids])
         removed = 0
         with self._lock:
             for target in self._targets(scope):
-                result = self._call(
-                    target.data.delete_many,
-                    where=by_id if where is None else by_id & where,
-                )
-                removed += int(result.successful)
+                for chunk in _chunks([object_uuid(i) for i in dict.fromkeys(ids)], _ID_CHUNK):
+                    by_id = Filter.by_id().contains_any(chunk)
+                    result = self._call(
+                        target.data.delete_many,
+                        where=by_id if where is None else by_id & where,
+                    )
+                    removed += int(result.successful)
         return removed
 
     def reset(self) -> None:
@@ -407,14 +415,15 @@ class WeaviateVectorStore(VectorStore):
         if not include_deleted:
             parts.append(Cond("deleted", "Equal", False))
         where = self._to_filter(all_of(*parts))
-        by_id = Filter.by_id().contains_any([object_uuid(i) for i in ids])
         found = []
         for target in self._targets(scope):
-            result = self._call(
-                target.query.fetch_objects, filters=by_id if where is None else by_id & where,
-                limit=len(ids), return_properties=props, include_vector=vectors,
-            )
-            found.extend(result.objects)
+            for chunk in _chunks([object_uuid(i) for i in dict.fromkeys(ids)], _ID_CHUNK):
+                by_id = Filter.by_id().contains_any(chunk)
+                result = self._call(
+                    target.query.fetch_objects, filters=by_id if where is None else by_id & where,
+                    limit=len(chunk), return_properties=props, include_vector=vectors,
+                )
+                found.extend(result.objects)
         return found
 
     def list_records(
@@ -431,6 +440,7 @@ class WeaviateVectorStore(VectorStore):
         scope.require("list_records")
         if limit < 1:
             raise ValidationError(f"limit must be at least 1, got {limit}")
+        limit = min(limit, MAX_PAGE)
         from weaviate.classes.query import Sort
 
         where = self._where(scope, filters, include_deleted, include_expired)
@@ -495,6 +505,7 @@ class WeaviateVectorStore(VectorStore):
             return []
         from weaviate.classes.query import MetadataQuery
 
+        limit = min(limit, MAX_PAGE)
         hits: list[SearchHit] = []
         for target in self._targets(scope):
             result = self._call(
@@ -528,6 +539,7 @@ class WeaviateVectorStore(VectorStore):
             return []
         from weaviate.classes.query import MetadataQuery
 
+        limit = min(limit, MAX_PAGE)
         hits: list[SearchHit] = []
         for target in self._targets(scope):
             result = self._call(
@@ -613,6 +625,11 @@ class WeaviateVectorStore(VectorStore):
     def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         with _mapped_errors(self.name, "Weaviate call"):
             return fn(*args, **kwargs)
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
 
 
 def _property(definition: dict[str, Any]) -> Any:
