@@ -79,3 +79,14 @@ def test_bad_config_key_is_a_configuration_error(tmp_path: Path) -> None:
     })
     with pytest.raises(ConfigurationError, match="example_dict"):
         Memory(config)
+
+
+def test_its_own_tests_pass_in_subclass_mode() -> None:
+    """The package's own tests subclass the contracts (the zero-code run is a tox command)."""
+    own_tests = Path(__file__).parent / "example_provider" / "tests"
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", str(own_tests), "-q", "-p", "no:cacheprovider"],
+        capture_output=True, text=True, cwd=Path(__file__).parent.parent,
+    )
+    assert out.returncode == 0, out.stdout[-3000:]
+    assert " passed" in out.stdout and "failed" not in out.stdout

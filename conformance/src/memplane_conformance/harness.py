@@ -44,7 +44,7 @@ class ProviderHarness:
     def provider_config(self, tmp_path: Path) -> dict[str, Any]:
         """Config for one fresh, isolated instance. Vector stores must point at new,
         empty storage under ``tmp_path`` (a new file, a new collection name...)."""
-        return substitute(self.file_config, tmp_path)
+        return dict(substitute(self.file_config, tmp_path))
 
     def create(self, tmp_path: Path, **overrides: Any) -> Provider:
         return self.provider_class({**self.provider_config(tmp_path), **overrides})
@@ -114,7 +114,7 @@ def read_config_file(path: str | None) -> dict[str, Any]:
         raise ValueError(f"{path}: the provider config must be a mapping of config keys")
     if set(data) <= {"provider", "config"} and isinstance(data.get("config"), dict):
         data = data["config"]
-    return data
+    return dict(data)
 
 
 def find_harness(kind: str, name: str) -> type[ProviderHarness] | ProviderHarness | None:

@@ -43,7 +43,7 @@ from hypothesis import strategies as st
 
 from memplane.errors import DimensionMismatch, MemplaneError, UnsupportedFilter
 from memplane.filters import LOGICAL, OPERATORS, evaluate, operators_used, parse_filter
-from memplane.models import HistoryEvent, MemoryRecord, Scope, utcnow
+from memplane.models import Change, HistoryEvent, MemoryRecord, Scope, utcnow
 from memplane.providers.base import VectorStore
 from memplane_conformance.contract import ContractBase, skip_unless_capable
 from memplane_conformance.data import (
@@ -521,7 +521,7 @@ class VectorStoreContract(ContractBase):
         and store long values in full.
         """
         owned: dict[str, list[str]] = {}
-        changes = []
+        changes: list[Change] = []
         for i, value in enumerate(HOSTILE_IDS):
             scope = Scope(user_id=value)
             recs = [record(f"secret {i}-{j}", scope, minutes=j) for j in range(2)]

@@ -19,7 +19,7 @@ def store_factory(
     made: list[VectorStore] = []
 
     def make() -> VectorStore:
-        store = memplane_target.harness.create(tmp_path_factory.mktemp("store"))
+        store: VectorStore = memplane_target.harness.create(tmp_path_factory.mktemp("store"))
         made.append(store)
         return store
 
