@@ -284,6 +284,14 @@ def test_bad_metadata_is_a_validation_error(store: SQLiteStore) -> None:
     assert store.count(ALICE) == 0
 
 
+def test_invalid_unicode_is_a_validation_error(store: SQLiteStore) -> None:
+    with pytest.raises(ValidationError, match="surrogate"):
+        add(store, "broken", metadata={"k": "\ud800"})
+    with pytest.raises(ValidationError, match="surrogate"):
+        store.count(Scope(user_id="\udfff"))
+    assert store.count(ALICE) == 0
+
+
 def test_history_is_oldest_first_and_idempotent(store: SQLiteStore) -> None:
     record = add(store, "v0")
     entries = []

@@ -187,6 +187,11 @@ class SQLiteStore(VectorStore):
     def _errors(self) -> Iterator[None]:
         try:
             yield
+        except UnicodeEncodeError as exc:  # a lone surrogate in a text, id or filter value
+            raise ValidationError(
+                f"text sent to the sqlite store is not valid Unicode ({exc.reason} at "
+                f"{exc.object[exc.start:exc.end]!r}); remove lone surrogate characters"
+            ) from None
         except sqlite3.OperationalError as exc:
             raise ProviderError(
                 f"sqlite store {self.path!r}: {exc}"
