@@ -11,6 +11,7 @@ refers to an id, so the scripted ids are unambiguous whatever the embedder.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import Iterator
 from typing import Any, ClassVar
@@ -296,6 +297,29 @@ class MemoryContract(ContractBase):
         result = memory.add("I prefer coffee now", user_id="invent")
         assert not result.by_event("UPDATE") and result.diagnostics
         assert _current(memory, user_id="invent") == {mid: "User prefers tea"}
+
+    def test_async_memory_mirrors_sync(self, parts: Parts) -> None:
+        """``AsyncMemory`` runs the same scenario: ADD, search, UPDATE, history.
+
+        Troubleshooting: async overrides (``aapply``, ``asearch``...) must behave like
+        the sync methods; if you declare ``async_native``, check them against each other.
+        """
+        from memplane.async_memory import AsyncMemory
+
+        async def scenario() -> None:
+            async with AsyncMemory(llm=parts.llm, embedder=parts.embedder,
+                                   vector_store=parts.store) as memory:
+                parts.decide({"event": "ADD", "text": "User plays padel"})
+                added = _one(await memory.add("I play padel", user_id="async"), "ADD")
+                hits = await memory.search("padel", user_id="async")
+                assert [h.id for h in hits] == [added.id]
+                parts.decide({"event": "UPDATE", "id": 0, "text": "User plays padel weekly"})
+                updated = _one(await memory.add("every week", user_id="async"), "UPDATE")
+                assert updated.id == added.id
+                history = await memory.history(added.id, user_id="async")
+                assert [h.event for h in history] == [HistoryEvent.ADD, HistoryEvent.UPDATE]
+
+        asyncio.run(scenario())
 
     def test_reset_removes_everything(self, parts: Parts, memory: Any) -> None:
         """``reset`` empties every scope.
