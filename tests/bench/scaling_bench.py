@@ -32,10 +32,20 @@ def queries_for(size: int, queries: int) -> int:
     return max(20, queries // 3) if size >= 100_000 else queries
 
 
-def run(sizes: list[int], stores: list[str], queries: int, with_mem0: bool) -> dict[str, Any]:
+#: Milvus Lite adds one memory per insert at ~150/s here (minutes per 10k), so by
+#: default it runs up to this size; `--milvus-max-size` raises it.
+MILVUS_MAX_SIZE = 10_000
+
+
+def run(sizes: list[int], stores: list[str], queries: int, with_mem0: bool,
+        milvus_max_size: int = MILVUS_MAX_SIZE) -> dict[str, Any]:
     runs: list[dict[str, Any]] = []
     for size in sizes:
         for store in stores:
+            if store == "milvus" and size > milvus_max_size:
+                runs.append({"system": "memplane", "store": store, "size": size,
+                             "error": f"skipped: above --milvus-max-size {milvus_max_size}"})
+                continue
             print(f"scaling: memplane/{store} N={size}", file=sys.stderr)
             runs.append(worker_process(store, size, queries_for(size, queries)))
         if with_mem0:
