@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
 from memplane_milvus.store import MilvusVectorStore
 
 _counter = itertools.count()

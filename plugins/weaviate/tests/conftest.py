@@ -6,6 +6,7 @@ import itertools
 from collections.abc import Callable, Iterator
 
 import pytest
+
 from memplane_weaviate.store import WeaviateVectorStore
 from memplane_weaviate.testing import WeaviateLoopback
 

@@ -7,10 +7,10 @@ import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
-from memplane_weaviate.store import WeaviateVectorStore
-from memplane_weaviate.testing import live_config
 
 from memplane_conformance import VectorStoreContract
+from memplane_weaviate.store import WeaviateVectorStore
+from memplane_weaviate.testing import live_config
 
 pytestmark = [
     pytest.mark.live,

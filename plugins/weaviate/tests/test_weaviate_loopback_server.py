@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 import weaviate
 import weaviate.classes as wvc
-from memplane_weaviate.testing import WeaviateLoopback
 from weaviate.classes.query import Filter, MetadataQuery
 from weaviate.exceptions import WeaviateBaseError
+
+from memplane_weaviate.testing import WeaviateLoopback
 
 
 def _connect(server: WeaviateLoopback, api_key: str | None = None) -> Any:

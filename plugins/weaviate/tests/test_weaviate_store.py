@@ -8,9 +8,6 @@ import sys
 from collections.abc import Callable
 
 import pytest
-from memplane_weaviate.layout import hexed, object_uuid
-from memplane_weaviate.store import UNSCOPED_TENANT, WeaviateVectorStore, tenant_name
-from memplane_weaviate.testing import WeaviateLoopback
 
 from memplane.errors import (
     AuthenticationError,
@@ -21,6 +18,9 @@ from memplane.errors import (
 )
 from memplane.filters import parse_filter
 from memplane.models import Change, HistoryEntry, MemoryRecord, Scope
+from memplane_weaviate.layout import hexed, object_uuid
+from memplane_weaviate.store import UNSCOPED_TENANT, WeaviateVectorStore, tenant_name
+from memplane_weaviate.testing import WeaviateLoopback
 
 ALICE = Scope(user_id="alice")
 DIM = 4

@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+
+from memplane.errors import UnsupportedFilter, ValidationError
+from memplane.filters import parse_filter
 from memplane_milvus.expressions import (
     FALSE,
     compile_filter,
@@ -12,9 +15,6 @@ from memplane_milvus.expressions import (
     metadata_index,
     quote,
 )
-
-from memplane.errors import UnsupportedFilter, ValidationError
-from memplane.filters import parse_filter
 
 HOSTILE = ['" or 1==1 or "', "\\", '\\"', "a'b", "line\nbreak\r\t", "{p1}", "caf\u00e9 \U0001f642", ""]
 

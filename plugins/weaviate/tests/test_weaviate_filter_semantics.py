@@ -1,5 +1,6 @@
-"""Every translated filter selects on Milvus Lite exactly what the reference
-evaluator (memplane.filters.evaluate) selects, hostile values included."""
+"""Every translated filter selects, through weaviate-client and the loopback
+server, exactly what the reference evaluator (memplane.filters.evaluate) selects,
+hostile values included."""
 
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from memplane_milvus.store import MilvusVectorStore
 
 from memplane.errors import UnsupportedFilter
 from memplane.filters import evaluate, parse_filter
 from memplane.models import Change, MemoryRecord, Scope
+from memplane_weaviate.store import WeaviateVectorStore
+from memplane_weaviate.testing import WeaviateLoopback
 
 SCOPE = Scope(user_id="u")
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -33,9 +35,8 @@ METADATA: list[dict[str, Any]] = [
 
 
 @pytest.fixture(scope="module")
-def loaded(tmp_path_factory: pytest.TempPathFactory) -> tuple[MilvusVectorStore, list[MemoryRecord]]:
-    store = MilvusVectorStore({"uri": str(tmp_path_factory.mktemp("sem") / "sem.db"),
-                               "collection": "semantics"})
+def loaded(server: WeaviateLoopback) -> tuple[WeaviateVectorStore, list[MemoryRecord]]:
+    store = WeaviateVectorStore(server.store_config(collection="Semantics"))
     store.open(4)
     records = [
         MemoryRecord(
@@ -53,7 +54,7 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> tuple[MilvusVectorStore,
     store.close()
 
 
-def _check(store: MilvusVectorStore, records: list[MemoryRecord], spec: dict[str, Any]) -> None:
+def _check(store: WeaviateVectorStore, records: list[MemoryRecord], spec: dict[str, Any]) -> None:
     tree = parse_filter(spec)
     try:
         expected = {r.id for r in records if evaluate(tree, r)}

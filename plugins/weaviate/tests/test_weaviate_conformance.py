@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from memplane_weaviate.store import WeaviateVectorStore
 
-from memplane_conformance import VectorStoreContract
+from memplane_conformance import MemoryContract, VectorStoreContract
+from memplane_weaviate.store import WeaviateVectorStore
 
 
 class TestWeaviateTenantScoping(VectorStoreContract):
@@ -25,3 +25,13 @@ class TestWeaviateFilterScoping(VectorStoreContract):
         self, make_store: Callable[..., WeaviateVectorStore]
     ) -> Callable[[], WeaviateVectorStore]:
         return lambda: make_store(scoping="filter")
+
+
+class TestMemoryOnWeaviate(MemoryContract):
+    """``Memory`` ADD/UPDATE/DELETE/NONE scenarios with this store underneath."""
+
+    @pytest.fixture
+    def store_factory(
+        self, make_store: Callable[..., WeaviateVectorStore]
+    ) -> Callable[[], WeaviateVectorStore]:
+        return make_store

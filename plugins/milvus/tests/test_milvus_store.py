@@ -7,11 +7,11 @@ import sys
 from collections.abc import Callable
 
 import pytest
-from memplane_milvus.store import MilvusVectorStore
 
 from memplane.errors import ConfigurationError, ValidationError
 from memplane.models import Change, HistoryEntry, MemoryRecord, Scope
 from memplane.plugins.registry import load_provider_class
+from memplane_milvus.store import MilvusVectorStore
 
 ALICE = Scope(user_id="alice")
 
