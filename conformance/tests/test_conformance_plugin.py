@@ -92,3 +92,25 @@ def test_read_config_file_formats(tmp_path: Path) -> None:
     (tmp_path / "d.json").write_text("[1, 2]")
     with pytest.raises(ValueError, match="mapping"):
         read_config_file(str(tmp_path / "d.json"))
+
+
+
+def test_persistent_store_without_harness_or_config_is_refused() -> None:
+    """The suite resets stores, so it must never run on a default on-disk location."""
+    from reference_providers import DictStore
+
+    from memplane.stores.inmemory import InMemoryStore
+    from memplane_conformance.harness import ProviderHarness
+    from memplane_conformance.plugin import refuse_unsafe_target
+
+    with pytest.raises(pytest.UsageError, match="tmp_path"):
+        refuse_unsafe_target("vector_stores", DictStore, ProviderHarness(DictStore, {}), {})
+    # a config file, a harness, or a store that keeps nothing make it safe
+    refuse_unsafe_target("vector_stores", DictStore, ProviderHarness(DictStore, {"name": "x"}),
+                         {"name": "x"})
+    refuse_unsafe_target("vector_stores", InMemoryStore, ProviderHarness(InMemoryStore, {}), {})
+
+    class Harness(ProviderHarness):
+        pass
+
+    refuse_unsafe_target("vector_stores", DictStore, Harness(DictStore, {}), {})

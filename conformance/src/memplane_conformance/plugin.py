@@ -89,10 +89,27 @@ def pytest_configure(config: pytest.Config) -> None:
         harness = make_harness(kind, name, cls, file_config)
     except (MemplaneError, OSError, ValueError) as exc:
         raise pytest.UsageError(f"--memplane-provider {kind}:{name}: {exc}") from exc
+    refuse_unsafe_target(kind, cls, harness, file_config)
     config.stash[_TARGET] = Target(kind, name, cls, harness)
 
 
 _TARGET = pytest.StashKey[Target]()
+
+
+def refuse_unsafe_target(kind: str, cls: type, harness: Any, file_config: dict[str, Any]) -> None:
+    """Refuse a persistent store with neither a harness nor a config file: the suite
+    resets stores, so it must never run on the provider's default location."""
+    from memplane_conformance.harness import ProviderHarness
+
+    if (kind == "vector_stores" and type(harness) is ProviderHarness and not file_config
+            and "persistent" in getattr(cls, "capabilities", frozenset())):
+        raise pytest.UsageError(
+            f"--memplane-provider {kind}:{getattr(cls, 'name', cls.__name__)}: this store is "
+            f"persistent and has no conformance harness, so the suite does not know where "
+            f"fresh, disposable storage is. Pass --memplane-provider-config FILE pointing it "
+            f"under '{{tmp_path}}' (e.g. path: \"{{tmp_path}}/store.db\"), or register a "
+            f"ProviderHarness under the 'memplane.conformance' entry-point group"
+        )
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
