@@ -6,9 +6,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from memplane_example_dict.store import ExampleDictStore
 
 from memplane_conformance import MemoryContract, VectorStoreContract
+from memplane_example_dict.store import ExampleDictStore
 
 
 @pytest.fixture
