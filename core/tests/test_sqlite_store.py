@@ -363,6 +363,32 @@ def test_cache_sees_other_instances_writes(tmp_path: Path) -> None:
     writer.close()
 
 
+def test_cache_follows_hard_deletes_without_rebuilding(tmp_path: Path) -> None:
+    path = str(tmp_path / "h.db")
+    reader, writer = SQLiteStore(path=path), SQLiteStore(path=path)
+    reader.open(DIM)
+    vectors = rng_vectors(20, seed=5)
+    records = [MemoryRecord(text=f"m{i}", scope=ALICE) for i in range(20)]
+    writer.apply([Change(record=r, vector=v.tolist()) for r, v in zip(records, vectors, strict=True)])
+    query = rng_vectors(1, seed=6)[0].tolist()
+    assert len(reader.search(query, ALICE, limit=100)) == 20
+    entry = reader._cache.entry(tuple(ALICE.items()), DIM)
+    alive = {r.id for r in records}
+    for batch in (records[:3], records[3:9], records[9:10]):  # below, then past the compaction point
+        writer.delete([r.id for r in batch], ALICE)
+        alive -= {r.id for r in batch}
+        hits = reader.search(query, ALICE, limit=100)
+        assert {h.id for h in hits} == alive
+        uncached = SQLiteStore(path=path, cache_vectors=False)
+        assert [(h.id, round(h.score, 6)) for h in hits] == [
+            (h.id, round(h.score, 6)) for h in uncached.search(query, ALICE, limit=100)]
+        uncached.close()
+    assert reader._cache.entry(tuple(ALICE.items()), DIM) is entry  # caught up, not rebuilt
+    assert entry.size == len(alive) + 1  # compacted once; the last delete is a dead row
+    reader.close()
+    writer.close()
+
+
 def test_uncached_search_gives_the_same_results(tmp_path: Path) -> None:
     path = str(tmp_path / "u.db")
     cached, uncached = SQLiteStore(path=path), SQLiteStore(path=path, cache_vectors=False)

@@ -7,8 +7,8 @@ filters, listing and counting then read small rows, not 1.5 KB vector blobs.
 by ``seq`` returns every record exactly once even when rows are deleted and new
 ones inserted meanwhile. ``records.gen`` is the write generation that last touched
 the row; the vector cache refreshes itself with the rows whose ``gen`` is newer
-than what it holds. ``state.epoch`` changes on hard deletes and resets, which the
-cache cannot follow incrementally.
+than what it holds, and drops the rows listed in ``tombstones`` (hard deletes) with
+a newer ``gen``. ``state.epoch`` changes on reset, which makes caches rebuild.
 """
 
 from __future__ import annotations
@@ -55,6 +55,11 @@ CREATE INDEX IF NOT EXISTS records_by_user ON records (user_id, agent_id, run_id
 CREATE INDEX IF NOT EXISTS records_by_agent ON records (agent_id, run_id);
 CREATE INDEX IF NOT EXISTS records_by_run ON records (run_id);
 CREATE INDEX IF NOT EXISTS records_by_gen ON records (gen);
+CREATE TABLE IF NOT EXISTS tombstones (
+    seq INTEGER PRIMARY KEY,
+    gen INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS tombstones_by_gen ON tombstones (gen);
 CREATE TABLE IF NOT EXISTS history (
     seq       INTEGER PRIMARY KEY AUTOINCREMENT,
     id        TEXT NOT NULL UNIQUE,

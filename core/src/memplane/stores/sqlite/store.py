@@ -322,21 +322,21 @@ class SQLiteStore(VectorStore):
             return 0
         scope_sql, scope_params = _scope_sql(scope)
         removed = 0
-        with self._write() as (conn, _generation):
+        with self._write() as (conn, generation):
             for chunk in _chunks(unique):
-                found = [
-                    row[0] for row in conn.execute(
-                        f"SELECT r.id FROM records r WHERE r.id IN ({_marks(len(chunk))}) AND {scope_sql}",
-                        [*chunk, *scope_params],
-                    )
-                ]
+                found = conn.execute(
+                    f"SELECT r.seq, r.id FROM records r WHERE r.id IN ({_marks(len(chunk))}) AND {scope_sql}",
+                    [*chunk, *scope_params],
+                ).fetchall()
                 if not found:
                     continue
-                conn.execute(f"DELETE FROM history WHERE memory_id IN ({_marks(len(found))})", found)
-                conn.execute(f"DELETE FROM records WHERE id IN ({_marks(len(found))})", found)
+                ids = [rid for _seq, rid in found]
+                conn.execute(f"DELETE FROM history WHERE memory_id IN ({_marks(len(ids))})", ids)
+                conn.execute(f"DELETE FROM records WHERE id IN ({_marks(len(ids))})", ids)
+                # tell vector caches (of every process) which rows are gone
+                conn.executemany("INSERT OR REPLACE INTO tombstones (seq, gen) VALUES (?, ?)",
+                                 [(seq, generation) for seq, _rid in found])
                 removed += len(found)
-            if removed:
-                conn.execute("UPDATE state SET epoch = epoch + 1 WHERE id = 1")
         return removed
 
     def reset(self) -> None:
@@ -344,6 +344,7 @@ class SQLiteStore(VectorStore):
             conn.execute("DELETE FROM history")
             conn.execute("DELETE FROM records")
             conn.execute("DELETE FROM vectors")
+            conn.execute("DELETE FROM tombstones")
             conn.execute("UPDATE state SET epoch = epoch + 1 WHERE id = 1")
         self._cache.clear()
 
@@ -528,9 +529,10 @@ class SQLiteStore(VectorStore):
             else:  # only what was written since: this process's writes and everyone else's
                 delta_scope, _ = _scope_sql(scope, alias="+r")  # use the gen index, not a scope one
                 rows = conn.execute(
-                    f"{select} r.gen > ? AND {delta_scope}",
-                    [entry.generation, *params],
-                )
+                    f"{select} r.gen > ? AND {delta_scope}", [entry.generation, *params]
+                ).fetchall()
+                entry.remove(row[0] for row in conn.execute(
+                    "SELECT seq FROM tombstones WHERE gen > ?", [entry.generation]))
             entry.upsert(rows)
             entry.generation, entry.epoch = generation, epoch
         if self.config.cache_vectors:
@@ -547,7 +549,7 @@ class SQLiteStore(VectorStore):
         if allowed is not None:
             mask = np.isin(seqs, allowed)
         else:
-            mask = np.ones(n, dtype=bool)
+            mask = entry.alive[:n].copy()
             if not include_deleted:
                 mask &= ~entry.deleted[:n]
             if not include_expired:

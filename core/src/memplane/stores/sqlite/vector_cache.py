@@ -4,8 +4,9 @@ An entry holds, for one query scope, every record with a vector: its ``seq``,
 id, unit float32 vector, deletion flag and expiry. It remembers the database
 ``generation`` and ``epoch`` it reflects. Every write transaction (from any
 thread or process) bumps the generation and stamps the rows it writes with it,
-so an entry catches up by reading only rows with a newer ``gen``; hard deletes
-and resets bump the epoch, which makes entries rebuild from scratch. The check
+so an entry catches up by reading only rows with a newer ``gen``, and drops the
+rows whose tombstones (hard deletes) are newer; a reset bumps the epoch, which
+makes entries rebuild from scratch. The check
 happens inside the search's read transaction, so a search never sees a state
 older than the snapshot it reads records from.
 """
@@ -51,17 +52,21 @@ class ScopeMatrix:
     matrix: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
     seqs: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     deleted: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    alive: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     expires: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float64))
     position: dict[int, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    _dead: int = 0
 
     @property
     def nbytes(self) -> int:
-        return int(self.matrix.nbytes + self.seqs.nbytes + self.deleted.nbytes + self.expires.nbytes)
+        arrays = (self.matrix, self.seqs, self.deleted, self.alive, self.expires)
+        return int(sum(a.nbytes for a in arrays))
 
     def clear(self) -> None:
         self.size = 0
         self.position = {}
+        self._dead = 0
         self._reserve(0)
 
     def _reserve(self, needed: int) -> None:
@@ -72,14 +77,17 @@ class ScopeMatrix:
         matrix = np.zeros((new_capacity, self.dimension), dtype=np.float32)
         seqs = np.zeros(new_capacity, dtype=np.int64)
         deleted = np.zeros(new_capacity, dtype=bool)
+        alive = np.zeros(new_capacity, dtype=bool)
         expires = np.full(new_capacity, math.inf, dtype=np.float64)
         n = self.size
         if n:
             matrix[:n] = self.matrix[:n]
             seqs[:n] = self.seqs[:n]
             deleted[:n] = self.deleted[:n]
+            alive[:n] = self.alive[:n]
             expires[:n] = self.expires[:n]
-        self.matrix, self.seqs, self.deleted, self.expires = matrix, seqs, deleted, expires
+        self.matrix, self.seqs, self.deleted, self.alive, self.expires = (
+            matrix, seqs, deleted, alive, expires)
 
     def upsert(self, rows: Iterable[CacheRow]) -> None:
         """Insert new rows, overwrite known ones (matched by seq)."""
@@ -97,7 +105,31 @@ class ScopeMatrix:
                 self.seqs[at] = seq
             self.matrix[at] = vectors[i]
             self.deleted[at] = deleted_at is not None
+            self.alive[at] = True
             self.expires[at] = _expiry(expires_at)
+
+    def remove(self, seqs: Iterable[int]) -> None:
+        """Forget hard-deleted rows; compact once a quarter of the rows are dead."""
+        for seq in seqs:
+            at = self.position.pop(seq, None)
+            if at is not None:
+                self.alive[at] = False
+                self._dead += 1
+        if self._dead and self._dead * 4 >= self.size:
+            self._compact()
+
+    def _compact(self) -> None:
+        n = self.size
+        keep = np.flatnonzero(self.alive[:n])
+        self.matrix[: keep.size] = self.matrix[keep]
+        self.seqs[: keep.size] = self.seqs[keep]
+        self.deleted[: keep.size] = self.deleted[keep]
+        self.expires[: keep.size] = self.expires[keep]
+        self.alive[: keep.size] = True
+        self.alive[keep.size : n] = False
+        self.size = int(keep.size)
+        self._dead = 0
+        self.position = {int(seq): i for i, seq in enumerate(self.seqs[: self.size])}
 
 
 class VectorCache:
