@@ -174,6 +174,13 @@ def test_get_vectors_returns_stored_vectors_in_scope(store: SQLiteStore) -> None
     assert store.get_vectors([with_vector.id], BOB) == {}
 
 
+def test_equal_scores_come_in_insertion_order(store: SQLiteStore) -> None:
+    records = [MemoryRecord(text=f"same {i}", scope=ALICE) for i in range(600)]
+    store.apply([Change(record=r, vector=vec(1.0, 1.0)) for r in records])
+    hits = store.search(vec(1.0, 1.0), ALICE, limit=5)
+    assert [h.id for h in hits] == [r.id for r in records[:5]]
+
+
 def test_search_with_zero_query_and_wrong_dimension(store: SQLiteStore) -> None:
     add(store, "x", vector=vec(1.0))
     assert [h.score for h in store.search([0.0] * DIM, ALICE)] == [pytest.approx(0.5)]

@@ -566,10 +566,12 @@ class SQLiteStore(VectorStore):
             cosines = np.einsum("ij,j->i", entry.matrix[candidates], query)
         if candidates.size > limit:
             top = np.argpartition(-cosines, limit - 1)[:limit]
+            # widen to every row tied with the worst selected one, so ties go by insertion order
+            top = np.flatnonzero(cosines >= cosines[top].min())
         else:
             top = np.arange(candidates.size)
         # best first; equal scores in insertion order
-        order = top[np.lexsort((seqs[candidates[top]], -cosines[top]))]
+        order = top[np.lexsort((seqs[candidates[top]], -cosines[top]))][:limit]
         scores = np.clip((1.0 + cosines[order].astype(np.float64)) / 2.0, 0.0, 1.0)
         return [int(s) for s in seqs[candidates[order]]], [float(s) for s in scores]
 
