@@ -525,7 +525,7 @@ class SQLiteStore(VectorStore):
             )
             if entry.epoch != epoch or entry.generation < 0 or entry.generation > generation:
                 entry.clear()
-                rows = conn.execute(f"{select} {scope_sql} ORDER BY r.seq", params)
+                rows = conn.execute(f"{select} {scope_sql} ORDER BY r.seq", params).fetchall()
             else:  # only what was written since: this process's writes and everyone else's
                 delta_scope, _ = _scope_sql(scope, alias="+r")  # use the gen index, not a scope one
                 rows = conn.execute(

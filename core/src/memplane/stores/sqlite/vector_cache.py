@@ -18,10 +18,9 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import numpy as np
-
-from memplane.stores.sqlite.codec import dt_from_db
 
 ScopeKey = tuple[tuple[str, str], ...]
 
@@ -37,8 +36,7 @@ def unit_rows(blobs: list[bytes], dimension: int) -> np.ndarray:
 
 
 def _expiry(value: str | None) -> float:
-    moment = dt_from_db(value)
-    return math.inf if moment is None else moment.timestamp()
+    return math.inf if value is None else datetime.fromisoformat(value).timestamp()
 
 
 @dataclass
@@ -96,6 +94,17 @@ class ScopeMatrix:
             return
         vectors = unit_rows([row[2] for row in batch], self.dimension)
         self._reserve(self.size + len(batch))
+        if not self.position:  # a (re)build: fill the arrays in bulk
+            n = len(batch)
+            seqs = [row[0] for row in batch]
+            self.matrix[:n] = vectors
+            self.seqs[:n] = seqs
+            self.deleted[:n] = [row[3] is not None for row in batch]
+            self.alive[:n] = True
+            self.expires[:n] = [_expiry(row[4]) for row in batch]
+            self.position = {seq: i for i, seq in enumerate(seqs)}
+            self.size = n
+            return
         for i, (seq, _id, _blob, deleted_at, expires_at) in enumerate(batch):
             at = self.position.get(seq)
             if at is None:
