@@ -249,3 +249,28 @@ class UnstableTiesReranker(OverlapReranker):
                top_n: int | None = None) -> list[RerankResult]:
         ranked = sorted(super().rerank(query, documents), key=lambda r: (-r.score, -r.index))
         return ranked if top_n is None else ranked[:top_n]
+
+
+# --- embedders -------------------------------------------------------------------------
+
+
+def _hashing_class() -> type:
+    from memplane.embedders.hashing import HashingEmbedder
+
+    return HashingEmbedder
+
+
+class BatchDependentEmbedder(_hashing_class()):  # type: ignore[misc]
+    """Centres each batch on its mean, so a text's vector depends on its neighbours,
+    and silently treats queries differently without declaring ``query_document``."""
+
+    name: ClassVar[str] = "batch_dependent"
+
+    def embed(self, texts: Sequence[str], *, purpose: str = "document") -> Any:
+        vectors = [list(v) for v in super().embed(texts)]
+        if len(vectors) > 1:
+            mean = [sum(col) / len(vectors) for col in zip(*vectors, strict=True)]
+            vectors = [[x - m for x, m in zip(v, mean, strict=True)] for v in vectors]
+        if purpose == "query":
+            vectors = [[-x for x in v] for v in vectors]
+        return vectors

@@ -118,3 +118,19 @@ def test_llm_with_untyped_errors_is_rejected(suite: pytest.Pytester) -> None:
             "test_no_retry_when_max_retries_is_zero", "test_rate_limit_is_typed_and_retries_are_bounded",
             "test_malformed_body_is_a_provider_error",
             "test_provider_failure_leaves_memories_unchanged"} == failed, summary(result)
+
+
+def test_embedder_whose_vectors_depend_on_the_batch_is_rejected(suite: pytest.Pytester) -> None:
+    suite.makepyfile(test_broken_embedder="""
+        import pytest
+        from memplane_conformance import EmbedderContract
+        from reference_providers import BatchDependentEmbedder
+
+        class TestEmbedder(EmbedderContract):
+            @pytest.fixture
+            def embedder(self):
+                return BatchDependentEmbedder({"dimension": 64})
+    """)
+    result, outcomes = run(suite)
+    assert failed_tests(outcomes) == {"test_batch_equals_one_by_one",
+                                      "test_query_and_document_purpose"}, summary(result)
