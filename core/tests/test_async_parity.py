@@ -99,3 +99,16 @@ async def test_async_memory_uses_the_async_provider_methods() -> None:
         await am.add("I like tea", user_id="u")
     assert seen and all(name.startswith("a") for name in seen)
     assert {"aopen", "aembed", "asearch", "agenerate", "aapply"} <= set(seen)
+
+
+async def test_async_memory_closes_and_refuses_calls_afterwards() -> None:
+    from memplane.errors import ValidationError
+
+    am = AsyncMemory(llm=RulesLLM(), embedder=HashingEmbedder({"dimension": 32}), vector_store=InMemoryStore(),
+                     plugins=PluginManager(autoload=False))
+    result = await am.add("I like tea", user_id="u")  # opens the store on first use
+    assert [e.event for e in result.events] == ["ADD"]
+    await am.close()
+    await am.close()
+    with pytest.raises(ValidationError, match="closed"):
+        await am.search("tea", user_id="u")

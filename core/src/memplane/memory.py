@@ -18,7 +18,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from memplane.config import MemoryConfig, ProviderBlock
 from memplane.errors import ConfigurationError, UnsupportedCapability, ValidationError
-from memplane.filters import Filter, parse_filter
+from memplane.filters import Filter, parse_filter, require_supported
 from memplane.models import (
     AddResult,
     ChatMessage,
@@ -168,8 +168,7 @@ class MemoryBase:
         return parse_filter(filters)
 
     def _check_filters(self, filters: Filter | None) -> None:
-        from memplane.filters import require_supported
-
+        """Refuse an operator the store lacks before any provider call is made."""
         require_supported(filters, self.vector_store.filter_operators, self.vector_store.name)
 
     def _add_request(
@@ -235,7 +234,8 @@ class Memory(MemoryBase):
     variables; ``Memory(config)`` takes a :class:`MemoryConfig`, a dict or a file
     path; provider instances (``llm=``, ``embedder=``, ``vector_store=``,
     ``reranker=``) replace the configured ones and stay owned by the caller
-    (``close`` only closes providers Memory created).
+    (``close`` only closes providers Memory created). With all of llm, embedder and
+    vector_store given and no config, the defaults are used (no file or environment).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -8,7 +8,8 @@ Signals (each fetched with the caller's scope and filters, ``candidate_pool`` de
   declares ``keyword_search`` and ``hybrid`` is on. Tokenisation is the store's:
   the core adds no language-specific tokenizer or stemmer.
 
-Fusion (``search.fusion``), over the signals that returned at least one hit:
+Fusion (``search.fusion``), over the signals that returned at least one hit with a
+score above 0 (a zero score carries no evidence and takes no rank):
 
 - ``rrf`` (default): ``score = sum_i w_i / (k + rank_i) / sum_i w_i / (k + 1)``,
   ``rank_i`` 1-based in signal ``i``; a candidate absent from a signal adds
@@ -71,6 +72,9 @@ def fuse(
 ) -> list[Candidate]:
     """Fuse ranked hit lists into candidates sorted best first (ties: earlier signal,
     then rank order, so results are deterministic)."""
+    # A hit scoring 0 carries no evidence (e.g. a keyword match on nothing but
+    # very common terms), so it takes no rank in that signal.
+    signals = {name: [h for h in hits if h.score > 0] for name, hits in signals.items()}
     active = {name: hits for name, hits in signals.items() if hits and weights.get(name, 0) > 0}
     candidates: dict[str, Candidate] = {}
     for hits in active.values():
