@@ -173,3 +173,54 @@ def test_lock_held_past_the_timeout_is_a_retryable_error(tmp_path: Path) -> None
         blocker.close()
     assert store.count(Scope(user_id="u")) == 0
     store.close()
+
+
+def _crash_in_the_middle_of_apply(path: str) -> None:
+    """Commit one batch, then die (no rollback, no cleanup) inside the next apply."""
+    import os
+
+    store = SQLiteStore(path=path)
+    store.open(DIM)
+    _write(store, "committed", batches=2)
+    steps = {"n": 0}
+
+    def die_after_a_while() -> int:
+        steps["n"] += 1
+        if steps["n"] > 200:  # well inside the big transaction below
+            os._exit(17)
+        return 0
+
+    with store._connections.use() as conn:
+        conn.set_progress_handler(die_after_a_while, 100)
+    scope = Scope(user_id="user-crashed", agent_id="shared")
+    doomed = [MemoryRecord(text=f"doomed {i}", scope=scope) for i in range(5000)]
+    store.apply([Change(record=r, vector=_vector(i),
+                        history=HistoryEntry(memory_id=r.id, event=HistoryEvent.ADD, new_text=r.text))
+                 for i, r in enumerate(doomed)])
+    os._exit(0)  # not reached when the crash works
+
+
+def test_a_crash_in_the_middle_of_apply_leaves_a_consistent_store(tmp_path: Path) -> None:
+    path = str(tmp_path / "crash.db")
+    proc = multiprocessing.get_context("spawn").Process(target=_crash_in_the_middle_of_apply, args=(path,))
+    proc.start()
+    proc.join(timeout=300)
+    assert proc.exitcode == 17, "the writer should have died inside the transaction"
+    store = SQLiteStore(path=path)
+    store.open(DIM)
+    shared = Scope(agent_id="shared")
+    assert store.count(shared) == 2 * BATCH
+    assert store.count(Scope(user_id="user-crashed")) == 0
+    assert store.keyword_search("doomed", shared) == []
+    assert len(store.search(_vector(0), shared, limit=100)) == 2 * BATCH
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("SELECT count(*) FROM history").fetchone()[0] == 2 * (BATCH + 1)
+        assert conn.execute("SELECT count(*) FROM vectors").fetchone()[0] == 2 * BATCH
+        conn.execute("INSERT INTO records_fts (records_fts) VALUES ('integrity-check')")
+    finally:
+        conn.close()
+    # and the store keeps working
+    _write(store, "after", batches=1)
+    assert store.count(shared) == 3 * BATCH
+    store.close()
