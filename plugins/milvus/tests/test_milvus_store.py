@@ -115,3 +115,15 @@ def test_get_vectors_returns_stored_vectors_in_scope(store: MilvusVectorStore) -
     theirs = MemoryRecord(text="theirs", scope=Scope(user_id="bob"))
     store.apply([Change(record=mine, vector=[0.5] * 8), Change(record=theirs, vector=[1.0] * 8)])
     assert store.get_vectors([mine.id, theirs.id, "missing"], ALICE) == {mine.id: [0.5] * 8}
+
+
+@pytest.mark.parametrize("key", ['k"] or 1==1 or meta_idx["k', "back\\slash", "ünï code", "a.b", "{p0}"])
+def test_hostile_metadata_keys_filter_exactly(store: MilvusVectorStore, key: str) -> None:
+    from memplane.filters import parse_filter
+
+    hit = MemoryRecord(text="hit", scope=ALICE, metadata={key: "v"})
+    miss = MemoryRecord(text="miss", scope=ALICE, metadata={"k": "v", "other": key})
+    store.apply([Change(record=r, vector=[1.0] * 8) for r in (hit, miss)])
+    assert [r.id for r in store.list_records(ALICE, filters=parse_filter({key: "v"})).records] \
+        == [hit.id]
+    assert store.count(ALICE, filters=parse_filter({key: {"exists": False}})) == 1

@@ -210,7 +210,14 @@ class WeaviateVectorStore(VectorStore):
         if missing:
             from weaviate.classes.tenants import Tenant
 
-            self._call(self._collection().tenants.create, [Tenant(name=n) for n in sorted(missing)])
+            try:
+                self._call(self._collection().tenants.create,
+                           [Tenant(name=n) for n in sorted(missing)])
+            except ProviderError:
+                # another writer may have created them meanwhile; re-read before failing
+                self._refresh_tenants()
+                if missing - self._tenants:
+                    raise
             self._tenants |= missing
 
     def _targets(self, scope: Scope) -> list[Any]:
