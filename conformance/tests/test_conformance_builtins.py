@@ -82,3 +82,14 @@ def test_rules_llm_passes_the_behavioural_scenarios(suite: pytest.Pytester) -> N
     result, outcomes = run(suite)
     assert failed_tests(outcomes) == set(), summary(result)
     assert len(outcomes["PASSED"]) == 6
+
+
+def test_rules_llm_in_zero_code_mode_runs_the_live_scenarios(suite: pytest.Pytester) -> None:
+    """The rules harness has no scripted endpoint (those tests skip, saying why) and is
+    its own "live" service, supplied by a module-level fixture of the zero-code suite."""
+    result, outcomes = run(suite, "--pyargs", "memplane_conformance",
+                           "--memplane-provider", "llms:rules")
+    assert failed_tests(outcomes) == set(), summary(result)
+    live = [n for n in outcomes["PASSED"] if "test_live_" in n]
+    assert len(live) == 5
+    assert "cannot be scripted" in result.stdout.str()

@@ -98,3 +98,19 @@ class SQLiteHarness(ProviderHarness):
 
     def provider_config(self, tmp_path: Path) -> dict[str, Any]:
         return {"path": str(tmp_path / "memplane.db"), **super().provider_config(tmp_path)}
+
+
+class RulesHarness(ProviderHarness):
+    """``llms.rules``: deterministic and local, so its "live" service is itself; it
+    answers by rule and cannot be scripted, so the scripted tests skip."""
+
+    @contextlib.contextmanager
+    def scripted_endpoint(self) -> Iterator[ScriptedEndpoint]:
+        import pytest
+
+        pytest.skip("the rules LLM answers by rule and cannot be scripted; "
+                    "the behavioural (live) scenarios check it instead")
+        yield  # pragma: no cover - skip raises
+
+    def live_config(self) -> dict[str, Any] | None:
+        return dict(self.file_config)

@@ -52,7 +52,7 @@ from memplane.models import ChatMessage, DecisionList, Scope
 from memplane.providers.base import LLM
 from memplane_conformance.contract import ContractBase, skip_unless_capable
 from memplane_conformance.endpoint import ScriptedEndpoint
-from memplane_conformance.parts import Parts, parts_from_fixtures
+from memplane_conformance.parts import Parts, optional_fixture, parts_from_fixtures
 
 FACT = "User lives in Lisbon"
 CLEAN = json.dumps({"decisions": [{"event": "ADD", "text": FACT, "reason": "new fact"}]})
@@ -84,16 +84,14 @@ def _chat(text: str) -> list[ChatMessage]:
 
 class LLMBehaviourContract(ContractBase):
     """Behavioural scenarios against the real service (``live``). Needs the
-    ``live_llm_factory`` fixture; its default returns None, which skips them."""
+    ``live_llm_factory`` fixture (class, module or conftest level); without one, or
+    when it returns None, they skip."""
 
     _memplane_suite_class: ClassVar[bool] = True
 
     @pytest.fixture
-    def live_llm_factory(self) -> Callable[..., LLM] | None:
-        return None
-
-    @pytest.fixture
-    def live_memory(self, live_llm_factory: Callable[..., LLM] | None) -> Iterator[Any]:
+    def live_memory(self, request: pytest.FixtureRequest) -> Iterator[Any]:
+        live_llm_factory = optional_fixture(request, "live_llm_factory")
         if live_llm_factory is None:
             pytest.skip("live: no credentials for the real service (live_llm_factory is None)")
         from memplane.embedders.hashing import HashingEmbedder

@@ -57,6 +57,7 @@ from memplane_conformance.data import (
     soft_delete_change,
     update_change,
 )
+from memplane_conformance.parts import optional_fixture
 
 #: ids one edit apart (case, prefix, wildcard, accent, spacing, quoting): a store that
 #: compares scope ids anything but exactly lets these reach each other.
@@ -124,8 +125,12 @@ class VectorStoreContract(ContractBase):
 
     # fixtures ------------------------------------------------------------------
     @pytest.fixture
-    def reopen_store(self) -> Callable[[VectorStore], VectorStore]:
-        """Default way to attach a second instance to a store's data."""
+    def memplane_reopen(self, request: pytest.FixtureRequest) -> Callable[[VectorStore], VectorStore]:
+        """The author's ``reopen_store`` fixture (class, module or conftest level), or
+        the default: a second instance built from the same config."""
+        custom = optional_fixture(request, "reopen_store")
+        if custom is not None:
+            return custom  # type: ignore[no-any-return]
         return lambda store: type(store)(store.config)
 
     @pytest.fixture
@@ -612,7 +617,7 @@ class VectorStoreContract(ContractBase):
 
     def test_persistent_store_survives_reopen(
         self, memplane_new_store: Callable[..., VectorStore],
-        reopen_store: Callable[[VectorStore], VectorStore],
+        memplane_reopen: Callable[[VectorStore], VectorStore],
     ) -> None:
         """A ``persistent`` store finds its records and history again after close and
         reopen with the same config, and refuses a different dimension.
@@ -625,7 +630,7 @@ class VectorStoreContract(ContractBase):
         rec = record("survives restarts", ALICE, metadata={"k": 1})
         store.apply([add_change(rec, basis(5))])
         store.close()
-        again = reopen_store(store)
+        again = memplane_reopen(store)
         try:
             again.open(DIM)
             [got] = again.get([rec.id], ALICE)
@@ -634,7 +639,7 @@ class VectorStoreContract(ContractBase):
             assert _ids(again.search(basis(5), ALICE)) == [rec.id]
         finally:
             again.close()
-        third = reopen_store(store)
+        third = memplane_reopen(store)
         try:
             with pytest.raises(DimensionMismatch):
                 third.open(DIM * 2)
@@ -682,7 +687,7 @@ class VectorStoreContract(ContractBase):
 
     def test_concurrent_writers(
         self, memplane_new_store: Callable[..., VectorStore],
-        reopen_store: Callable[[VectorStore], VectorStore],
+        memplane_reopen: Callable[[VectorStore], VectorStore],
     ) -> None:
         """With ``concurrent_writers`` several instances on the same data write at once
         without errors (no "database is locked") and without losing records.
@@ -694,7 +699,7 @@ class VectorStoreContract(ContractBase):
         skip_unless_capable(store, "concurrent_writers")
         writers, per_writer = 4, 15
         errors: list[BaseException] = []
-        others = [reopen_store(store) for _ in range(writers)]
+        others = [memplane_reopen(store) for _ in range(writers)]
         for other in others:
             other.open(DIM)
         start = threading.Barrier(writers)
