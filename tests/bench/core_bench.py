@@ -4,8 +4,9 @@ Figures (targets from the core issue):
 - search p50/p95 at each size, one scope, 384-dim random unit vectors, embedding
   excluded (a lookup table stands in for the embedder); baseline: a brute-force
   numpy scan of the same vectors (matrix product + partial sort);
-- ingest rate with infer=False; baseline: one raw SQLite insert + commit per memory
-  (id, text, vector blob) in WAL mode, the least an embedded store must do;
+- ingest rate with infer=False, one memory per add and 100 messages per add;
+  baseline: one raw SQLite insert + commit per memory (id, text, vector blob) in WAL
+  mode, the least an embedded store must do;
 - add overhead at 10k with a zero-latency scripted LLM: wall time of an infer=True
   add minus the time inside the LLM and the embedder; baseline: the same numpy
   top-10 scan plus one raw SQLite insert;
@@ -40,6 +41,8 @@ from tests.bench.timing import latency_summary
 from tests.bench.vectors import VectorTable, synthetic_texts, unit_vectors
 
 SCOPE = "bench-user"
+#: messages per add in the batched ingest measurement
+BATCH = 100
 TARGETS = {
     "search_p50_ms_10k": 2.0,
     "search_p50_ms_100k": 20.0,
@@ -115,6 +118,7 @@ def measure_size(workdir: Path, size: int, queries: int) -> dict[str, Any]:
     baseline_ingest = sqlite_insert_baseline(
         workdir / f"baseline-{size}.db", texts[:baseline_rows], vectors[:baseline_rows]
     )
+    batched_ingest = measure_batched_ingest(workdir / f"batched-{size}.db", baseline_rows)
 
     memory.search(query_texts[0], user_id=SCOPE, limit=10)  # warm caches
     search_laps = []
@@ -141,6 +145,8 @@ def measure_size(workdir: Path, size: int, queries: int) -> dict[str, Any]:
         "ingest_per_s": round(size / ingest_seconds, 1),
         "baseline_sqlite_insert_per_s": round(baseline_ingest, 1),
         "ingest_vs_baseline": ratio(size / ingest_seconds, baseline_ingest),
+        "ingest_batched_per_s": batched_ingest,
+        "ingest_batched_vs_baseline": ratio(batched_ingest, baseline_ingest),
         "search_memory": search,
         "search_store_only": store_search,
         "baseline_numpy_scan": numpy_search,
@@ -150,6 +156,23 @@ def measure_size(workdir: Path, size: int, queries: int) -> dict[str, Any]:
         figures["add_overhead"] = measure_add_overhead(memory, llm, embedder, vectors, workdir)
     memory.close()
     return figures
+
+
+def measure_batched_ingest(path: Path, count: int, batch: int = BATCH) -> float:
+    """Memories per second when one infer=False add carries ``batch`` messages."""
+    texts = synthetic_texts(count, prefix="batched")
+    table = VectorTable(DIMENSION)
+    table.put(texts, unit_vectors(count, DIMENSION, seed=4))
+    memory = make_memory(store=sqlite_store(path), embedder=TableEmbedder(table))
+    start = time.perf_counter()
+    added = 0
+    for i in range(0, count, batch):
+        chunk = [{"role": "user", "content": t} for t in texts[i : i + batch]]
+        added += len(memory.add(chunk, user_id=SCOPE, infer=False).by_event("ADD"))
+    seconds = time.perf_counter() - start
+    memory.close()
+    assert added == count, f"batched ingest stored {added} of {count} memories"
+    return round(count / seconds, 1)
 
 
 def measure_add_overhead(
@@ -252,6 +275,8 @@ def verdict(results: dict[str, Any]) -> dict[str, Any]:
         check("add_overhead_ms_10k", overhead["overhead"]["p50_ms"] if overhead else None,
               TARGETS["add_overhead_ms_10k"], False)
         check("ingest_per_s", sizes["10000"]["ingest_per_s"], TARGETS["ingest_per_s"], True)
+        check("ingest_batched_per_s", sizes["10000"].get("ingest_batched_per_s"),
+              TARGETS["ingest_per_s"], True)
     if "100000" in sizes:
         check("search_p50_ms_100k", sizes["100000"]["search_memory"]["p50_ms"],
               TARGETS["search_p50_ms_100k"], False)

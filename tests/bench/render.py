@@ -58,12 +58,13 @@ def core_section(data: dict[str, Any]) -> list[str]:
         rows.append([
             size, f["search_memory"]["p50_ms"], f["search_memory"]["p95_ms"],
             f["search_store_only"]["p50_ms"], f["baseline_numpy_scan"]["p50_ms"],
-            f["search_vs_numpy_p50"], f["ingest_per_s"], f["baseline_sqlite_insert_per_s"],
+            f["search_vs_numpy_p50"], f["ingest_per_s"], f.get("ingest_batched_per_s"),
+            f["baseline_sqlite_insert_per_s"],
         ])
     lines += _table(
         ["memories", "search p50 ms", "search p95 ms", "store.search p50 ms",
-         "numpy scan p50 ms (baseline)", "search / baseline", "ingest /s (infer=False)",
-         "raw SQLite insert /s (baseline)"],
+         "numpy scan p50 ms (baseline)", "search / baseline", "ingest /s (1 per add)",
+         "ingest /s (100 per add)", "raw SQLite insert /s (baseline)"],
         rows,
     )
     overhead = data["sizes"].get("10000", {}).get("add_overhead")
