@@ -496,3 +496,30 @@ def test_keyword_search_filters(store: SQLiteStore) -> None:
     work = add(store, "tea at work", metadata={"where": "work"})
     add(store, "tea at home", metadata={"where": "home"})
     assert [h.id for h in store.keyword_search("tea", ALICE, filters={"where": "work"})] == [work.id]
+
+
+def test_vector_cache_drops_least_recently_used_entries_beyond_budget() -> None:
+    from memplane.stores.sqlite.vector_cache import VectorCache
+
+    cache = VectorCache(max_bytes=1)
+    blob = np.ones(DIM, dtype=np.float32).tobytes()
+    first = cache.entry((("user_id", "a"),), DIM)
+    first.upsert([(1, "x", blob, None, None)])
+    second = cache.entry((("user_id", "b"),), DIM)
+    second.upsert([(2, "y", blob, None, None)])
+    cache.trim()
+    assert cache.entry((("user_id", "b"),), DIM) is second  # the newest survives
+    assert cache.entry((("user_id", "a"),), DIM) is not first  # the older one was dropped
+
+
+def test_many_scopes_with_a_small_cache_budget_stay_correct(tmp_path: Path) -> None:
+    s = SQLiteStore(path=str(tmp_path / "lru.db"), cache_max_mb=1)
+    s.open(DIM)
+    owners = {}
+    for i in range(30):
+        scope = Scope(user_id=f"u{i}")
+        owners[scope] = add(s, f"memory of u{i}", scope=scope, vector=vec(1.0, float(i))).id
+    for _ in range(2):
+        for scope, rid in owners.items():
+            assert [h.id for h in s.search(vec(1.0), scope)] == [rid]
+    s.close()

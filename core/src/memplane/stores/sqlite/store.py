@@ -490,8 +490,10 @@ class SQLiteStore(VectorStore):
             if dimension is None:
                 return []  # nothing was ever stored with a vector
             query = query_vector(vector, dimension)
-            entry = self._scope_matrix(conn, scope, dimension)
+            entry = self._scope_matrix(scope, dimension)
+            # one lock over catching up and scoring: the scores match this snapshot
             with entry.lock:
+                self._catch_up(entry, conn, scope)
                 allowed: np.ndarray | None = None
                 if node is not None:
                     where, params = self._where(scope, node, include_deleted, include_expired, translator)
@@ -500,6 +502,8 @@ class SQLiteStore(VectorStore):
                         dtype=np.int64,
                     )
                 chosen, scores = self._best(entry, query, limit, allowed, include_deleted, include_expired)
+            if self.config.cache_vectors:
+                self._cache.trim()
             if not chosen:
                 return []
             records = self._records_by_seq(conn, chosen, scope)
@@ -508,36 +512,34 @@ class SQLiteStore(VectorStore):
             for seq, score in zip(chosen, scores, strict=True) if seq in records
         ]
 
-    def _scope_matrix(self, conn: sqlite3.Connection, scope: Scope, dimension: int) -> ScopeMatrix:
-        """The scope's cached vectors, brought up to this transaction's snapshot."""
+    def _scope_matrix(self, scope: Scope, dimension: int) -> ScopeMatrix:
+        if self.config.cache_vectors:
+            return self._cache.entry(tuple(scope.items()), dimension)
+        return ScopeMatrix(dimension=dimension)
+
+    @staticmethod
+    def _catch_up(entry: ScopeMatrix, conn: sqlite3.Connection, scope: Scope) -> None:
+        """Bring the scope's vectors to this transaction's snapshot (hold ``entry.lock``)."""
         generation, epoch = conn.execute("SELECT generation, epoch FROM state WHERE id = 1").fetchone()
-        if self.config.cache_vectors:
-            entry = self._cache.entry(tuple(scope.items()), dimension)
-        else:
-            entry = ScopeMatrix(dimension=dimension)
-        with entry.lock:
-            if entry.generation == generation and entry.epoch == epoch:
-                return entry
-            scope_sql, params = _scope_sql(scope)
-            select = (
-                "SELECT r.seq, r.id, v.vector, r.deleted_at, r.expires_at "
-                "FROM records r JOIN vectors v ON v.seq = r.seq WHERE "
-            )
-            if entry.epoch != epoch or entry.generation < 0 or entry.generation > generation:
-                entry.clear()
-                rows = conn.execute(f"{select} {scope_sql} ORDER BY r.seq", params).fetchall()
-            else:  # only what was written since: this process's writes and everyone else's
-                delta_scope, _ = _scope_sql(scope, alias="+r")  # use the gen index, not a scope one
-                rows = conn.execute(
-                    f"{select} r.gen > ? AND {delta_scope}", [entry.generation, *params]
-                ).fetchall()
-                entry.remove(row[0] for row in conn.execute(
-                    "SELECT seq FROM tombstones WHERE gen > ?", [entry.generation]))
-            entry.upsert(rows)
-            entry.generation, entry.epoch = generation, epoch
-        if self.config.cache_vectors:
-            self._cache.trim()
-        return entry
+        if entry.generation == generation and entry.epoch == epoch:
+            return
+        scope_sql, params = _scope_sql(scope)
+        select = (
+            "SELECT r.seq, r.id, v.vector, r.deleted_at, r.expires_at "
+            "FROM records r JOIN vectors v ON v.seq = r.seq WHERE "
+        )
+        if entry.epoch != epoch or entry.generation < 0 or entry.generation > generation:
+            entry.clear()
+            rows = conn.execute(f"{select} {scope_sql} ORDER BY r.seq", params).fetchall()
+        else:  # only what was written since: this process's writes and everyone else's
+            delta_scope, _ = _scope_sql(scope, alias="+r")  # use the gen index, not a scope one
+            rows = conn.execute(
+                f"{select} r.gen > ? AND {delta_scope}", [entry.generation, *params]
+            ).fetchall()
+            entry.remove(row[0] for row in conn.execute(
+                "SELECT seq FROM tombstones WHERE gen > ?", [entry.generation]))
+        entry.upsert(rows)
+        entry.generation, entry.epoch = generation, epoch
 
     @staticmethod
     def _best(entry: ScopeMatrix, query: np.ndarray, limit: int, allowed: np.ndarray | None,
