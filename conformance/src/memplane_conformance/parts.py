@@ -27,7 +27,9 @@ def optional_fixture(request: pytest.FixtureRequest, name: str) -> Any | None:
     """The value of fixture ``name`` if the test class or conftest defines it."""
     try:
         return request.getfixturevalue(name)
-    except pytest.FixtureLookupError:
+    except pytest.FixtureLookupError as exc:
+        if getattr(exc, "argname", name) != name:
+            raise  # the fixture exists but needs one that does not: say so, do not fall back
         return None
 
 
