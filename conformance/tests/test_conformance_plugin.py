@@ -114,3 +114,21 @@ def test_persistent_store_without_harness_or_config_is_refused() -> None:
         pass
 
     refuse_unsafe_target("vector_stores", DictStore, Harness(DictStore, {}), {})
+
+
+def test_broken_provider_fixture_is_an_error_not_a_fallback(suite: pytest.Pytester) -> None:
+    """A store_factory that cannot be built must not quietly become the built-in store."""
+    suite.makepyfile(test_missing="""
+        import pytest
+        from memplane_conformance import MemoryContract
+
+        @pytest.fixture
+        def store_factory(no_such_fixture):
+            raise AssertionError("unreachable")
+
+        class TestMemory(MemoryContract):
+            pass
+    """)
+    result, outcomes = run(suite, "-k", "new_fact")
+    assert outcomes.get("ERROR") and not outcomes.get("PASSED"), summary(result)
+    result.stdout.fnmatch_lines(["*fixture 'no_such_fixture' not found*"])
