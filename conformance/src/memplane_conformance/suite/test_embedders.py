@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -13,7 +14,7 @@ from memplane_conformance.plugin import Target
 
 
 @pytest.fixture
-def embedder(memplane_target: Target, tmp_path: pytest.TempPathFactory) -> Iterator[Embedder]:
+def embedder(memplane_target: Target, tmp_path: Path) -> Iterator[Embedder]:
     instance = memplane_target.harness.create(tmp_path)
     yield instance
     memplane_target.harness.cleanup(instance)
