@@ -523,3 +523,13 @@ def test_many_scopes_with_a_small_cache_budget_stay_correct(tmp_path: Path) -> N
         for scope, rid in owners.items():
             assert [h.id for h in s.search(vec(1.0), scope)] == [rid]
     s.close()
+
+
+def test_unopenable_path_is_a_clear_error(tmp_path: Path) -> None:
+    from memplane.errors import MemplaneError
+
+    (tmp_path / "adir").mkdir()
+    s = SQLiteStore(path=str(tmp_path / "adir"))
+    with pytest.raises(MemplaneError, match="adir"):
+        s.open(DIM)
+    s.close()

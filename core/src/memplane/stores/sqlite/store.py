@@ -157,7 +157,7 @@ class SQLiteStore(VectorStore):
     @contextmanager
     def _write(self) -> Iterator[tuple[sqlite3.Connection, int]]:
         """One write transaction; yields the connection and the new write generation."""
-        with self._connections.use() as conn, self._errors():
+        with self._errors(), self._connections.use() as conn:
             self._ensure_schema(conn)
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -174,7 +174,7 @@ class SQLiteStore(VectorStore):
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
         """One read transaction: every statement inside sees the same snapshot."""
-        with self._connections.use() as conn, self._errors():
+        with self._errors(), self._connections.use() as conn:
             self._ensure_schema(conn)
             conn.execute("BEGIN")
             try:
