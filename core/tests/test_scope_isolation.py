@@ -114,6 +114,8 @@ class IsolationMachine(RuleBasedStateMachine):
         for words in ("shared words", " ".join(v for _, v in query.items())):
             keyword = store.keyword_search(words, query, limit=1000)
             assert inside([h.record for h in keyword])
+            if words == "shared words":  # every memory has these words
+                assert {h.id for h in keyword} == expected
         got = store.get(list(self.model), query)
         assert inside(got)
         assert {r.id for r in got} == {r.id for r in self.model.values() if query.matches(r.scope)}

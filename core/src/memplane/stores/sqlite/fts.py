@@ -15,8 +15,11 @@ column filters, ``NEAR``, ``*`` or quotes typed by a user are plain text.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
+
+from memplane.models import Scope
 
 MAX_QUERY_TOKENS = 64
 
@@ -86,12 +89,32 @@ def query_tokens(query: str) -> list[str]:
     return list(dict.fromkeys(tokens))[:MAX_QUERY_TOKENS]
 
 
-def match_expression(query: str) -> str | None:
-    """An FTS5 MATCH expression that ORs the quoted query tokens (None: nothing to match)."""
+_SCOPE_PREFIX = {"user_id": "u", "agent_id": "a", "run_id": "r"}
+
+
+def scope_terms(scope: Scope) -> str:
+    """One opaque token per scope id (a hash: any id becomes one alphanumeric word),
+    indexed beside the text so a query ranks only the scope's documents."""
+    return " ".join(
+        _SCOPE_PREFIX[name] + hashlib.sha256(value.encode("utf-8")).hexdigest()[:32]
+        for name, value in scope.items()
+    )
+
+
+def _quoted(token: str) -> str:
+    return '"' + token.replace('"', '""') + '"'
+
+
+def match_expression(query: str, scope: Scope) -> str | None:
+    """An FTS5 MATCH expression: every scope token, and any of the quoted query tokens
+    in the text column (None: nothing to match). The store still checks the scope in
+    SQL; the scope tokens only keep FTS5 from ranking other tenants' documents."""
     tokens = query_tokens(query)
     if not tokens:
         return None
-    return " OR ".join('"' + token.replace('"', '""') + '"' for token in tokens)
+    text = " OR ".join(f"fts_text : {_quoted(token)}" for token in tokens)
+    scoped = [f"scope_terms : {_quoted(term)}" for term in scope_terms(scope).split()]
+    return " AND ".join([*scoped, f"({text})"])
 
 
 def bm25_to_score(bm25: float) -> float:

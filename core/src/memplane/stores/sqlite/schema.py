@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS records (
     run_id        TEXT,
     text          TEXT NOT NULL,
     fts_text      TEXT NOT NULL,
+    scope_terms   TEXT NOT NULL,
     metadata      TEXT NOT NULL DEFAULT '{}',
     hash          TEXT NOT NULL,
     created_at    TEXT NOT NULL,
@@ -74,21 +75,26 @@ CREATE TABLE IF NOT EXISTS history (
 CREATE INDEX IF NOT EXISTS history_by_memory ON history (memory_id, seq);
 CREATE VIRTUAL TABLE IF NOT EXISTS records_fts USING fts5 (
     fts_text,
+    scope_terms,
     content = 'records',
     content_rowid = 'seq',
     tokenize = 'unicode61 remove_diacritics 2'
 );
 CREATE TRIGGER IF NOT EXISTS records_fts_insert AFTER INSERT ON records BEGIN
-    INSERT INTO records_fts (rowid, fts_text) VALUES (new.seq, new.fts_text);
+    INSERT INTO records_fts (rowid, fts_text, scope_terms)
+    VALUES (new.seq, new.fts_text, new.scope_terms);
 END;
 CREATE TRIGGER IF NOT EXISTS records_fts_delete AFTER DELETE ON records BEGIN
-    INSERT INTO records_fts (records_fts, rowid, fts_text) VALUES ('delete', old.seq, old.fts_text);
+    INSERT INTO records_fts (records_fts, rowid, fts_text, scope_terms)
+    VALUES ('delete', old.seq, old.fts_text, old.scope_terms);
     DELETE FROM vectors WHERE seq = old.seq;
 END;
-CREATE TRIGGER IF NOT EXISTS records_fts_update AFTER UPDATE OF fts_text ON records
-WHEN old.fts_text IS NOT new.fts_text BEGIN
-    INSERT INTO records_fts (records_fts, rowid, fts_text) VALUES ('delete', old.seq, old.fts_text);
-    INSERT INTO records_fts (rowid, fts_text) VALUES (new.seq, new.fts_text);
+CREATE TRIGGER IF NOT EXISTS records_fts_update AFTER UPDATE OF fts_text, scope_terms ON records
+WHEN old.fts_text IS NOT new.fts_text OR old.scope_terms IS NOT new.scope_terms BEGIN
+    INSERT INTO records_fts (records_fts, rowid, fts_text, scope_terms)
+    VALUES ('delete', old.seq, old.fts_text, old.scope_terms);
+    INSERT INTO records_fts (rowid, fts_text, scope_terms)
+    VALUES (new.seq, new.fts_text, new.scope_terms);
 END;
 """
 

@@ -35,10 +35,12 @@ _CHUNK = 500  # ids per IN (...) list, well under SQLite's parameter limit
 _COLUMNS = ", ".join(f"r.{c.strip()}" for c in RECORD_COLUMNS.split(","))
 
 _UPSERT = """
-INSERT INTO records (id, user_id, agent_id, run_id, text, fts_text, metadata, hash, created_at,
-                     updated_at, observed_at, deleted_at, expires_at, source, attributed_to, gen)
-VALUES (:id, :user_id, :agent_id, :run_id, :text, :fts_text, :metadata, :hash, :created_at,
-        :updated_at, :observed_at, :deleted_at, :expires_at, :source, :attributed_to, :gen)
+INSERT INTO records (id, user_id, agent_id, run_id, text, fts_text, scope_terms, metadata, hash,
+                     created_at, updated_at, observed_at, deleted_at, expires_at, source,
+                     attributed_to, gen)
+VALUES (:id, :user_id, :agent_id, :run_id, :text, :fts_text, :scope_terms, :metadata, :hash,
+        :created_at, :updated_at, :observed_at, :deleted_at, :expires_at, :source,
+        :attributed_to, :gen)
 ON CONFLICT (id) DO UPDATE SET
     text = excluded.text, fts_text = excluded.fts_text, metadata = excluded.metadata,
     hash = excluded.hash, created_at = excluded.created_at, updated_at = excluded.updated_at,
@@ -273,7 +275,11 @@ class SQLiteStore(VectorStore):
                 raise ValidationError(
                     f"memory {change.record.id!r} has no scope: set user_id, agent_id or run_id"
                 )
-        rows = [record_params(c.record) | {"fts_text": fts.index_text(c.record.text)} for c in changes]
+        rows = [
+            record_params(c.record)
+            | {"fts_text": fts.index_text(c.record.text), "scope_terms": fts.scope_terms(c.record.scope)}
+            for c in changes
+        ]
         history = [
             (h.id, h.memory_id, h.event.value, h.old_text, h.new_text, dt_to_db(h.at), h.actor, h.reason)
             for h in (c.history for c in changes) if h is not None
@@ -602,13 +608,14 @@ class SQLiteStore(VectorStore):
         if not isinstance(query, str):
             raise ValidationError(f"keyword query must be a string, got {type(query).__name__}")
         node = self._filters(filters)
-        expression = fts.match_expression(query)
+        expression = fts.match_expression(query, scope)
         if expression is None:
             return []
         with self._translator() as translator, self._read() as conn:
             where, params = self._where(scope, node, include_deleted, include_expired, translator)
             rows = conn.execute(
-                f"SELECT bm25(records_fts) AS rank, {_COLUMNS} FROM records_fts "
+                # the scope column weighs nothing: it only narrows the match
+                f"SELECT bm25(records_fts, 1.0, 0.0) AS rank, {_COLUMNS} FROM records_fts "
                 f"JOIN records r ON r.seq = records_fts.rowid "
                 f"WHERE records_fts MATCH ? AND {where} ORDER BY rank, r.seq LIMIT ?",
                 [expression, *params, limit],
