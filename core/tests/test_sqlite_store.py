@@ -533,3 +533,13 @@ def test_unopenable_path_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(MemplaneError, match="adir"):
         s.open(DIM)
     s.close()
+
+
+def test_a_file_with_another_layout_is_refused(tmp_path: Path) -> None:
+    path = str(tmp_path / "old.db")
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE records (seq INTEGER PRIMARY KEY, id TEXT, text TEXT)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(ConfigurationError, match=r"lacks records\.agent_id"):
+        SQLiteStore(path=path).open(DIM)

@@ -111,6 +111,36 @@ def create_schema(conn: sqlite3.Connection) -> int:
     return int(row[0])
 
 
+_REQUIRED_COLUMNS = {
+    "records": {"seq", "id", "user_id", "agent_id", "run_id", "text", "fts_text", "scope_terms",
+                "metadata", "hash", "created_at", "updated_at", "observed_at", "deleted_at",
+                "expires_at", "source", "attributed_to", "gen"},
+    "vectors": {"seq", "vector"},
+    "tombstones": {"seq", "gen"},
+    "history": {"seq", "id", "memory_id", "event", "old_text", "new_text", "at", "actor", "reason"},
+    "records_fts": {"fts_text", "scope_terms"},
+}
+
+
+def stored_version(conn: sqlite3.Connection) -> int | None:
+    """The schema version a file declares (None for a new file)."""
+    if not conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone():
+        return None
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return None if row is None else int(row[0])
+
+
+def missing_columns(conn: sqlite3.Connection) -> list[str]:
+    """Columns this code needs that the file's existing tables lack (a file written by
+    an incompatible build). Tables that do not exist yet are not reported."""
+    missing: list[str] = []
+    for table, columns in _REQUIRED_COLUMNS.items():
+        present = {row[1] for row in conn.execute("SELECT * FROM pragma_table_info(?)", (table,))}
+        if present:
+            missing.extend(f"{table}.{c}" for c in sorted(columns - present))
+    return missing
+
+
 def _split(ddl: str) -> list[str]:
     """Split the DDL into statements, keeping trigger bodies whole."""
     statements: list[str] = []

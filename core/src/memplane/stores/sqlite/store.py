@@ -28,7 +28,12 @@ from memplane.stores.sqlite.codec import (
 )
 from memplane.stores.sqlite.connections import MEMORY, Connections, is_busy
 from memplane.stores.sqlite.filter_sql import FALLBACK_FUNCTION, FallbackNodes, FilterTranslator
-from memplane.stores.sqlite.schema import SCHEMA_VERSION, create_schema
+from memplane.stores.sqlite.schema import (
+    SCHEMA_VERSION,
+    create_schema,
+    missing_columns,
+    stored_version,
+)
 from memplane.stores.sqlite.vector_cache import ScopeMatrix, VectorCache
 
 _CHUNK = 500  # ids per IN (...) list, well under SQLite's parameter limit
@@ -212,7 +217,10 @@ class SQLiteStore(VectorStore):
             return
         conn.execute("BEGIN IMMEDIATE")
         try:
-            version = create_schema(conn)
+            version = stored_version(conn) or SCHEMA_VERSION
+            missing = missing_columns(conn) if version <= SCHEMA_VERSION else []
+            if version <= SCHEMA_VERSION and not missing:
+                version = create_schema(conn)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -222,6 +230,11 @@ class SQLiteStore(VectorStore):
             raise ConfigurationError(
                 f"the sqlite store {self.path!r} has schema version {version}, newer than this "
                 f"memplane understands ({SCHEMA_VERSION}); upgrade memplane"
+            )
+        if missing:
+            raise ConfigurationError(
+                f"the sqlite store {self.path!r} lacks {', '.join(missing)}: it was written by an "
+                f"incompatible build; move it away (or export and re-import) and start a new file"
             )
         self._schema_ready = True
 
