@@ -543,3 +543,19 @@ def test_a_file_with_another_layout_is_refused(tmp_path: Path) -> None:
     conn.close()
     with pytest.raises(ConfigurationError, match=r"lacks records\.agent_id"):
         SQLiteStore(path=path).open(DIM)
+
+
+async def test_async_mirrors_run_on_worker_threads(tmp_path: Path) -> None:
+    import asyncio
+
+    s = SQLiteStore(path=str(tmp_path / "async.db"))
+    await s.aopen(DIM)
+    records = [MemoryRecord(text=f"async memory {i}", scope=ALICE) for i in range(20)]
+    await asyncio.gather(*(s.aapply([Change(record=r, vector=vec(1.0, float(i)))])
+                           for i, r in enumerate(records)))
+    assert await s.acount(ALICE) == 20
+    hits, keyword = await asyncio.gather(s.asearch(vec(1.0), ALICE, limit=3),
+                                         s.akeyword_search("async", ALICE, limit=30))
+    assert hits[0].id == records[0].id and len(keyword) == 20
+    assert await s.adelete([records[0].id], ALICE) == 1
+    await s.aclose()
