@@ -105,3 +105,41 @@ def test_bad_datetime_string_on_a_record_field_is_a_validation_error() -> None:
 def test_never_true_comparisons_compile_to_false(spec: dict[str, object]) -> None:
     expr, _ = compile_filter(parse_filter(spec), templates=False)
     assert expr == FALSE
+
+
+@pytest.mark.parametrize("spec", [
+    {"k": HOSTILE[0], "n": {"gte": 3}, "f": {"lt": 2.5}, "b": False},
+    {"k": {"in": HOSTILE}},
+    {"tags": {"contains": "{p1}"}, "created_at": {"gt": datetime(2024, 1, 1, tzinfo=UTC)}},
+])
+def test_template_parameters_are_accepted_by_pymilvus(spec: dict[str, object]) -> None:
+    """What a server receives: pymilvus' own encoding of the parameters keeps every
+    value exact and typed (strings as strings, numbers as numbers)."""
+    from pymilvus.client.prepare import Prepare
+
+    _, params = compile_filter(parse_filter(spec), templates=True)
+    encoded = Prepare.prepare_expression_template(params)
+    assert set(encoded) == set(params)
+    for name, value in params.items():
+        kind = encoded[name].WhichOneof("val")
+        decoded = getattr(encoded[name], kind)
+        if isinstance(value, bool):
+            assert kind == "bool_val" and decoded is value
+        elif isinstance(value, int):
+            assert kind == "int64_val" and decoded == value
+        elif isinstance(value, float):
+            assert kind == "float_val" and decoded == value
+        else:
+            assert kind == "string_val" and decoded == value
+
+
+def test_id_lists_travel_as_one_string_array_parameter() -> None:
+    from pymilvus.client.prepare import Prepare
+
+    from memplane_milvus.expressions import Binder
+
+    binder = Binder(templates=True)
+    ids = ["a", 'b"c']
+    assert binder.many(ids) == "{p0}"
+    encoded = Prepare.prepare_expression_template(binder.params)
+    assert list(encoded["p0"].array_val.string_data.data) == ["a", 'b"c']
