@@ -127,3 +127,14 @@ def test_hostile_metadata_keys_filter_exactly(store: MilvusVectorStore, key: str
     assert [r.id for r in store.list_records(ALICE, filters=parse_filter({key: "v"})).records] \
         == [hit.id]
     assert store.count(ALICE, filters=parse_filter({key: {"exists": False}})) == 1
+
+
+def test_non_finite_vectors_are_refused_before_writing(store: MilvusVectorStore) -> None:
+    good = MemoryRecord(text="good", scope=ALICE)
+    bad = MemoryRecord(text="bad", scope=ALICE)
+    with pytest.raises(ValidationError, match="NaN"):
+        store.apply([Change(record=good, vector=[1.0] * 8),
+                     Change(record=bad, vector=[float("nan")] + [0.0] * 7)])
+    assert store.count(ALICE, include_deleted=True) == 0  # the whole batch was refused
+    with pytest.raises(ValidationError, match="NaN"):
+        store.search([float("inf")] + [0.0] * 7, ALICE)

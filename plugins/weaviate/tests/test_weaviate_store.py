@@ -183,3 +183,46 @@ def test_bad_api_key_is_an_authentication_error() -> None:
         _add(good, MemoryRecord(text="ok", scope=ALICE))
         assert good.count(ALICE) == 1
         good.close()
+
+
+def test_a_refused_object_leaves_its_memory_and_history_as_they_were(
+    server: WeaviateLoopback, make_store: Callable[..., WeaviateVectorStore],
+) -> None:
+    from memplane.errors import ProviderError
+
+    store = make_store()
+    store.open(DIM)
+    a = MemoryRecord(text="a1", scope=ALICE)
+    b = MemoryRecord(text="b1", scope=ALICE)
+    _add(store, a, b)
+    a2, b2 = a.model_copy(update={"text": "a2"}), b.model_copy(update={"text": "b2"})
+    server.refuse_objects(lambda props: props.get("text") == "b2", "disk full")
+    try:
+        with pytest.raises(ProviderError, match="disk full"):
+            store.apply([
+                Change(record=r, vector=None, history=HistoryEntry(
+                    memory_id=r.id, event="UPDATE", old_text=old, new_text=r.text))
+                for r, old in ((a2, "a1"), (b2, "b1"))
+            ])
+    finally:
+        server.refuse_objects(None)
+    # each memory is either fully updated (record + history) or untouched
+    [got_a, got_b] = store.get([a.id, b.id], ALICE)
+    assert (got_a.text, [e.event for e in store.history(a.id, ALICE)]) == ("a2", ["ADD", "UPDATE"])
+    assert (got_b.text, [e.event for e in store.history(b.id, ALICE)]) == ("b1", ["ADD"])
+    # retrying the same batch completes it
+    store.apply([Change(record=b2, vector=None, history=HistoryEntry(
+        memory_id=b.id, event="UPDATE", old_text="b1", new_text="b2"))])
+    assert [e.event for e in store.history(b.id, ALICE)] == ["ADD", "UPDATE"]
+
+
+def test_non_finite_vectors_are_refused_before_writing(
+    make_store: Callable[..., WeaviateVectorStore],
+) -> None:
+    store = make_store()
+    store.open(DIM)
+    good, bad = MemoryRecord(text="good", scope=ALICE), MemoryRecord(text="bad", scope=ALICE)
+    with pytest.raises(ValidationError, match="NaN"):
+        store.apply([Change(record=good, vector=[1.0] * DIM),
+                     Change(record=bad, vector=[float("nan")] * DIM)])
+    assert store.count(ALICE, include_deleted=True) == 0

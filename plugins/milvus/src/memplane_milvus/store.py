@@ -6,6 +6,7 @@ providers stays fast and works without the SDK installed.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -229,6 +230,11 @@ class MilvusVectorStore(VectorStore):
                 f"memory {record.id!r} has a {len(change.vector)}-dimensional vector but the "
                 f"store holds {self._dimension}-dimensional ones"
             )
+        if change.vector is not None and not all(math.isfinite(x) for x in change.vector):
+            raise ValidationError(
+                f"memory {record.id!r} has a vector with NaN or infinite values; "
+                f"check the embedder's output"
+            )
         if len(record.text.encode("utf-8")) > self.config.max_text_length:
             raise ValidationError(
                 f"memory {record.id!r} is longer than {self.config.max_text_length} bytes "
@@ -369,6 +375,8 @@ class MilvusVectorStore(VectorStore):
             raise ValidationError(
                 f"query vector has {len(vector)} dimensions; the store holds {self._dimension}"
             )
+        if not all(math.isfinite(x) for x in vector):
+            raise ValidationError("the query vector has NaN or infinite values")
         if limit < 1:
             return []
         expr, params = self._expression(scope, filters, include_deleted, include_expired)

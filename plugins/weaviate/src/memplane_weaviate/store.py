@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -346,6 +347,11 @@ class WeaviateVectorStore(VectorStore):
                 f"memory {record.id!r} has a {len(change.vector)}-dimensional vector but the "
                 f"store holds {self._dimension}-dimensional ones"
             )
+        if change.vector is not None and not all(math.isfinite(x) for x in change.vector):
+            raise ValidationError(
+                f"memory {record.id!r} has a vector with NaN or infinite values; "
+                f"check the embedder's output"
+            )
         if change.history is not None and change.history.memory_id != record.id:
             raise ValidationError(
                 f"history entry for {change.history.memory_id!r} attached to memory {record.id!r}"
@@ -507,6 +513,8 @@ class WeaviateVectorStore(VectorStore):
             raise ValidationError(
                 f"query vector has {len(vector)} dimensions; the store holds {self._dimension}"
             )
+        if not all(math.isfinite(x) for x in vector):
+            raise ValidationError("the query vector has NaN or infinite values")
         where = self._where(scope, filters, include_deleted, include_expired)
         if limit < 1 or where == FALSE:
             return []

@@ -16,6 +16,7 @@ Unsupported requests are refused loudly (an error, never a silent empty answer).
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass
 from http.server import ThreadingHTTPServer
@@ -133,6 +134,12 @@ class WeaviateLoopback:
             config["api_key"] = self.api_key
         config.update(extra)
         return config
+
+    def refuse_objects(self, match: Callable[[dict[str, Any]], bool] | None,
+                       message: str = "injected failure") -> None:
+        """Fault injection: batch writes refuse (per object, as Weaviate reports
+        partial failures) every object whose properties ``match``; None clears it."""
+        self.db.refuse = None if match is None else (match, message)
 
     def calls(self, name: str | None = None) -> list[RecordedCall]:
         with self._lock:

@@ -88,6 +88,8 @@ class Database:
     def __init__(self) -> None:
         self.lock = threading.RLock()
         self.collections: dict[str, Collection] = {}
+        #: fault injection: (predicate on an object's properties, error message)
+        self.refuse: tuple[Callable[[dict[str, Any]], bool], str] | None = None
 
     # --- schema -------------------------------------------------------------------
     def get(self, name: str) -> Collection:
@@ -136,6 +138,8 @@ class Database:
         self, name: str, tenant: str, uuid: str, props: dict[str, Any], vector: list[float] | None
     ) -> None:
         coll = self.get(name)
+        if self.refuse is not None and self.refuse[0](props):
+            raise WeaviateError(self.refuse[1], status=500)
         if coll.multi_tenant and tenant and tenant not in coll.tenants:
             auto = coll.schema["multiTenancyConfig"].get("autoTenantCreation")
             if not auto:
