@@ -51,6 +51,9 @@ class WeaviateConfig(ProviderConfig):
 
     @model_validator(mode="after")
     def _cloud_needs_url(self) -> WeaviateConfig:
-        if self.mode == "cloud" and not self.cluster_url:
-            raise ValueError("mode 'cloud' needs cluster_url (and usually api_key)")
+        if self.mode == "cloud" and not (self.cluster_url and self.api_key):
+            raise ValueError(
+                "mode 'cloud' needs cluster_url and api_key (Weaviate Cloud clusters "
+                "require a key; MEMPLANE_VECTOR_STORE__API_KEY sets it from the environment)"
+            )
         return self

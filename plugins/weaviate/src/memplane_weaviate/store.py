@@ -129,7 +129,7 @@ class WeaviateVectorStore(VectorStore):
         with _mapped_errors(self.name, f"connecting to Weaviate ({cfg.mode})"):
             if cfg.mode == "cloud":
                 return weaviate.connect_to_weaviate_cloud(
-                    cluster_url=cfg.cluster_url or "", auth_credentials=auth,
+                    cluster_url=cfg.cluster_url or "", auth_credentials=cfg.api_key or "",
                     headers=cfg.headers or None, additional_config=extra,
                 )
             if cfg.mode == "local":
@@ -415,7 +415,8 @@ class WeaviateVectorStore(VectorStore):
         out: dict[str, list[float]] = {}
         for obj in self._fetch_by_ids(list(ids), scope, ["doc"], vectors=True):
             vector = obj.vector.get("default") if isinstance(obj.vector, dict) else obj.vector
-            out[object_record(obj.properties).id] = [float(x) for x in vector]
+            if vector:
+                out[object_record(obj.properties).id] = [float(x) for x in vector]
         return out
 
     def _fetch_by_ids(
