@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -171,3 +173,40 @@ def test_reset_removes_everything(scripted_memory: Memory) -> None:
     scripted_memory.reset()
     assert scripted_memory.get_all(user_id="a").records == []
     assert scripted_memory.get_all(user_id="b").records == []
+
+
+def test_sqlite_memories_and_history_survive_reopening(tmp_path: Path) -> None:
+    from memplane.embedders.hashing import HashingEmbedder
+    from memplane.llms.rules import RulesLLM
+    from memplane.plugins.hooks import PluginManager
+    from memplane.stores.sqlite import SQLiteStore
+
+    def open_memory() -> Memory:
+        return Memory(llm=RulesLLM(), embedder=HashingEmbedder({"dimension": 64}),
+                      vector_store=SQLiteStore({"path": str(tmp_path / "m.db")}),
+                      plugins=PluginManager(autoload=False))
+
+    with open_memory() as m:
+        mid = str(m.add("I prefer Python", user_id="u").events[0].id)
+        m.add("I switched to Go", user_id="u")
+    with open_memory() as m:
+        assert m.get(mid, user_id="u").text == "User prefers Go"
+        assert [h.event for h in m.history(mid, user_id="u")] == ["ADD", "UPDATE"]
+        assert m.search("Go", user_id="u")[0].id == mid
+
+
+def test_concurrent_adds_from_threads_lose_nothing(scripted_memory: Memory) -> None:
+    def worker(n: int) -> None:
+        for i in range(10):
+            scripted_memory.add(f"thread {n} note {i}", user_id=f"user-{n % 2}", infer=False)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    texts = [r.text for u in ("user-0", "user-1")
+             for r in scripted_memory.get_all(user_id=u, limit=100).records]
+    assert sorted(texts) == sorted(f"thread {n} note {i}" for n in range(4) for i in range(10))
+    assert all(t.startswith(("thread 0", "thread 2")) for t in
+               (r.text for r in scripted_memory.get_all(user_id="user-0").records))
