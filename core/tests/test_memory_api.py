@@ -210,3 +210,22 @@ def test_concurrent_adds_from_threads_lose_nothing(scripted_memory: Memory) -> N
     assert sorted(texts) == sorted(f"thread {n} note {i}" for n in range(4) for i in range(10))
     assert all(t.startswith(("thread 0", "thread 2")) for t in
                (r.text for r in scripted_memory.get_all(user_id="user-0").records))
+
+
+def test_delete_all_stops_when_a_store_does_not_keep_soft_deletes() -> None:
+    from memplane.embedders.hashing import HashingEmbedder
+    from memplane.errors import ProviderError
+    from memplane.plugins.hooks import PluginManager
+    from memplane.stores.inmemory import InMemoryStore
+
+    class ForgetfulStore(InMemoryStore):
+        def apply(self, changes):  # type: ignore[no-untyped-def]
+            # a store bug: deleted_at is dropped, so deleted records stay listed
+            super().apply([c.model_copy(update={"record": c.record.model_copy(update={"deleted_at": None})})
+                           for c in changes])
+
+    m = Memory(llm=ScriptedLLM(), embedder=HashingEmbedder({"dimension": 16}), vector_store=ForgetfulStore(),
+               plugins=PluginManager(autoload=False))
+    m.add(["a", "b"], user_id="u", infer=False)
+    with pytest.raises(ProviderError, match="did not hide"):
+        m.delete_all(user_id="u")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from memplane.errors import MemoryNotFound, ValidationError
+from memplane.errors import MemoryNotFound, ProviderError, ValidationError
 from memplane.filters import Filter
 from memplane.models import (
     Change,
@@ -125,6 +125,7 @@ def delete_all_flow(scope: Scope, now: datetime) -> Flow[list[MemoryEvent]]:
     """Soft-delete every visible memory of the scope (and only of that scope)."""
     scope.require("delete_all")
     events: list[MemoryEvent] = []
+    done: set[str] = set()
     while True:
         # Always read the first page: the previous batch is now hidden.
         page: Page = yield Call(
@@ -134,6 +135,10 @@ def delete_all_flow(scope: Scope, now: datetime) -> Flow[list[MemoryEvent]]:
         batch = [r for r in page.records if scope.matches(r.scope) and r.deleted_at is None]
         if not batch:
             return events
+        if done.intersection(r.id for r in batch):
+            # the store still lists what it was told to hide: stop instead of looping
+            raise ProviderError("the vector store did not hide soft-deleted memories; delete_all stopped")
+        done.update(r.id for r in batch)
         yield Call("vector_stores", "apply", ([_soft_delete(r, now, "delete_all") for r in batch],))
         events.extend(
             MemoryEvent(event="DELETE", id=r.id, text=r.text, previous_text=r.text, scope=r.scope)
