@@ -37,7 +37,9 @@ class Cmp(BaseModel):
     Semantics every store implements:
     - eq/ne: equality; ``ne`` is true when the field is missing.
     - in/nin: value is a list; ``nin`` is true when the field is missing.
-    - gt/gte/lt/lte: ordered comparison of numbers, strings or datetimes; false when missing.
+    - gt/gte/lt/lte: ordered comparison of numbers, strings or datetimes; false when missing
+      or when the kinds differ (a string that is not an ISO 8601 datetime, or a naive one
+      against an aware operand, compared with a datetime is false, not an error).
     - contains: the field holds a list that contains the value.
     - exists: value is a bool; whether the field is present (and not null).
     """
@@ -171,17 +173,32 @@ def _lookup(record: Any, field: str) -> Any:
 
 
 def _ordered(a: Any, b: Any, cmp: Callable[[Any, Any], bool]) -> bool:
+    """Order the record's value ``a`` against the operand ``b``; values of different
+    kinds are incomparable, which is false."""
     if isinstance(a, bool) or isinstance(b, bool):
         return False
     if isinstance(a, int | float) and isinstance(b, int | float):
         return bool(cmp(a, b))
     if isinstance(a, datetime) and isinstance(b, str):
-        b = datetime.fromisoformat(b)
+        b = datetime.fromisoformat(b)  # a malformed operand is the caller's error
     if isinstance(a, str) and isinstance(b, datetime):
-        a = datetime.fromisoformat(a)
+        # a stored string that is no datetime, or is naive where the operand is aware
+        # (or the reverse), is incomparable like any other mismatch: false, not an
+        # error, so one record's data cannot break a query (and NOT of it is true)
+        parsed = _stored_datetime(a)
+        if parsed is None or (parsed.tzinfo is None) != (b.tzinfo is None):
+            return False
+        a = parsed
     if type(a) is type(b) and isinstance(a, str | datetime):
         return bool(cmp(a, b))
     return False
+
+
+def _stored_datetime(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
 
 
 def _equal(a: Any, b: Any) -> bool:
