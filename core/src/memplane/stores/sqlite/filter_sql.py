@@ -10,9 +10,10 @@ JSON path, because a path cannot spell every key (quotes, dots, brackets).
 
 Comparisons whose operand has no faithful SQL spelling (lists, objects, integers
 beyond 64 bits, NaN, datetimes against metadata strings, ...) are evaluated by the
-reference :func:`evaluate` itself through a Python SQL function; rows on which the
-reference would raise (e.g. a metadata string that is not ISO 8601 compared with a
-datetime) do not match.
+reference :func:`evaluate` itself, one leaf per call, through a Python SQL function.
+Operands the reference cannot take (``in`` without a list, a datetime field ordered
+against a non-ISO string or a naive datetime) are refused with ``ValidationError``
+before the query runs, so the function never has to guess.
 """
 
 from __future__ import annotations
@@ -69,10 +70,7 @@ class FallbackNodes:
             observed_at=dt_from_db(observed_at),
             expires_at=dt_from_db(expires_at),
         )
-        try:
-            return 1 if evaluate(node, row) else 0
-        except (ValueError, TypeError):
-            return 0
+        return 1 if evaluate(node, row) else 0
 
 
 @dataclass
@@ -132,6 +130,11 @@ class FilterTranslator:
             return "(" + joiner.join(p[0] for p in parts) + ")", [x for p in parts for x in p[1]]
         if isinstance(node, Not):
             return _not(self._node(node.not_))
+        if node.op in ("in", "nin") and not isinstance(node.value, list | tuple):
+            raise ValidationError(
+                f"{node.op!r} on {node.field!r} takes a list of values, got "
+                f"{type(node.value).__name__}; write e.g. {{'{node.op}': [value]}}"
+            )
         where, name = field_path(node.field)
         if where == "metadata":
             if _has_nul(name) or _has_nul(node.value):
@@ -174,8 +177,6 @@ class FilterTranslator:
             positive = Cmp(op="eq" if op == "ne" else "in", field=node.field, value=value)
             return _not(self._metadata(positive, key))
         if op in ("eq", "in", "contains"):
-            if op == "in" and not isinstance(value, list | tuple):
-                return self._fallback_sql(node)
             values = list(value) if op == "in" else [value]
             if not all(_simple_scalar(v) or isinstance(v, datetime) for v in values):
                 return self._fallback_sql(node)
@@ -219,8 +220,6 @@ class FilterTranslator:
         if op == "contains":
             return FALSE
         if op in ("eq", "ne", "in", "nin"):
-            if op in ("in", "nin") and not isinstance(value, list | tuple):
-                return self._fallback_sql(node)
             values = list(value) if op in ("in", "nin") else [value]
             # a stored datetime equals only an aware datetime of the same instant
             stamps = [dt_to_db(v) for v in values if isinstance(v, datetime) and v.tzinfo is not None]
@@ -242,8 +241,6 @@ class FilterTranslator:
         if op == "contains":
             return FALSE
         if op in ("eq", "ne", "in", "nin"):
-            if op in ("in", "nin") and not isinstance(value, list | tuple):
-                return self._fallback_sql(node)
             values = list(value) if op in ("in", "nin") else [value]
             texts = [v for v in values if isinstance(v, str)]
             positive = (
