@@ -226,3 +226,16 @@ def test_non_finite_vectors_are_refused_before_writing(
         store.apply([Change(record=good, vector=[1.0] * DIM),
                      Change(record=bad, vector=[float("nan")] * DIM)])
     assert store.count(ALICE, include_deleted=True) == 0
+
+
+def test_drop_removes_the_collection_without_opening_it(
+    server: WeaviateLoopback, make_store: Callable[..., WeaviateVectorStore],
+) -> None:
+    store = make_store()
+    store.open(DIM)
+    _add(store, MemoryRecord(text="x", scope=ALICE))
+    store.close()
+    fresh = WeaviateVectorStore(store.config)
+    fresh.drop()
+    fresh.close()
+    assert store.config.collection not in server.db.collections

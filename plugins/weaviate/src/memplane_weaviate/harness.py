@@ -30,6 +30,9 @@ class WeaviateHarness(ProviderHarness):
         return config
 
     def cleanup(self, provider: Any) -> None:
-        with_client = getattr(provider, "_client", None)
-        if with_client is not None and getattr(provider, "_dimension", None) is not None:
-            provider.drop()
+        provider.close()
+        cleaner = type(provider)(provider.config)
+        try:
+            cleaner.drop()
+        finally:
+            cleaner.close()

@@ -387,9 +387,11 @@ class WeaviateVectorStore(VectorStore):
 
     def drop(self) -> None:
         """Delete the whole collection, every tenant included (for tests and teardown).
-        The store must be opened again before further use."""
-        self._require_open()
+        Works on an unopened store too (whatever the stored dimension); the store must
+        be opened again before further use."""
         with self._lock:
+            if self._client is None:
+                self._client = self._connect()
             self._call(self._client.collections.delete, self.config.collection)
             self._dimension = None
             self._tenants = set()
