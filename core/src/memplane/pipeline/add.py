@@ -117,7 +117,7 @@ def add_flow(req: AddRequest) -> Flow[AddResult]:
     # Exact duplicates of known memories need no LLM call.
     known = {r.hash: r for r in existing}
     if all(text_hash(p) in known for p in probes):
-        events = [_none_event(known[text_hash(p)], req.scope, "already known") for p in probes]
+        events = [_none_event(known[text_hash(p)], "already known") for p in probes]
         return _result(_unique_events(events), state)
 
     ids = IdMap(existing)
@@ -316,7 +316,7 @@ def _apply_plan(
     for step in plan.steps:
         if step.event == "NONE":
             if step.target is not None:
-                events.append(_none_event(step.target, req.scope, step.reason))
+                events.append(_none_event(step.target, step.reason))
             continue
         if step.event == "ADD":
             assert step.text is not None
@@ -347,7 +347,7 @@ def _apply_plan(
     return events
 
 
-def _none_event(record: MemoryRecord, scope: Scope, reason: str | None) -> MemoryEvent:
+def _none_event(record: MemoryRecord, reason: str | None) -> MemoryEvent:
     return MemoryEvent(event="NONE", id=record.id, text=record.text, reason=reason, scope=record.scope)
 
 
