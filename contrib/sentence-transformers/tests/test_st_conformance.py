@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from memplane_sentence_transformers.embedder import SentenceTransformerEmbedder
 
 from memplane_conformance import EmbedderContract
+from memplane_sentence_transformers.embedder import SentenceTransformerEmbedder
 
 _SHARED = SentenceTransformerEmbedder()  # one model load for the whole class
 

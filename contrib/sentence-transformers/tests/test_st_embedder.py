@@ -9,14 +9,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from memplane.errors import ConfigurationError, ValidationError
+from memplane.plugins.registry import create_provider, list_providers, load_provider_class
 from memplane_sentence_transformers.embedder import (
     SentenceTransformerEmbedder,
     dimension_from_files,
     packaged_model_path,
 )
-
-from memplane.errors import ConfigurationError, ValidationError
-from memplane.plugins.registry import create_provider, list_providers, load_provider_class
 
 
 @pytest.fixture(scope="module")

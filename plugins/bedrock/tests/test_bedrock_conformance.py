@@ -7,11 +7,11 @@ import os
 from collections.abc import Callable, Iterator
 
 import pytest
+
 from memplane_bedrock.embedder import BedrockEmbedder
 from memplane_bedrock.llm import BedrockLLM
 from memplane_bedrock.reranker import BedrockReranker
 from memplane_bedrock.testing import BedrockLoopback
-
 from memplane_conformance import EmbedderContract, LLMContract, RerankerContract
 
 LIVE = bool(

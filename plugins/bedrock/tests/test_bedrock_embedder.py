@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 
 import pytest
-from memplane_bedrock.embedder import BedrockEmbedder
-from memplane_bedrock.testing import BedrockLoopback
 
 from memplane.errors import AuthenticationError, ConfigurationError, RateLimitError, ValidationError
+from memplane_bedrock.embedder import BedrockEmbedder
+from memplane_bedrock.testing import BedrockLoopback
 
 TEXTS = ["Alice lives in Lisbon", "Bob likes green tea", "Carol writes Rust", "Dan runs", "Eve sings"]
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 import os
 
 import pytest
+
+from memplane.models import ChatMessage
 from memplane_bedrock.embedder import BedrockEmbedder
 from memplane_bedrock.llm import BedrockLLM
 from memplane_bedrock.reranker import BedrockReranker
-
-from memplane.models import ChatMessage
 
 _HAS_CREDENTIALS = bool(
     (os.environ.get("AWS_ACCESS_KEY_ID") and os.environ.get("AWS_SECRET_ACCESS_KEY"))

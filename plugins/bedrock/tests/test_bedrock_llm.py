@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from memplane_bedrock.llm import BedrockLLM
-from memplane_bedrock.testing import BedrockLoopback
 
 from memplane.errors import (
     AuthenticationError,
@@ -15,6 +13,8 @@ from memplane.errors import (
     ValidationError,
 )
 from memplane.models import ChatMessage
+from memplane_bedrock.llm import BedrockLLM
+from memplane_bedrock.testing import BedrockLoopback
 
 SCHEMA = {
     "type": "object",

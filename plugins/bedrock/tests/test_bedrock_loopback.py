@@ -9,6 +9,7 @@ import urllib.request
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+
 from memplane_bedrock.testing import BedrockLoopback
 
 

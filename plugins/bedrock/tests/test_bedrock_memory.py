@@ -3,9 +3,8 @@ embedder and Cohere reranker, all through the loopback server."""
 
 from __future__ import annotations
 
-from memplane_bedrock.testing import BedrockLoopback
-
 from memplane.memory import Memory
+from memplane_bedrock.testing import BedrockLoopback
 
 
 def test_add_then_search_with_rerank(server: BedrockLoopback) -> None:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from memplane_bedrock.reranker import BedrockReranker, model_arn
-from memplane_bedrock.testing import BedrockLoopback
 
 from memplane.errors import AuthenticationError, ProviderError, RateLimitError, ValidationError
+from memplane_bedrock.reranker import BedrockReranker, model_arn
+from memplane_bedrock.testing import BedrockLoopback
 
 DOCS = ["the car is red", "apple pie recipe", "an apple a day", "pie charts"]
 

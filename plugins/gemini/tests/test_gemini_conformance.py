@@ -7,11 +7,11 @@ import os
 from collections.abc import Callable, Iterator
 
 import pytest
+
+from memplane_conformance import EmbedderContract, LLMContract
 from memplane_gemini.embedder import GeminiEmbedder
 from memplane_gemini.llm import GeminiLLM
 from memplane_gemini.testing import GeminiLoopback
-
-from memplane_conformance import EmbedderContract, LLMContract
 
 LIVE_KEY = os.environ.get("GEMINI_API_KEY") or os.environ.get("GOOGLE_API_KEY")
 LIVE_MODEL = os.environ.get("MEMPLANE_GEMINI_LIVE_MODEL", "gemini-2.5-flash")

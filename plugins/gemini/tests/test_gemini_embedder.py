@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 
 import pytest
-from memplane_gemini.embedder import GeminiEmbedder
-from memplane_gemini.testing import GeminiLoopback
 
 from memplane.errors import AuthenticationError, ConfigurationError, RateLimitError, ValidationError
+from memplane_gemini.embedder import GeminiEmbedder
+from memplane_gemini.testing import GeminiLoopback
 
 TEXTS = ["Alice lives in Lisbon", "Bob likes green tea", "Carol writes Rust", "Dan runs", "Eve sings"]
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 
 import pytest
-from memplane_gemini.embedder import GeminiEmbedder
-from memplane_gemini.llm import GeminiLLM
 
 from memplane.models import ChatMessage
+from memplane_gemini.embedder import GeminiEmbedder
+from memplane_gemini.llm import GeminiLLM
 
 pytestmark = [
     pytest.mark.live,

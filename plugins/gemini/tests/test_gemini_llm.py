@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from memplane_gemini.llm import GeminiLLM
-from memplane_gemini.testing import GeminiLoopback
 
 from memplane.errors import (
     AuthenticationError,
@@ -15,6 +13,8 @@ from memplane.errors import (
     ValidationError,
 )
 from memplane.models import ChatMessage
+from memplane_gemini.llm import GeminiLLM
+from memplane_gemini.testing import GeminiLoopback
 
 SCHEMA = {
     "type": "object",
@@ -151,6 +151,7 @@ def test_rate_limit_carries_the_servers_retry_delay(server: GeminiLoopback) -> N
 
 def test_retry_delay_is_read_from_retry_info_without_a_header() -> None:
     from google.genai import errors as genai_errors
+
     from memplane_gemini.errors import map_error
 
     exc = genai_errors.APIError(429, {"error": {

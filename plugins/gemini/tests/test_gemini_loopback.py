@@ -7,6 +7,7 @@ import urllib.error
 import urllib.request
 
 import pytest
+
 from memplane_gemini.testing import GeminiLoopback
 
 

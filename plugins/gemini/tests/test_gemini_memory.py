@@ -3,9 +3,8 @@ embedder, through the loopback server."""
 
 from __future__ import annotations
 
-from memplane_gemini.testing import GeminiLoopback
-
 from memplane.memory import Memory
+from memplane_gemini.testing import GeminiLoopback
 
 
 def test_add_then_search(server: GeminiLoopback) -> None:
