@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 from pydantic import Field
@@ -27,7 +27,12 @@ from memplane.stores.sqlite.codec import (
     vector_to_blob,
 )
 from memplane.stores.sqlite.connections import MEMORY, Connections, is_busy
-from memplane.stores.sqlite.filter_sql import FALLBACK_FUNCTION, FallbackNodes, FilterTranslator
+from memplane.stores.sqlite.filter_sql import (
+    FALLBACK_FUNCTION,
+    FallbackNodes,
+    FilterTranslator,
+    SQLFilter,
+)
 from memplane.stores.sqlite.schema import (
     SCHEMA_VERSION,
     create_schema,
@@ -37,6 +42,13 @@ from memplane.stores.sqlite.schema import (
 from memplane.stores.sqlite.vector_cache import ScopeMatrix, VectorCache
 
 _CHUNK = 500  # ids per IN (...) list, well under SQLite's parameter limit
+# filtered search: the first round checks the filter on this many best rows per hit
+# wanted (at least _FIRST_ROUND_MIN); rounds stop once they would reach 1/_SCAN_SHARE
+# of the scope, where one SQL scan of the scope is cheaper
+_FIRST_ROUND_PER_HIT = 4
+_FIRST_ROUND_MIN = 64
+_SCAN_SHARE = 8
+_T = TypeVar("_T")
 _COLUMNS = ", ".join(f"r.{c.strip()}" for c in RECORD_COLUMNS.split(","))
 
 _UPSERT = """
@@ -107,13 +119,30 @@ def _visibility_sql(include_deleted: bool, include_expired: bool,
     return (" AND ".join(parts) or "1"), params
 
 
-def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
+def _chunks(items: Sequence[_T]) -> Iterator[Sequence[_T]]:
     for start in range(0, len(items), _CHUNK):
         yield items[start : start + _CHUNK]
 
 
 def _marks(n: int) -> str:
     return ", ".join("?" * n)
+
+
+def _ranked(cosines: np.ndarray, seqs: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the best ``k`` scores (plus every row tied with the worst of them),
+    best first, equal scores in insertion (``seq``) order."""
+    if k < cosines.size:
+        top = np.argpartition(-cosines, k - 1)[:k]
+        top = np.flatnonzero(cosines >= cosines[top].min())
+    else:
+        top = np.arange(cosines.size)
+    return top[np.lexsort((seqs[top], -cosines[top]))]
+
+
+def _hits(seqs: np.ndarray, cosines: np.ndarray, chosen: np.ndarray) -> tuple[list[int], list[float]]:
+    """Seqs and similarities in [0, 1] of the chosen positions, in their order."""
+    scores = np.clip((1.0 + cosines[chosen].astype(np.float64)) / 2.0, 0.0, 1.0)
+    return [int(s) for s in seqs[chosen]], [float(s) for s in scores]
 
 
 class SQLiteStore(VectorStore):
@@ -513,14 +542,14 @@ class SQLiteStore(VectorStore):
             # one lock over catching up and scoring: the scores match this snapshot
             with entry.lock:
                 self._catch_up(entry, conn, scope)
-                allowed: np.ndarray | None = None
-                if node is not None:
-                    where, params = self._where(scope, node, include_deleted, include_expired, translator)
-                    allowed = np.fromiter(
-                        (row[0] for row in conn.execute(f"SELECT r.seq FROM records r WHERE {where}", params)),
-                        dtype=np.int64,
+                if node is None:
+                    chosen, scores = self._best(entry, query, limit, include_deleted, include_expired)
+                else:
+                    chosen, scores = self._best_filtered(
+                        conn, entry, query, limit, scope,
+                        _visibility_sql(include_deleted, include_expired),
+                        translator.translate(node), include_deleted,
                     )
-                chosen, scores = self._best(entry, query, limit, allowed, include_deleted, include_expired)
             if self.config.cache_vectors:
                 self._cache.trim()
             if not chosen:
@@ -560,41 +589,87 @@ class SQLiteStore(VectorStore):
         entry.upsert(rows)
         entry.generation, entry.epoch = generation, epoch
 
+    def _best_filtered(self, conn: sqlite3.Connection, entry: ScopeMatrix, query: np.ndarray,
+                       limit: int, scope: Scope, visibility: tuple[str, list[Any]],
+                       translated: SQLFilter, include_deleted: bool) -> tuple[list[int], list[float]]:
+        """The best ``limit`` rows that pass the filter, without running it over the scope.
+
+        Score every live row, then check visibility and filter in SQL on the best ``k``
+        only, by rowid; when fewer than ``limit`` pass, widen ``k`` fourfold. Every row
+        outside a round scores strictly below every row inside it (ties are widened in),
+        so the first ``limit`` passing rows of a round are the answer. A selective filter
+        that would need a large share of the scope falls back to one SQL scan of it.
+        """
+        n = entry.size
+        if n == 0:
+            return [], []
+        live = entry.alive[:n].copy()
+        if not include_deleted:
+            live &= ~entry.deleted[:n]  # exact for this snapshot; expiry is left to SQL
+        if live.all():  # score the cached matrix in place, without copying it
+            seqs = entry.seqs[:n]
+            cosines = np.einsum("ij,j->i", entry.matrix[:n], query)
+        else:
+            candidates = np.flatnonzero(live)
+            if candidates.size == 0:
+                return [], []
+            seqs = entry.seqs[candidates]
+            cosines = np.einsum("ij,j->i", entry.matrix[candidates], query)
+        total = seqs.size
+        vis_sql, vis_params = visibility
+        k = max(_FIRST_ROUND_PER_HIT * limit, _FIRST_ROUND_MIN)
+        while k * _SCAN_SHARE < total:
+            ranked = _ranked(cosines, seqs, k)
+            scope_sql, scope_params = _scope_sql(scope, alias="+r")  # look rows up by rowid
+            passing: set[int] = set()
+            for chunk in _chunks(seqs[ranked].tolist()):
+                passing.update(row[0] for row in conn.execute(
+                    f"SELECT r.seq FROM records r WHERE r.seq IN ({_marks(len(chunk))}) "
+                    f"AND {scope_sql} AND {vis_sql} AND {translated.sql}",
+                    [*chunk, *scope_params, *vis_params, *translated.params],
+                ))
+            kept = [i for i in ranked.tolist() if int(seqs[i]) in passing][:limit]
+            if len(kept) == limit:
+                return _hits(seqs, cosines, np.asarray(kept, dtype=np.int64))
+            k *= 4
+        scope_sql, scope_params = _scope_sql(scope)
+        allowed = np.fromiter(
+            (row[0] for row in conn.execute(
+                f"SELECT r.seq FROM records r WHERE {scope_sql} AND {vis_sql} AND {translated.sql}",
+                [*scope_params, *vis_params, *translated.params],
+            )),
+            dtype=np.int64,
+        )
+        keep = np.isin(seqs, allowed)
+        if not keep.any():
+            return [], []
+        seqs, cosines = seqs[keep], cosines[keep]
+        return _hits(seqs, cosines, _ranked(cosines, seqs, limit)[:limit])
+
     @staticmethod
-    def _best(entry: ScopeMatrix, query: np.ndarray, limit: int, allowed: np.ndarray | None,
+    def _best(entry: ScopeMatrix, query: np.ndarray, limit: int,
               include_deleted: bool, include_expired: bool) -> tuple[list[int], list[float]]:
+        """The best ``limit`` visible rows of the scope (no filter)."""
         n = entry.size
         if n == 0:
             return [], []
         seqs = entry.seqs[:n]
-        if allowed is not None:
-            mask = np.isin(seqs, allowed)
-        else:
-            mask = entry.alive[:n].copy()
-            if not include_deleted:
-                mask &= ~entry.deleted[:n]
-            if not include_expired:
-                mask &= entry.expires[:n] > time.time()
+        mask = entry.alive[:n].copy()
+        if not include_deleted:
+            mask &= ~entry.deleted[:n]
+        if not include_expired:
+            mask &= entry.expires[:n] > time.time()
         # einsum runs on the calling thread; a BLAS matrix-vector product may fan out
         # to worker threads, which costs more than it saves on a busy machine
         if mask.all():
-            candidates = np.arange(n)
             cosines = np.einsum("ij,j->i", entry.matrix[:n], query)
         else:
             candidates = np.flatnonzero(mask)
             if candidates.size == 0:
                 return [], []
+            seqs = seqs[candidates]
             cosines = np.einsum("ij,j->i", entry.matrix[candidates], query)
-        if candidates.size > limit:
-            top = np.argpartition(-cosines, limit - 1)[:limit]
-            # widen to every row tied with the worst selected one, so ties go by insertion order
-            top = np.flatnonzero(cosines >= cosines[top].min())
-        else:
-            top = np.arange(candidates.size)
-        # best first; equal scores in insertion order
-        order = top[np.lexsort((seqs[candidates[top]], -cosines[top]))][:limit]
-        scores = np.clip((1.0 + cosines[order].astype(np.float64)) / 2.0, 0.0, 1.0)
-        return [int(s) for s in seqs[candidates[order]]], [float(s) for s in scores]
+        return _hits(seqs, cosines, _ranked(cosines, seqs, limit)[:limit])
 
     @staticmethod
     def _records_by_seq(conn: sqlite3.Connection, seqs: list[int], scope: Scope) -> dict[int, MemoryRecord]:
