@@ -141,17 +141,47 @@ def test_two_processes_and_this_one_write_one_file(tmp_path: Path) -> None:
 
 
 def test_writer_waits_for_a_long_transaction_instead_of_failing(tmp_path: Path) -> None:
+    """A writer that meets a held write lock waits for it (busy_timeout) and then succeeds.
+
+    No fixed delays decide the outcome: the lock is held and released on this thread only
+    (a connection is never shared between threads), the writer runs on its own thread,
+    and the lock is released only once the writer has started its BEGIN IMMEDIATE. The
+    writer cannot finish while the lock is held, so finding it unfinished then shows it
+    waited instead of failing."""
     path = str(tmp_path / "wait.db")
     store = SQLiteStore(path=path)
     store.open(DIM)
-    blocker = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    blocker.execute("BEGIN IMMEDIATE")  # hold the write lock
-    released = threading.Timer(0.5, lambda: blocker.execute("COMMIT"))
-    released.start()
     record = MemoryRecord(text="waited", scope=Scope(user_id="u"))
-    store.apply([Change(record=record, vector=_vector(0))])  # blocks until the commit, then succeeds
-    released.join()
-    blocker.close()
+    begun, outcome = threading.Event(), []
+
+    def writer() -> None:
+        try:
+            with store._connections.use() as conn:  # this thread's own connection
+                conn.set_trace_callback(lambda sql: begun.set() if sql == "BEGIN IMMEDIATE" else None)
+            store.apply([Change(record=record, vector=_vector(0))])
+            outcome.append("applied")
+        except BaseException as exc:  # reported by the test
+            outcome.append(exc)
+            begun.set()
+
+    blocker = sqlite3.connect(path, isolation_level=None)
+    try:
+        blocker.execute("BEGIN IMMEDIATE")  # hold the write lock
+        thread = threading.Thread(target=writer)
+        thread.start()
+        assert begun.wait(timeout=120), "the writer never reached BEGIN IMMEDIATE"
+        # the writer cannot commit while we hold the lock; the join only gives it a
+        # moment to reach its busy wait, and nothing is concluded from how long it took
+        thread.join(timeout=0.3)
+        assert outcome == [] and thread.is_alive()
+        assert blocker.execute("SELECT count(*) FROM records").fetchone()[0] == 0
+        blocker.execute("COMMIT")
+    finally:
+        if blocker.in_transaction:
+            blocker.execute("ROLLBACK")
+        blocker.close()
+    thread.join(timeout=120)
+    assert outcome == ["applied"]
     assert store.get([record.id], Scope(user_id="u"))[0].text == "waited"
     store.close()
 
