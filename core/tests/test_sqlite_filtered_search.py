@@ -16,11 +16,13 @@ import pytest
 from memplane.filters import evaluate, parse_filter
 from memplane.models import Change, MemoryRecord, Scope, SearchHit, utcnow
 from memplane.stores.sqlite import SQLiteStore
+from memplane.stores.sqlite.store import _FIRST_ROUND_MIN, _SCAN_SHARE
 
 DIM = 8
 SCOPE = Scope(user_id="ranked")
 OTHER = Scope(user_id="someone-else")
-ROWS = 2000  # well above the first rounds, so both strategies run (see FILTERS)
+# enough rows that the first rounds stay below the scan threshold, so both strategies run
+ROWS = 3 * _SCAN_SHARE * _FIRST_ROUND_MIN
 
 # few distinct directions: many rows share a vector, so ties at the cut are common
 _DRAW = random.Random(5)
@@ -114,3 +116,21 @@ def test_filtered_search_sees_writes_made_since_the_cache_was_built(store: SQLit
     assert [h.id for h in after] == [h.id for h in _oracle(store, query, {"topic": "food"}, 5, {},
                                                                    fresh=True)]
     store.apply([Change(record=best)])  # restore for the other tests
+
+
+def _statements(store: SQLiteStore, spec: dict[str, Any], limit: int) -> list[str]:
+    seen: list[str] = []
+    with store._connections.use() as conn:  # this thread's connection runs the search
+        conn.set_trace_callback(seen.append)
+        try:
+            store.search(DIRECTIONS[1], SCOPE, limit=limit, filters=spec)
+        finally:
+            conn.set_trace_callback(None)
+    return [s for s in seen if s.startswith("SELECT r.seq FROM records r")]
+
+
+def test_a_broad_filter_is_checked_on_the_best_rows_and_a_narrow_one_scans(store: SQLiteStore) -> None:
+    broad = _statements(store, {"stars": {"gte": 1}}, 10)
+    assert broad and all("r.seq IN (" in s for s in broad)  # no scan of the scope
+    narrow = _statements(store, {"topic": "nowhere"}, 10)
+    assert any("r.seq IN (" not in s for s in narrow)  # the rounds gave up: one scan

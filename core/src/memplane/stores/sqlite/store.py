@@ -44,10 +44,10 @@ from memplane.stores.sqlite.vector_cache import ScopeMatrix, VectorCache
 _CHUNK = 500  # ids per IN (...) list, well under SQLite's parameter limit
 # filtered search: the first round checks the filter on this many best rows per hit
 # wanted (at least _FIRST_ROUND_MIN); rounds stop once they would reach 1/_SCAN_SHARE
-# of the scope, where one SQL scan of the scope is cheaper
+# of the scope: a filter that selective is cheaper to run as one SQL scan of the scope
 _FIRST_ROUND_PER_HIT = 4
 _FIRST_ROUND_MIN = 64
-_SCAN_SHARE = 8
+_SCAN_SHARE = 32
 _T = TypeVar("_T")
 _COLUMNS = ", ".join(f"r.{c.strip()}" for c in RECORD_COLUMNS.split(","))
 
