@@ -1,5 +1,6 @@
 """Hybrid retrieval: fusion formulas, explain, rerank, recency, time filters,
-non-English text, and the [0, 1] score range, through Memory on both stores."""
+non-English text, and the [0, 1] score range, through Memory on both stores.
+The small-store behaviour of the default fusion is in test_retrieval_small_store.py."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from memplane.config import SearchConfig
 from memplane.errors import ConfigurationError, UnsupportedCapability
@@ -15,12 +18,84 @@ from memplane.llms.scripted import ScriptedLLM
 from memplane.memory import Memory
 from memplane.models import MemoryRecord, Scope, SearchHit
 from memplane.providers.base import ProviderConfig, Reranker, RerankResult
-from memplane.retrieval import fuse, recency_signal
+from memplane.retrieval import fuse, query_coverage, recency_signal
 from memplane.stores.inmemory import InMemoryStore
 
 
-def hit(rid: str, score: float) -> SearchHit:
-    return SearchHit(record=MemoryRecord(id=rid, text=rid, scope=Scope(user_id="u")), score=score)
+def hit(rid: str, score: float, text: str | None = None) -> SearchHit:
+    record = MemoryRecord(id=rid, text=text if text is not None else rid, scope=Scope(user_id="u"))
+    return SearchHit(record=record, score=score)
+
+
+def test_boost_formula() -> None:
+    """score = v + (1 - v) * w * e, v = max(0, 2 * vector_score - 1),
+    e = odds(k) / max odds(k) * sqrt(coverage), w = kw / (vw + kw)."""
+    settings = SearchConfig(fusion="boost", vector_weight=3.0, keyword_weight=1.0)
+    vector = [hit("a", 0.8, "red apple pie"), hit("b", 0.7, "green apple tart"), hit("c", 0.4, "blue sky")]
+    keyword = [hit("b", 0.75, "green apple tart"), hit("a", 0.5, "red apple pie")]
+    fused = {c.record.id: c for c in fuse({"vector": vector, "keyword": keyword},
+                                          {"vector": 3.0, "keyword": 1.0}, settings, pool=50,
+                                          query="Green APPLE tart recipe")}
+    w = 1 / 4
+    odds_b, odds_a = 0.75 / 0.25, 0.5 / 0.5
+    v_b, v_a = 2 * 0.7 - 1, 2 * 0.8 - 1
+    e_b = 1.0 * (3 / 4) ** 0.5  # "green", "apple", "tart" of 4 distinct query terms
+    e_a = odds_a / odds_b * (1 / 4) ** 0.5  # "apple" only
+    assert fused["b"].score == pytest.approx(v_b + (1 - v_b) * w * e_b)
+    assert fused["a"].score == pytest.approx(v_a + (1 - v_a) * w * e_a)
+    assert fused["c"].score == 0.0  # cos < 0: no similarity at all
+    assert fused["b"].signals == pytest.approx({
+        "vector": v_b, "vector_score": 0.7, "keyword": (1 - v_b) * w * e_b, "keyword_score": 0.75,
+        "keyword_strength": 1.0, "keyword_coverage": 3 / 4})
+    assert "keyword" not in fused["c"].signals
+
+
+def test_boost_keyword_only_candidate_takes_the_vector_floor() -> None:
+    vector = [hit("a", 0.9), hit("b", 0.6)]
+    keyword = [hit("z", 0.5, "zebra")]
+    fused = {c.record.id: c for c in fuse({"vector": vector, "keyword": keyword},
+                                          {"vector": 1.0, "keyword": 1.0}, SearchConfig(), pool=2,
+                                          query="zebra")}
+    v = 2 * 0.6 - 1
+    assert fused["z"].signals["vector_score"] == 0.6
+    assert fused["z"].score == pytest.approx(v + (1 - v) * 0.5 * 1.0)
+
+
+def test_boost_without_keyword_weight_is_the_clipped_cosine() -> None:
+    fused = fuse({"vector": [hit("a", 0.8), hit("b", 0.3)], "keyword": [hit("b", 0.9)]},
+                 {"vector": 1.0, "keyword": 0.0}, SearchConfig(keyword_weight=0.0), pool=10, query="b")
+    assert [(c.record.id, c.score) for c in fused] == [("a", pytest.approx(0.6)), ("b", 0.0)]
+
+
+@settings(derandomize=True)
+@given(
+    vector=st.lists(st.floats(0.0, 1.0), min_size=1, max_size=8),
+    keyword=st.lists(st.floats(0.0, 1.0), max_size=8),
+    weights=st.tuples(st.floats(0.0, 5.0), st.floats(0.01, 5.0)),
+)
+def test_boost_keyword_evidence_only_raises_and_stays_in_range(
+    vector: list[float], keyword: list[float], weights: tuple[float, float]
+) -> None:
+    texts = ["tea cake", "tea", "cake and jam", "jam", "tea jam cake", "x", "cake", "tea tea"]
+    vhits = [hit(f"m{i}", s, texts[i]) for i, s in enumerate(vector)]
+    khits = [hit(f"m{i}", s, texts[i]) for i, s in enumerate(keyword)]
+    settings = SearchConfig(vector_weight=weights[0], keyword_weight=weights[1])
+    fused = fuse({"vector": vhits, "keyword": khits}, {"vector": weights[0], "keyword": weights[1]},
+                 settings, pool=8, query="tea cake")
+    floor = min((s for s in vector if s > 0), default=0.0)
+    for c in fused:
+        assert 0.0 <= c.score <= 1.0
+        raw = next((h.score for h in vhits if h.id == c.record.id and h.score > 0), floor)
+        base = max(0.0, 2 * raw - 1) if weights[0] > 0 else 0.0  # vector_weight 0: keyword only
+        assert c.score >= base - 1e-12
+        assert c.score == pytest.approx(c.signals["vector"] + c.signals.get("keyword", 0.0))
+
+
+def test_query_coverage_is_language_neutral() -> None:
+    assert query_coverage({"tea", "cake"}, "TEA and biscuits") == 0.5
+    assert query_coverage({"寿司"}, "我喜欢寿司") == 1.0  # bigrams for unspaced scripts
+    assert query_coverage({"käsespätzle", "mag"}, "Ich mag KÄSESPÄTZLE") == 1.0
+    assert query_coverage(set(), "anything") == 0.0
 
 
 def test_rrf_formula_and_normalisation() -> None:
@@ -53,9 +128,11 @@ def test_weighted_fusion_with_floor_for_full_pools() -> None:
 
 
 def test_a_signal_without_hits_does_not_deflate_scores() -> None:
-    fused = fuse({"vector": [hit("a", 0.7)], "keyword": []}, {"vector": 1.0, "keyword": 1.0},
-                 SearchConfig(), pool=10)
-    assert fused[0].score == pytest.approx(1.0)
+    signals: dict[str, Sequence[SearchHit]] = {"vector": [hit("a", 0.7)], "keyword": []}
+    weights = {"vector": 1.0, "keyword": 1.0}
+    assert fuse(signals, weights, SearchConfig(fusion="rrf"), pool=10)[0].score == pytest.approx(1.0)
+    # boost: exactly the clipped cosine, as with vector-only search
+    assert fuse(signals, weights, SearchConfig(), pool=10, query="a")[0].score == pytest.approx(0.4)
 
 
 def test_recency_signal_halves_per_half_life() -> None:
@@ -74,8 +151,11 @@ def test_explain_shows_each_signal(m: Memory) -> None:
     hits = m.search("Biscuit", user_id="u", explain=True)
     top = hits[0]
     assert top.text == "User adopted a cat named Biscuit"
-    assert {"vector", "vector_score", "keyword", "keyword_score"} <= set(top.signals)
+    assert {"vector", "vector_score", "keyword", "keyword_score", "keyword_strength",
+            "keyword_coverage"} <= set(top.signals)
     assert top.score == pytest.approx(top.signals["vector"] + top.signals["keyword"])
+    assert top.signals["vector"] == pytest.approx(max(0.0, 2 * top.signals["vector_score"] - 1))
+    assert top.signals["keyword_coverage"] == 1.0 and top.signals["keyword_strength"] == 1.0
     assert all(h.signals == {} for h in m.search("Biscuit", user_id="u"))
 
 
@@ -91,7 +171,8 @@ def test_keyword_only_candidates_reach_the_results(memory_factory: Callable[...,
 def test_vector_only_when_hybrid_is_off(m: Memory) -> None:
     m.add(["User plays the cello"], user_id="u", infer=False)
     hits = m.search("cello", user_id="u", hybrid=False, explain=True)
-    assert set(hits[0].signals) == {"vector", "vector_score", "vector_rank"}
+    assert set(hits[0].signals) == {"vector", "vector_score"}
+    assert hits[0].score == pytest.approx(max(0.0, 2 * hits[0].signals["vector_score"] - 1))
 
 
 @pytest.mark.parametrize(
@@ -195,6 +276,8 @@ def test_hybrid_requested_on_a_store_without_keyword_search(memory_factory: Call
 
 
 @pytest.mark.parametrize("config", [
+    {"search": {"fusion": "boost"}},
+    {"search": {"fusion": "boost", "vector_weight": 0.0}},
     {"search": {"fusion": "rrf"}},
     {"search": {"fusion": "weighted", "vector_weight": 0.7, "keyword_weight": 0.3}},
     {"search": {"recency_weight": 0.3}},

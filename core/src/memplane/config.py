@@ -136,10 +136,13 @@ class SearchConfig(_Strict):
     #: fuse keyword relevance with vector similarity (needs the store's
     #: ``keyword_search`` capability; vector only otherwise).
     hybrid: bool = True
-    #: ``rrf``: reciprocal rank fusion; ``weighted``: weighted mean of the scores.
-    fusion: Literal["rrf", "weighted"] = "rrf"
-    #: small k favours the top ranks; 5 measured best on LoCoMo (docs/concepts.md).
+    #: ``boost``: cosine similarity raised by bounded keyword evidence (absolute
+    #: scores); ``rrf``: reciprocal rank fusion; ``weighted``: weighted mean of the scores.
+    fusion: Literal["boost", "rrf", "weighted"] = "boost"
+    #: the k of ``rrf``: small k favours the top ranks (docs/concepts.md).
     rrf_k: int = Field(5, ge=1)
+    #: under ``boost`` only their ratio counts: the keyword boost may close
+    #: ``keyword_weight / (vector_weight + keyword_weight)`` of the gap to 1.
     vector_weight: float = Field(1.0, ge=0.0)
     keyword_weight: float = Field(1.0, ge=0.0)
     #: candidates fetched from each signal before fusion (at least ``limit``).

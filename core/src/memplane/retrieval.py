@@ -5,16 +5,27 @@ Signals (each fetched with the caller's scope and filters, ``candidate_pool`` de
 
 - ``vector``: the store's cosine score ``(1 + cos) / 2``;
 - ``keyword``: the store's keyword score (FTS5/BM25 in sqlite), when the store
-  declares ``keyword_search`` and ``hybrid`` is on. Tokenisation is the store's:
-  the core adds no language-specific tokenizer or stemmer.
+  declares ``keyword_search`` and ``hybrid`` is on. Tokenisation is the store's;
+  the core only splits text into case-folded word runs (character bigrams for
+  scripts written without spaces) to measure query coverage, with no stop-word
+  list or stemmer.
 
 Fusion (``search.fusion``), over the signals that returned at least one hit with a
-score above 0 (a zero score carries no evidence and takes no rank):
+score above 0 (a zero score carries no evidence):
 
-- ``rrf`` (default): ``score = sum_i w_i / (k + rank_i) / sum_i w_i / (k + 1)``,
+- ``boost`` (default): ``score = v + (1 - v) * w * e`` where
+  ``v = max(0, cos)`` is the cosine similarity clipped at 0 (``2 * vector_score - 1``),
+  ``w = keyword_weight / (vector_weight + keyword_weight)`` and the keyword evidence
+  ``e = (odds(k) / max odds(k)) * sqrt(coverage)`` in [0, 1]: ``odds(k) = k / (1 - k)``
+  undoes the store's ``s / (1 + s)`` squashing of BM25 (the max runs over this
+  query's keyword hits), and ``coverage`` is the share of the query's distinct
+  terms found in the memory. Keyword evidence can only raise a score and never past
+  1; one shared word out of four can add at most ``w * 0.5`` of the gap, so it does
+  not beat a clearly closer vector match. A candidate missing from the vector list
+  takes its lowest score (it can be no higher).
+- ``rrf``: ``score = sum_i w_i / (k + rank_i) / sum_i w_i / (k + 1)``,
   ``rank_i`` 1-based in signal ``i``; a candidate absent from a signal adds
-  nothing. Rank-based, so it needs no score calibration between signals; the
-  denominator makes "first in every signal" exactly 1.0.
+  nothing. Rank-based: the top hit scores 1 however unrelated it is.
 - ``weighted``: ``score = sum_i w_i * s_i / sum_i w_i``. A candidate absent from
   a *full* pool gets that pool's lowest score (it can be no higher); absent from
   a pool that was not full, 0 (it did not match).
@@ -28,6 +39,7 @@ measured from ``observed_at`` (else ``created_at``). ``explain=True`` fills
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -38,6 +50,7 @@ from memplane.filters import Filter
 from memplane.models import MemoryRecord, Scope, SearchHit
 from memplane.pipeline.effects import Call, Flow
 from memplane.providers.base import RerankResult
+from memplane.stores.inmemory import keyword_terms  # language-neutral term split
 
 
 @dataclass
@@ -68,10 +81,11 @@ def _clip(x: float) -> float:
 
 def fuse(
     signals: dict[str, Sequence[SearchHit]], weights: dict[str, float], settings: SearchConfig,
-    pool: int,
+    pool: int, query: str = "",
 ) -> list[Candidate]:
     """Fuse ranked hit lists into candidates sorted best first (ties: earlier signal,
-    then rank order, so results are deterministic)."""
+    then rank order, so results are deterministic). ``query`` feeds the keyword
+    coverage of ``boost``."""
     # A hit scoring 0 carries no evidence (e.g. a keyword match on nothing but
     # very common terms), so it takes no rank in that signal.
     signals = {name: [h for h in hits if h.score > 0] for name, hits in signals.items()}
@@ -82,34 +96,101 @@ def fuse(
             candidates.setdefault(hit.id, Candidate(hit.record))
     if not active:
         return []
-    if settings.fusion == "rrf":
-        k = settings.rrf_k
-        norm = sum(weights[n] / (k + 1) for n in active)
-        for name, hits in active.items():
-            for rank, hit in enumerate(hits, start=1):
-                c = candidates[hit.id]
-                contribution = weights[name] / (k + rank) / norm
-                c.score += contribution
-                c.signals[name] = contribution
-                c.signals[f"{name}_score"] = hit.score
-                c.signals[f"{name}_rank"] = float(rank)
+    if settings.fusion == "boost":
+        _boost(candidates, signals, weights, query)
+    elif settings.fusion == "rrf":
+        _rrf(candidates, active, weights, settings.rrf_k)
     else:
-        total = sum(weights[n] for n in active)
-        for name, hits in active.items():
-            by_id = {h.id: h for h in hits}
-            floor = min(h.score for h in hits) if len(hits) >= pool else 0.0
-            for c in candidates.values():
-                found = by_id.get(c.record.id)
-                raw = found.score if found is not None else floor
-                contribution = weights[name] * raw / total
-                c.score += contribution
-                c.signals[name] = contribution
-                c.signals[f"{name}_score"] = raw
+        _weighted(candidates, active, weights, pool)
     ordered = list(candidates.values())
     for c in ordered:
         c.score = _clip(c.score)
     ordered.sort(key=lambda c: -c.score)  # stable: insertion order breaks ties
     return ordered
+
+
+def query_coverage(query_terms: set[str], text: str) -> float:
+    """Share of the query's distinct terms that occur in ``text`` (0 when the
+    query has none)."""
+    if not query_terms:
+        return 0.0
+    return len(query_terms.intersection(keyword_terms(text))) / len(query_terms)
+
+
+def _odds(score: float) -> float:
+    """``k / (1 - k)``: the inverse of the ``s / (1 + s)`` squashing stores use for
+    unbounded relevance such as BM25 (capped so a score of exactly 1 stays finite)."""
+    k = min(score, _MAX_KEYWORD_SCORE)
+    return k / (1.0 - k)
+
+
+_MAX_KEYWORD_SCORE = 0.999
+
+
+def _boost(
+    candidates: dict[str, Candidate], signals: dict[str, Sequence[SearchHit]],
+    weights: dict[str, float], query: str,
+) -> None:
+    """Cosine similarity as the base, raised by bounded keyword evidence."""
+    vector_weight, keyword_weight = weights.get("vector", 0.0), weights.get("keyword", 0.0)
+    share = keyword_weight / (vector_weight + keyword_weight) if keyword_weight > 0 else 0.0
+    # vector_weight 0 means keyword only: no similarity base
+    vectors = {h.id: h.score for h in signals.get("vector", [])} if vector_weight > 0 else {}
+    # a candidate missing from the vector list is at most as similar as its last hit
+    floor = min(vectors.values()) if vectors else 0.0
+    keywords = {h.id: h.score for h in signals.get("keyword", [])} if share > 0 else {}
+    best = max((_odds(k) for k in keywords.values()), default=0.0)
+    terms = set(keyword_terms(query))
+    for rid, c in candidates.items():
+        raw = vectors.get(rid, floor)
+        base = max(0.0, 2.0 * raw - 1.0)
+        c.signals["vector"] = base
+        c.signals["vector_score"] = raw
+        c.score = base
+        if rid not in keywords:
+            continue
+        # the store matched at least one query term even if our split disagrees
+        coverage = max(query_coverage(terms, c.record.text), 1.0 / max(1, len(terms)))
+        strength = _odds(keywords[rid]) / best if best > 0 else 0.0
+        evidence = strength * math.sqrt(coverage)
+        contribution = (1.0 - base) * share * evidence
+        c.score += contribution
+        c.signals["keyword"] = contribution
+        c.signals["keyword_score"] = keywords[rid]
+        c.signals["keyword_strength"] = strength
+        c.signals["keyword_coverage"] = coverage
+
+
+def _rrf(
+    candidates: dict[str, Candidate], active: dict[str, Sequence[SearchHit]],
+    weights: dict[str, float], k: int,
+) -> None:
+    norm = sum(weights[n] / (k + 1) for n in active)
+    for name, hits in active.items():
+        for rank, hit in enumerate(hits, start=1):
+            c = candidates[hit.id]
+            contribution = weights[name] / (k + rank) / norm
+            c.score += contribution
+            c.signals[name] = contribution
+            c.signals[f"{name}_score"] = hit.score
+            c.signals[f"{name}_rank"] = float(rank)
+
+
+def _weighted(
+    candidates: dict[str, Candidate], active: dict[str, Sequence[SearchHit]],
+    weights: dict[str, float], pool: int,
+) -> None:
+    total = sum(weights[n] for n in active)
+    for name, hits in active.items():
+        by_id = {h.id: h for h in hits}
+        floor = min(h.score for h in hits) if len(hits) >= pool else 0.0
+        for c in candidates.values():
+            found = by_id.get(c.record.id)
+            raw = found.score if found is not None else floor
+            contribution = weights[name] * raw / total
+            c.score += contribution
+            c.signals[name] = contribution
+            c.signals[f"{name}_score"] = raw
 
 
 def recency_signal(record: MemoryRecord, now: datetime, half_life_days: float) -> float:
@@ -136,7 +217,7 @@ def search_flow(req: SearchRequest) -> Flow[list[SearchHit]]:
         hits = yield Call("vector_stores", "keyword_search", (req.query, req.scope), dict(common))
         signals["keyword"] = [h for h in hits if req.scope.matches(h.record.scope)]
     weights = {"vector": s.vector_weight, "keyword": s.keyword_weight}
-    candidates = fuse(signals, weights, s, pool)
+    candidates = fuse(signals, weights, s, pool, req.query)
 
     if req.rerank and candidates:
         top = candidates[: max(req.limit, s.rerank_pool)]
