@@ -134,3 +134,20 @@ def test_a_broad_filter_is_checked_on_the_best_rows_and_a_narrow_one_scans(store
     assert broad and all("r.seq IN (" in s for s in broad)  # no scan of the scope
     narrow = _statements(store, {"topic": "nowhere"}, 10)
     assert any("r.seq IN (" not in s for s in narrow)  # the rounds gave up: one scan
+
+
+def test_all_rows_tied_are_settled_in_one_round(tmp_path: Path) -> None:
+    """Every row ties with the worst of the first round, so that round checks them all."""
+    rows = _SCAN_SHARE * _FIRST_ROUND_MIN + 100
+    s = SQLiteStore(path=str(tmp_path / "tied.db"))
+    s.open(DIM)
+    s.apply([Change(record=MemoryRecord(text=f"m {i}", scope=SCOPE, metadata={"n": i}),
+                    vector=DIRECTIONS[2]) for i in range(rows)])
+    try:
+        every = s.search(DIRECTIONS[2], SCOPE, limit=rows)
+        assert [h.record.metadata["n"] for h in every] == list(range(rows))  # insertion order
+        picked = s.search(DIRECTIONS[2], SCOPE, limit=10, filters={"n": {"in": [rows - 1, 3, 2000]}})
+        assert [h.record.metadata["n"] for h in picked] == [3, 2000, rows - 1]
+        assert s.search(DIRECTIONS[2], SCOPE, limit=10, filters={"n": -1}) == []
+    finally:
+        s.close()

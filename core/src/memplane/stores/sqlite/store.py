@@ -618,18 +618,21 @@ class SQLiteStore(VectorStore):
         total = seqs.size
         vis_sql, vis_params = visibility
         k = max(_FIRST_ROUND_PER_HIT * limit, _FIRST_ROUND_MIN)
+        by_rowid, by_rowid_params = _scope_sql(scope, alias="+r")  # no scope index scan
+        checked: set[int] = set()
+        passing: set[int] = set()
         while k * _SCAN_SHARE < total:
             ranked = _ranked(cosines, seqs, k)
-            scope_sql, scope_params = _scope_sql(scope, alias="+r")  # look rows up by rowid
-            passing: set[int] = set()
-            for chunk in _chunks(seqs[ranked].tolist()):
+            fresh = [seq for seq in seqs[ranked].tolist() if seq not in checked]
+            for chunk in _chunks(fresh):  # earlier rounds' rows are not checked again
                 passing.update(row[0] for row in conn.execute(
                     f"SELECT r.seq FROM records r WHERE r.seq IN ({_marks(len(chunk))}) "
-                    f"AND {scope_sql} AND {vis_sql} AND {translated.sql}",
-                    [*chunk, *scope_params, *vis_params, *translated.params],
+                    f"AND {by_rowid} AND {vis_sql} AND {translated.sql}",
+                    [*chunk, *by_rowid_params, *vis_params, *translated.params],
                 ))
+            checked.update(fresh)
             kept = [i for i in ranked.tolist() if int(seqs[i]) in passing][:limit]
-            if len(kept) == limit:
+            if len(kept) == limit or ranked.size == total:  # enough, or every row checked
                 return _hits(seqs, cosines, np.asarray(kept, dtype=np.int64))
             k *= 4
         scope_sql, scope_params = _scope_sql(scope)
