@@ -219,3 +219,31 @@ async def test_async_rerank_matches_sync() -> None:
     sync = LLMReranker(llm=ReplayLLM([reply])).rerank("q", DOCS)
     async_ = await LLMReranker(llm=ReplayLLM([reply])).arerank("q", DOCS)
     assert async_ == sync
+
+
+def test_memory_binds_its_llm_and_search_follows_the_grades(tmp_path: Any) -> None:
+    """Through Memory: the reranker grades with Memory's own LLM and its order wins."""
+    from memplane.embedders.hashing import HashingEmbedder
+    from memplane.llms.scripted import ScriptedLLM
+    from memplane.memory import Memory
+    from memplane.stores.sqlite import SQLiteStore
+
+    llm = ScriptedLLM()
+    memory = Memory(
+        llm=llm,
+        embedder=HashingEmbedder(),
+        vector_store=SQLiteStore({"path": str(tmp_path / "m.db")}),
+        reranker=LLMReranker(),
+    )
+    with memory:
+        for text in DOCS:
+            memory.add(text, user_id="alice", infer=False)
+        candidates = [h.text for h in memory.search("Alice", user_id="alice", limit=4)]
+        # grade the candidates in reverse of the order search found them in
+        llm.queue({"scores": [{"index": i, "score": i} for i in range(len(candidates))]})
+        hits = memory.search("Alice", user_id="alice", limit=4, rerank=True)
+    assert [h.text for h in hits] == list(reversed(candidates))
+    assert hits[0].score == pytest.approx((len(candidates) - 1) / 10)
+    grading = llm.requests[-1]
+    assert grading.json_schema == SCHEMA
+    assert "Query: Alice" in grading.prompt
