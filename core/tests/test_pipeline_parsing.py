@@ -75,3 +75,11 @@ def test_extract_json_prefers_the_whole_text_then_fences_then_spans() -> None:
     assert value == {"a": 2} and notes[0].code == "json_in_fence"
     value, notes = extract_json('see [1, 2,] and {"a": 4}')
     assert value == [1, 2] and notes[0].code == "json_in_text"
+
+
+def test_ids_in_other_scripts_digits_are_rejected_not_crashing() -> None:
+    """'²'.isdigit() is True but int('²') raises: such an id must be a diagnostic."""
+    parsed = parse_decisions(LLMResponse(text=json.dumps({"decisions": [
+        {"event": "DELETE", "id": "²"}, {"event": "ADD", "text": "User likes tea"}]})))
+    assert [d.event for d in parsed.decisions] == ["ADD"]
+    assert parsed.invalid

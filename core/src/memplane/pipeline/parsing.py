@@ -179,7 +179,8 @@ def _normalise_item(raw: dict[str, Any], notes: list[Diagnostic], position: int)
                 notes.append(note("event_synonym", f"read event {event!r} as {canonical}", position=position))
             out["event"] = canonical
     ident = out.get("id")
-    if isinstance(ident, str) and ident.strip().isdigit():
+    # isdigit() alone accepts superscripts and other scripts' digits that int() refuses
+    if isinstance(ident, str) and ident.strip().isascii() and ident.strip().isdigit():
         out["id"] = int(ident.strip())
     elif isinstance(ident, float) and ident.is_integer():
         out["id"] = int(ident)
