@@ -50,7 +50,7 @@ from memplane.filters import Filter
 from memplane.models import MemoryRecord, Scope, SearchHit
 from memplane.pipeline.effects import Call, Flow
 from memplane.providers.base import RerankResult
-from memplane.stores.inmemory import keyword_terms  # language-neutral term split
+from memplane.terms import keyword_terms
 
 
 @dataclass

@@ -9,7 +9,6 @@ and keyword search is a naive idf-weighted term match (see :func:`keyword_terms`
 from __future__ import annotations
 
 import math
-import re
 import threading
 from collections.abc import Sequence
 from typing import ClassVar
@@ -20,24 +19,7 @@ from memplane.errors import DimensionMismatch, ValidationError
 from memplane.filters import OPERATORS, Filter, evaluate, require_supported
 from memplane.models import Change, HistoryEntry, MemoryRecord, Page, Scope, SearchHit, utcnow
 from memplane.providers.base import ProviderConfig, VectorStore
-
-# Scripts written without spaces: index overlapping character pairs instead of words,
-# so keyword search works for Chinese, Japanese, Korean and Thai without a segmenter.
-_UNSPACED = "\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
-_WORDS = re.compile(r"\w+", re.UNICODE)
-_UNSPACED_RUN = re.compile(rf"[{_UNSPACED}]+")
-
-
-def keyword_terms(text: str) -> list[str]:
-    """Language-neutral terms: case-folded word runs, plus character bigrams for
-    runs of unspaced scripts. No stemming and no stop-word list on purpose."""
-    terms: list[str] = []
-    for word in _WORDS.findall(text.casefold()):
-        if _UNSPACED_RUN.fullmatch(word) and len(word) > 1:
-            terms.extend(word[i : i + 2] for i in range(len(word) - 1))
-        else:
-            terms.append(word)
-    return terms
+from memplane.terms import keyword_terms
 
 
 class InMemoryStore(VectorStore):
