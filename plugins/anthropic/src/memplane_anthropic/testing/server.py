@@ -19,7 +19,8 @@ import time
 from itertools import count
 from typing import Any
 
-from memplane_anthropic.testing._http import (
+from memplane_conformance.endpoint import RecordedRequest
+from memplane_conformance.loopback import (
     BadRequest,
     LoopbackServer,
     Refused,
@@ -27,7 +28,6 @@ from memplane_anthropic.testing._http import (
     Scripted,
     json_reply,
 )
-from memplane_conformance.endpoint import RecordedRequest
 
 TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 BLOCK_TYPES = {"text", "image", "document", "tool_use", "tool_result"}

@@ -25,7 +25,7 @@ from itertools import count
 from typing import Any
 
 from memplane_conformance.endpoint import RecordedRequest
-from memplane_openai.testing._http import (
+from memplane_conformance.loopback import (
     BadRequest,
     LoopbackServer,
     Refused,

@@ -1,6 +1,7 @@
 """A tiny threaded HTTP server on 127.0.0.1 with a FIFO script of replies and faults.
 
-Subclasses speak one provider's wire protocol in :meth:`LoopbackServer.handle`.
+A base for LLM plugins' loopback servers (see :mod:`memplane_conformance.endpoint`):
+subclasses speak one provider's wire protocol in :meth:`LoopbackServer.handle`.
 The server runs in a daemon thread, stops on context exit, and stops by itself
 after ``lifetime`` seconds so a leaked instance never outlives a test run.
 """
