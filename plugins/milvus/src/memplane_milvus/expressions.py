@@ -246,7 +246,10 @@ class ExpressionCompiler:
             slot = _list_slot(value)
             if slot is None:
                 return FALSE
-            return f"(exists {path}[{quote(slot)}] and json_contains({path}[{quote(slot)}], {self.bind(value)}))"
+            needle = self.bind(value)
+            if needle.startswith("-"):  # the parser takes no unary minus as a function argument
+                needle = f"({needle})"
+            return f"(exists {path}[{quote(slot)}] and json_contains({path}[{quote(slot)}], {needle}))"
         if op == "eq":
             slot = _scalar_slot(value)
             if slot is None:

@@ -531,7 +531,9 @@ def _mapped_errors(provider: str) -> Iterator[None]:
             raise
         message = getattr(exc, "message", "") or str(exc)
         retryable = bool(getattr(exc, "_retriable", False)) or exc.code in (1, 2)
-        if "auth" in message.lower() or "token" in message.lower():
+        lowered = message.lower()
+        # "unexpected token" is an expression parse error, not a credentials problem
+        if "auth" in lowered or ("token" in lowered and "unexpected token" not in lowered):
             from memplane.errors import AuthenticationError
 
             raise AuthenticationError(
