@@ -143,6 +143,23 @@ class IgnoresFiltersStore(DictStore):
         return super()._visible(scope, None, include_deleted, include_expired)
 
 
+class BoolsAsIntsStore(DictStore):
+    """Filters metadata with booleans read as 0/1, as a translator that casts JSON
+    booleans to numbers would."""
+
+    name: ClassVar[str] = "bools_as_ints"
+
+    def _visible(self, scope: Scope, filters: Filter | None, include_deleted: bool,
+                 include_expired: bool) -> list[tuple[MemoryRecord, list[float]]]:
+        rows = super()._visible(scope, None, include_deleted, include_expired)
+
+        def cast(rec: MemoryRecord) -> MemoryRecord:
+            meta = {k: int(v) if isinstance(v, bool) else v for k, v in rec.metadata.items()}
+            return rec.model_copy(update={"metadata": meta})
+
+        return [(r, v) for r, v in rows if evaluate(filters, cast(r))]
+
+
 class LeaksScopesStore(DictStore):
     """Matches scopes case-insensitively and by prefix, the way a LIKE query would."""
 

@@ -15,6 +15,8 @@ Base classes and the fixtures each one needs (all importable from this package):
 - ``EmbedderContract``     -> ``embedder``
 - ``LLMContract``          -> ``llm_factory`` and ``scripted_endpoint`` (optional ``live_llm_factory``)
 - ``RerankerContract``     -> ``reranker``
+- ``FilterSemanticsContract`` -> ``filter_semantics_store`` (class scope): random and
+  hostile filters for stores that translate filters into a query language
 - ``MemoryContract``       -> any of the above; kinds you do not supply get deterministic
   built-ins (scripted LLM decisions, ``hashing`` embedder, ``memory`` store)
 
@@ -42,11 +44,13 @@ pytest.register_assert_rewrite(
     "memplane_conformance.reranker",
     "memplane_conformance.memory_contract",
     "memplane_conformance.contract",
+    "memplane_conformance.filter_semantics",
 )
 
 if TYPE_CHECKING:
     from memplane_conformance.embedder import EmbedderContract
     from memplane_conformance.endpoint import RecordedRequest, ScriptedEndpoint
+    from memplane_conformance.filter_semantics import FilterSemanticsContract
     from memplane_conformance.harness import ProviderHarness
     from memplane_conformance.llm import LLMContract
     from memplane_conformance.memory_contract import MemoryContract
@@ -59,6 +63,7 @@ _EXPORTS = {
     "EmbedderContract": "memplane_conformance.embedder",
     "LLMContract": "memplane_conformance.llm",
     "RerankerContract": "memplane_conformance.reranker",
+    "FilterSemanticsContract": "memplane_conformance.filter_semantics",
     "MemoryContract": "memplane_conformance.memory_contract",
     "ProviderHarness": "memplane_conformance.harness",
     "ScriptedEndpoint": "memplane_conformance.endpoint",
@@ -67,6 +72,7 @@ _EXPORTS = {
 
 __all__ = [
     "EmbedderContract",
+    "FilterSemanticsContract",
     "LLMContract",
     "MemoryContract",
     "ProviderHarness",
