@@ -19,6 +19,7 @@ from memplane.errors import DimensionMismatch, ValidationError
 from memplane.filters import OPERATORS, Filter, evaluate, require_supported
 from memplane.models import Change, HistoryEntry, MemoryRecord, Page, Scope, SearchHit, utcnow
 from memplane.providers.base import ProviderConfig, VectorStore
+from memplane.stores.common import check_change
 from memplane.terms import keyword_terms
 
 
@@ -64,6 +65,8 @@ class InMemoryStore(VectorStore):
             # Validate the whole batch before touching anything: all or nothing.
             prepared: list[tuple[Change, np.ndarray | None]] = []
             for change in changes:
+                # the vector's length is _unit's to check (a DimensionMismatch)
+                check_change(change, None)
                 rid = change.record.id
                 vector = None
                 if change.vector is not None:
