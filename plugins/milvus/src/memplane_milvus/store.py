@@ -6,7 +6,6 @@ providers stays fast and works without the SDK installed.
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -31,6 +30,15 @@ from memplane.models import (
     utcnow,
 )
 from memplane.providers.base import VectorStore
+from memplane.stores.common import (
+    check_change,
+    check_dimension,
+    check_page_limit,
+    check_query_vector,
+    history_to_write,
+    parse_prefixed_cursor,
+    vector_to_write,
+)
 from memplane_milvus.config import MilvusConfig
 from memplane_milvus.expressions import (
     Binder,
@@ -87,8 +95,7 @@ class MilvusVectorStore(VectorStore):
 
     # --- lifecycle ----------------------------------------------------------------
     def open(self, dimension: int) -> None:
-        if not isinstance(dimension, int) or dimension < 1:
-            raise ValidationError(f"vector dimension must be a positive integer, got {dimension!r}")
+        check_dimension(dimension)
         with self._lock:
             if self._client is None:
                 self._client = self._connect()
@@ -208,33 +215,16 @@ class MilvusVectorStore(VectorStore):
             for change in changes:
                 rid = change.record.id
                 before = rows.get(rid) or stored.get(rid)
-                vector = change.vector if change.vector is not None else (
-                    list(before["vector"]) if before is not None else None
-                )
-                if vector is None:
-                    raise ValidationError(
-                        f"memory {rid!r} is new, so its change needs a vector"
-                    )
-                history = list(before["history"] or []) if before is not None else []
-                if change.history is not None:
-                    history.append(change.history.model_dump(mode="json"))
-                rows[rid] = record_row(change.record, [float(x) for x in vector], history)
+                vector = vector_to_write(change, before["vector"] if before is not None else None)
+                stored_history = (before["history"] or []) if before is not None else []
+                history = history_to_write(stored_history, change)
+                rows[rid] = record_row(change.record, vector, history)
             # one upsert: each record and its history entries land as one row
             self._call(self._client.upsert, self.config.collection, list(rows.values()))
 
     def _check_change(self, change: Change) -> None:
+        check_change(change, self._dimension)
         record = change.record
-        record.scope.require("apply")
-        if change.vector is not None and len(change.vector) != self._dimension:
-            raise ValidationError(
-                f"memory {record.id!r} has a {len(change.vector)}-dimensional vector but the "
-                f"store holds {self._dimension}-dimensional ones"
-            )
-        if change.vector is not None and not all(math.isfinite(x) for x in change.vector):
-            raise ValidationError(
-                f"memory {record.id!r} has a vector with NaN or infinite values; "
-                f"check the embedder's output"
-            )
         if len(record.text.encode("utf-8")) > self.config.max_text_length:
             raise ValidationError(
                 f"memory {record.id!r} is longer than {self.config.max_text_length} bytes "
@@ -245,10 +235,6 @@ class MilvusVectorStore(VectorStore):
                 raise ValidationError(
                     f"{name} is longer than {SCOPE_ID_MAX_BYTES} bytes; use a shorter id"
                 )
-        if change.history is not None and change.history.memory_id != record.id:
-            raise ValidationError(
-                f"history entry for {change.history.memory_id!r} attached to memory {record.id!r}"
-            )
 
     def delete(self, ids: Sequence[str], scope: Scope) -> int:
         self._require_open()
@@ -297,10 +283,9 @@ class MilvusVectorStore(VectorStore):
     ) -> Page:
         self._require_open()
         scope.require("list_records")
-        if limit < 1:
-            raise ValidationError(f"limit must be at least 1, got {limit}")
+        check_page_limit(limit)
         limit = min(limit, MAX_WINDOW - 1)
-        after = self._parse_cursor(cursor)
+        after = parse_prefixed_cursor(cursor, _CURSOR_PREFIX)
         expr, params = self._expression(scope, filters, include_deleted, include_expired)
         if after is not None:
             binder = Binder(self.config.use_templates, params)
@@ -371,12 +356,7 @@ class MilvusVectorStore(VectorStore):
     ) -> list[SearchHit]:
         self._require_open()
         scope.require("search")
-        if len(vector) != self._dimension:
-            raise ValidationError(
-                f"query vector has {len(vector)} dimensions; the store holds {self._dimension}"
-            )
-        if not all(math.isfinite(x) for x in vector):
-            raise ValidationError("the query vector has NaN or infinite values")
+        check_query_vector(vector, self._dimension)
         if limit < 1:
             return []
         expr, params = self._expression(scope, filters, include_deleted, include_expired)
@@ -481,16 +461,6 @@ class MilvusVectorStore(VectorStore):
 
     def _params(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"filter_params": params} if self.config.use_templates and params else {}
-
-    @staticmethod
-    def _parse_cursor(cursor: str | None) -> str | None:
-        if cursor is None:
-            return None
-        if not isinstance(cursor, str) or not cursor.startswith(_CURSOR_PREFIX):
-            raise ValidationError(
-                f"invalid cursor {cursor!r}: pass back the next_cursor of a previous page"
-            )
-        return cursor[len(_CURSOR_PREFIX):]
 
     def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         with _mapped_errors(self.name):
