@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -20,7 +19,6 @@ from memplane.errors import (
     MemplaneError,
     ProviderError,
     ProviderUnavailable,
-    ValidationError,
 )
 from memplane.filters import Filter, require_supported
 from memplane.models import (
@@ -33,6 +31,15 @@ from memplane.models import (
     utcnow,
 )
 from memplane.providers.base import VectorStore
+from memplane.stores.common import (
+    check_change,
+    check_dimension,
+    check_page_limit,
+    check_query_vector,
+    history_to_write,
+    parse_prefixed_cursor,
+    vector_to_write,
+)
 from memplane_weaviate.config import WeaviateConfig
 from memplane_weaviate.layout import (
     base_properties,
@@ -101,8 +108,7 @@ class WeaviateVectorStore(VectorStore):
 
     # --- lifecycle ----------------------------------------------------------------
     def open(self, dimension: int) -> None:
-        if not isinstance(dimension, int) or dimension < 1:
-            raise ValidationError(f"vector dimension must be a positive integer, got {dimension!r}")
+        check_dimension(dimension)
         with self._lock:
             if self._client is None:
                 self._client = self._connect()
@@ -244,7 +250,7 @@ class WeaviateVectorStore(VectorStore):
             return
         self._require_open()
         for change in changes:
-            self._check_change(change)
+            check_change(change, self._dimension)
         from weaviate.classes.data import DataObject
 
         with self._lock:
@@ -263,12 +269,8 @@ class WeaviateVectorStore(VectorStore):
                     history = [e.model_dump(mode="json") for e in previous[1]]
                 else:
                     vector_before, history = None, []
-                vector = [float(x) for x in change.vector] if change.vector is not None \
-                    else vector_before
-                if vector is None:
-                    raise ValidationError(f"memory {rec.id!r} is new, so its change needs a vector")
-                if change.history is not None:
-                    history.append(change.history.model_dump(mode="json"))
+                vector = vector_to_write(change, vector_before)
+                history = history_to_write(history, change)
                 tenant = tenant_name(getattr(rec.scope, self.config.tenant_field)) \
                     if self._multi_tenant else ""
                 objects[uid] = (tenant, record_properties(rec, history), vector)
@@ -338,24 +340,6 @@ class WeaviateVectorStore(VectorStore):
                 if name not in self._properties:
                     raise
             self._properties.add(name)
-
-    def _check_change(self, change: Change) -> None:
-        record = change.record
-        record.scope.require("apply")
-        if change.vector is not None and len(change.vector) != self._dimension:
-            raise ValidationError(
-                f"memory {record.id!r} has a {len(change.vector)}-dimensional vector but the "
-                f"store holds {self._dimension}-dimensional ones"
-            )
-        if change.vector is not None and not all(math.isfinite(x) for x in change.vector):
-            raise ValidationError(
-                f"memory {record.id!r} has a vector with NaN or infinite values; "
-                f"check the embedder's output"
-            )
-        if change.history is not None and change.history.memory_id != record.id:
-            raise ValidationError(
-                f"history entry for {change.history.memory_id!r} attached to memory {record.id!r}"
-            )
 
     def delete(self, ids: Sequence[str], scope: Scope) -> int:
         self._require_open()
@@ -454,13 +438,12 @@ class WeaviateVectorStore(VectorStore):
     ) -> Page:
         self._require_open()
         scope.require("list_records")
-        if limit < 1:
-            raise ValidationError(f"limit must be at least 1, got {limit}")
+        check_page_limit(limit)
         limit = min(limit, MAX_PAGE)
         from weaviate.classes.query import Sort
 
         where = self._where(scope, filters, include_deleted, include_expired)
-        after = self._parse_cursor(cursor)
+        after = parse_prefixed_cursor(cursor, _CURSOR_PREFIX)
         if after is not None:
             where = all_of(where, Cond("mid", "GreaterThan", after))
         if where == FALSE:
@@ -512,12 +495,7 @@ class WeaviateVectorStore(VectorStore):
     ) -> list[SearchHit]:
         self._require_open()
         scope.require("search")
-        if len(vector) != self._dimension:
-            raise ValidationError(
-                f"query vector has {len(vector)} dimensions; the store holds {self._dimension}"
-            )
-        if not all(math.isfinite(x) for x in vector):
-            raise ValidationError("the query vector has NaN or infinite values")
+        check_query_vector(vector, self._dimension)
         where = self._where(scope, filters, include_deleted, include_expired)
         if limit < 1 or where == FALSE:
             return []
@@ -629,16 +607,6 @@ class WeaviateVectorStore(VectorStore):
             "LessThanEqual": prop.less_or_equal, "ContainsAny": prop.contains_any,
         }[where.operator]
         return method(where.value)
-
-    @staticmethod
-    def _parse_cursor(cursor: str | None) -> str | None:
-        if cursor is None:
-            return None
-        if not isinstance(cursor, str) or not cursor.startswith(_CURSOR_PREFIX):
-            raise ValidationError(
-                f"invalid cursor {cursor!r}: pass back the next_cursor of a previous page"
-            )
-        return cursor[len(_CURSOR_PREFIX):]
 
     def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         with _mapped_errors(self.name, "Weaviate call"):
