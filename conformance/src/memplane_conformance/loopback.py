@@ -8,7 +8,10 @@ after ``lifetime`` seconds so a leaked instance never outlives a test run.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
+import re
 import threading
 import time
 from collections import deque
@@ -53,10 +56,42 @@ class Refused(Exception):
 
 
 class BadRequest(Refused):
-    """The request breaks the protocol; becomes a 400 and is kept in ``problems``."""
+    """The request breaks the protocol (or is one the service would refuse): answered
+    with an error of this status (400 by default) and kept in ``problems``."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message, status=400, kind="invalid_request_error")
+    def __init__(self, message: str, *, status: int = 400, kind: str = "invalid_request_error") -> None:
+        super().__init__(message, status=status, kind=kind)
+
+
+_WORD = re.compile(r"\w+")
+
+
+def text_words(text: str) -> list[str]:
+    """Lower-cased words, as the loopback servers count tokens and build vectors."""
+    return _WORD.findall(text.lower())
+
+
+def word_vector(text: str, dimension: int, tag: str | None = None, *,
+                normalize: bool = True) -> list[float]:
+    """A deterministic embedding for loopback servers: a signed bag of words (texts
+    sharing words get similar vectors) plus a small component for ``tag`` (a task or
+    input type, so queries and documents differ as they do with real models)."""
+    vector = [0.0] * dimension
+    for word in text_words(text) or [text]:
+        index, sign = _bucket(word, "w", dimension)
+        vector[index] += sign
+    if tag:
+        index, sign = _bucket(tag, "t", dimension)
+        vector[index] += 0.25 * sign
+    if not normalize:
+        return vector
+    norm = math.sqrt(sum(v * v for v in vector)) or 1.0
+    return [v / norm for v in vector]
+
+
+def _bucket(token: str, salt: str, dim: int) -> tuple[int, float]:
+    digest = hashlib.sha256(f"{salt}:{token}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") % dim, (1.0 if digest[4] & 1 else -1.0)
 
 
 class LoopbackServer:
@@ -88,6 +123,12 @@ class LoopbackServer:
                 server._serve(self)
 
             def do_GET(self) -> None:
+                server._serve(self)
+
+            def do_PUT(self) -> None:
+                server._serve(self)
+
+            def do_DELETE(self) -> None:
                 server._serve(self)
 
             def log_message(self, format: str, *args: Any) -> None:
@@ -164,6 +205,11 @@ class LoopbackServer:
             self._requests.clear()
             self.problems.clear()
 
+    def enqueue(self, item: Scripted) -> None:
+        """Queue any scripted item (subclasses use it for richer replies)."""
+        with self._lock:
+            self._script.append(item)
+
     def next_item(self, *, replies: bool = True) -> Scripted | None:
         """Pop the head of the script: a fault always; a reply only when ``replies``
         (endpoints that compute their answer, like embeddings, leave replies queued)."""
@@ -191,7 +237,9 @@ class LoopbackServer:
             headers={k.lower(): v for k, v in handler.headers.items()},
             body=body,
             extra={"query": {k: v[-1] for k, v in parse_qs(parts.query).items()},
-                   "received_at": time.monotonic()},
+                   "received_at": time.monotonic(),
+                   # exactly as sent, for checks over the bytes (request signatures)
+                   "target": handler.path, "raw_body": raw},
         )
         with self._lock:
             self._requests.append(request)
@@ -201,7 +249,7 @@ class LoopbackServer:
             with self._lock:
                 self.problems.append(f"{request.method} {request.path}: {exc}")
             request.extra["problem"] = str(exc)
-            reply = self.bad_request(str(exc))
+            reply = self.error(exc.status, str(exc), exc.kind)
         except Refused as exc:
             reply = self.error(exc.status, str(exc), exc.kind)
         except Exception as exc:  # a bug in the fake must surface, not hang the client
