@@ -20,6 +20,8 @@ Usage::
 
 Requests the real service would reject get the same kind of 4xx answer, and the
 problem is kept in :attr:`GeminiLoopback.problems` so a test can assert none occurred.
+The script is one FIFO queue (replies and faults in the order queued); a fault at its
+head fails the next request of any kind.
 Embedding requests need no script: vectors are derived from the words of each text
 (texts sharing words get similar vectors) plus a small task-type component, so
 documents and queries differ the way they do with the real models.
@@ -29,15 +31,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import re
-import threading
-from collections import deque
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any
 
-Fault = Literal["auth", "rate_limit", "server_error", "timeout", "malformed"]
+from memplane_conformance.endpoint import RecordedRequest
+from memplane_conformance.loopback import (
+    BadRequest,
+    LoopbackServer,
+    Reply,
+    Scripted,
+    json_reply,
+    text_words,
+    word_vector,
+)
 
 _API_PATH = re.compile(r"^/(v1|v1beta|v1alpha)/models/([^/:]+):([A-Za-z]+)$")
 _VERTEX_PATH = re.compile(
@@ -50,20 +57,6 @@ _TASK_TYPES = {"RETRIEVAL_DOCUMENT", "RETRIEVAL_QUERY", "SEMANTIC_SIMILARITY", "
                "CLUSTERING", "QUESTION_ANSWERING", "FACT_VERIFICATION", "CODE_RETRIEVAL_QUERY"}
 _NATIVE_DIMENSIONS = {"gemini-embedding-001": 3072, "text-embedding-005": 768,
                       "text-embedding-004": 768, "text-multilingual-embedding-002": 768}
-_WORD = re.compile(r"\w+")
-
-
-try:  # the conformance suite's own record type, when it is installed
-    from memplane_conformance.endpoint import RecordedRequest
-except ImportError:  # pragma: no cover - same fields, for use without the suite
-
-    @dataclass
-    class RecordedRequest:  # type: ignore[no-redef]
-        method: str
-        path: str
-        headers: dict[str, str]
-        body: Any
-        extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -74,44 +67,20 @@ class _Reply:
     block_reason: str | None = None
 
 
-@dataclass
-class _Fault:
-    kind: Fault
-    retry_after: float | None = None
-
-
-class _RequestProblem(Exception):
-    """The request is one the real service would reject."""
+class _RequestProblem(BadRequest):
+    """The request is one the real service would reject (kept in ``problems``)."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
-
-def _words(text: str) -> list[str]:
-    return _WORD.findall(text.lower())
-
-
-def _bucket(token: str, salt: str, dim: int) -> tuple[int, float]:
-    digest = hashlib.sha256(f"{salt}:{token}".encode()).digest()
-    return int.from_bytes(digest[:4], "big") % dim, (1.0 if digest[4] & 1 else -1.0)
+        super().__init__(message, status=status, kind=code)
 
 
 def loopback_embedding(text: str, dimension: int, task_type: str | None) -> list[float]:
     """The deterministic vector the server returns for ``text``: a signed bag of words
     plus a small component that depends on the task type."""
-    vector = [0.0] * dimension
-    for word in _words(text) or [text]:
-        index, sign = _bucket(word, "w", dimension)
-        vector[index] += sign
-    if task_type:
-        index, sign = _bucket(task_type, "t", dimension)
-        vector[index] += 0.25 * sign
-    norm = math.sqrt(sum(v * v for v in vector)) or 1.0
-    return [v / norm for v in vector]
+    return word_vector(text, dimension, task_type)
 
 
-class GeminiLoopback:
+class GeminiLoopback(LoopbackServer):
     """A scripted Gemini endpoint on 127.0.0.1; use as a context manager.
 
     ``api_key`` is the key the Gemini API paths accept; ``access_token`` the bearer
@@ -130,50 +99,13 @@ class GeminiLoopback:
         slow_seconds: float = 5.0,
         max_lifetime: float = 600.0,
     ) -> None:
+        super().__init__(slow_seconds=slow_seconds, lifetime=max_lifetime)
         self.api_key, self.access_token = api_key, access_token
         self.project, self.location = project, location
-        self.slow_seconds, self.max_lifetime = slow_seconds, max_lifetime
-        self._lock = threading.Lock()
-        self._replies: deque[_Reply] = deque()
-        self._faults: deque[_Fault] = deque()
-        self._requests: list[RecordedRequest] = []
-        self.problems: list[str] = []
-        self._stopping = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
-        self._timer: threading.Timer | None = None
-
-    # --- lifecycle ------------------------------------------------------------
-    def start(self) -> GeminiLoopback:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        server.daemon_threads = True
-        self._server = server
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                         name="gemini-loopback", daemon=True).start()
-        self._timer = threading.Timer(self.max_lifetime, self.stop)
-        self._timer.daemon = True
-        self._timer.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()  # wakes handlers holding a `timeout` fault
-        if self._timer is not None:
-            self._timer.cancel()
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-
-    def __enter__(self) -> GeminiLoopback:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def base_url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the loopback server is not running; use it as a context manager")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self.url
 
     def llm_config(self, **overrides: Any) -> dict[str, Any]:
         """Provider config for the Gemini API mode against this server (fast retries)."""
@@ -191,29 +123,15 @@ class GeminiLoopback:
     # --- ScriptedEndpoint -----------------------------------------------------
     def enqueue_text(self, text: str, *, usage: tuple[int, int] | None = None,
                      finish_reason: str = "STOP") -> None:
-        with self._lock:
-            self._replies.append(_Reply(text, usage, finish_reason))
+        self.enqueue(Scripted("text", _Reply(text, usage, finish_reason)))
 
     def enqueue_structured(self, obj: dict[str, Any]) -> None:
         # Gemini's structured channel is schema-constrained JSON text in the candidate.
-        with self._lock:
-            self._replies.append(_Reply(json.dumps(obj)))
+        self.enqueue(Scripted("structured", _Reply(json.dumps(obj))))
 
     def enqueue_blocked(self, reason: str = "SAFETY") -> None:
         """The prompt is blocked: no candidates, ``promptFeedback.blockReason`` set."""
-        with self._lock:
-            self._replies.append(_Reply("", block_reason=reason))
-
-    def enqueue_fault(self, fault: Fault, *, retry_after: float | None = None) -> None:
-        if fault not in ("auth", "rate_limit", "server_error", "timeout", "malformed"):
-            raise ValueError(f"unknown fault {fault!r}")
-        with self._lock:
-            self._faults.append(_Fault(fault, retry_after))
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        with self._lock:
-            return list(self._requests)
+        self.enqueue(Scripted("text", _Reply("", block_reason=reason)))
 
     def json_schema_of(self, request: Any) -> dict[str, Any] | None:
         body = request.body if isinstance(request.body, dict) else {}
@@ -221,57 +139,39 @@ class GeminiLoopback:
         schema = config.get("responseJsonSchema", config.get("responseSchema"))
         return schema if isinstance(schema, dict) else None
 
-    def reset(self) -> None:
-        with self._lock:
-            self._replies.clear()
-            self._faults.clear()
-            self._requests.clear()
-            self.problems.clear()
-
     # --- request handling (called on the server's threads) ---------------------
-    def _handle(self, method: str, path: str, headers: dict[str, str],
-                raw: bytes) -> tuple[int, dict[str, str], bytes, bool]:
-        """Returns (status, headers, body, hold): hold means answer only after slow_seconds."""
-        try:
-            body: Any = json.loads(raw) if raw else None
-        except ValueError:
-            body = raw
-        record = RecordedRequest(method, path.split("?", 1)[0], headers, body)
-        with self._lock:
-            self._requests.append(record)
-            fault = self._faults.popleft() if self._faults else None
-        try:
-            route = self._route(method, path, headers, record)
-            if fault is not None:
-                record.extra["fault"] = fault.kind
-                return self._fault_response(fault, route["mode"])
-            if not isinstance(body, dict):
-                raise _RequestProblem(400, "INVALID_ARGUMENT", "the request body must be a JSON object")
-            endpoint = route["endpoint"]
-            if endpoint == "generateContent":
-                payload = self._generate(body)
-            elif endpoint in ("batchEmbedContents", "embedContent", "predict"):
-                payload = self._embed(endpoint, route, body)
-            else:
-                raise _RequestProblem(404, "NOT_FOUND", f"no method {endpoint!r} on this loopback")
-        except _RequestProblem as problem:
-            with self._lock:
-                self.problems.append(f"{path}: {problem.message}")
-            return _error(problem.status, problem.code, problem.message)
-        return 200, {"content-type": "application/json"}, json.dumps(payload).encode(), False
+    def handle(self, request: RecordedRequest) -> Reply:
+        route = self._route(request)
+        item = self.next_item(replies=False)  # a fault at the head of the script
+        if item is not None:
+            request.extra["fault"] = item.value
+            return self._fault(item, route["mode"])
+        if not isinstance(request.body, dict):
+            raise _RequestProblem(400, "INVALID_ARGUMENT", "the request body must be a JSON object")
+        endpoint = route["endpoint"]
+        if endpoint == "generateContent":
+            payload = self._generate(request.body)
+        elif endpoint in ("batchEmbedContents", "embedContent", "predict"):
+            payload = self._embed(endpoint, route, request.body)
+        else:
+            raise _RequestProblem(404, "NOT_FOUND", f"no method {endpoint!r} on this loopback")
+        return json_reply(200, payload)
 
-    def _route(self, method: str, path: str, headers: dict[str, str],
-               record: RecordedRequest) -> dict[str, Any]:
+    def error(self, status: int, message: str, kind: str) -> Reply:
+        code = kind if kind.isupper() else "INVALID_ARGUMENT"
+        return json_reply(status, {"error": {"code": status, "message": message, "status": code}})
+
+    def _route(self, request: RecordedRequest) -> dict[str, Any]:
+        method, plain, headers = request.method, request.path, request.headers
         if method != "POST":
             raise _RequestProblem(405, "INVALID_ARGUMENT", f"{method} is not used by this API")
-        plain = path.split("?", 1)[0]
         api = _API_PATH.match(plain)
         express = _EXPRESS_PATH.match(plain)
         if match := api or express:
             version, model, endpoint = match.groups()
             mode = "gemini_api" if api else "vertex_express"
             route = {"mode": mode, "version": version, "model": model, "endpoint": endpoint}
-            record.extra.update(route)
+            request.extra.update(route)
             key = headers.get("x-goog-api-key")
             if key is None:
                 raise _RequestProblem(403, "PERMISSION_DENIED",
@@ -283,7 +183,7 @@ class GeminiLoopback:
             version, project, location, model, endpoint = match.groups()
             route = {"mode": "vertex", "version": version, "model": model, "endpoint": endpoint,
                      "project": project, "location": location}
-            record.extra.update(route)
+            request.extra.update(route)
             if headers.get("authorization") != f"Bearer {self.access_token}":
                 raise _RequestProblem(401, "UNAUTHENTICATED",
                                       "Request had invalid authentication credentials")
@@ -296,28 +196,29 @@ class GeminiLoopback:
             raise _RequestProblem(400, "INVALID_ARGUMENT", "Content-Type must be application/json")
         return route
 
-    def _fault_response(self, fault: _Fault, mode: str) -> tuple[int, dict[str, str], bytes, bool]:
-        if fault.kind == "auth":
+    def _fault(self, item: Scripted, mode: str) -> Reply:
+        fault = item.value
+        if fault == "auth":
             if mode == "vertex":
-                return _error(401, "UNAUTHENTICATED", "Request had invalid authentication credentials")
-            return _error(403, "PERMISSION_DENIED", "The caller does not have permission")
-        if fault.kind == "rate_limit":
-            status, headers, body, _ = _error(429, "RESOURCE_EXHAUSTED", "Resource has been exhausted")
-            if fault.retry_after is not None:
-                headers["retry-after"] = f"{fault.retry_after:g}"
-                payload = json.loads(body)
-                payload["error"]["details"] = [{
-                    "@type": "type.googleapis.com/google.rpc.RetryInfo",
-                    "retryDelay": f"{fault.retry_after:g}s",
-                }]
-                body = json.dumps(payload).encode()
-            return status, headers, body, False
-        if fault.kind == "server_error":
-            return _error(500, "INTERNAL", "An internal error has occurred")
-        if fault.kind == "timeout":
-            status, headers, body, _ = _error(504, "DEADLINE_EXCEEDED", "too slow")
-            return status, headers, body, True
-        return 200, {"content-type": "application/json"}, b'{"candidates": [{"content": ', False
+                return self.error(401, "Request had invalid authentication credentials",
+                                  "UNAUTHENTICATED")
+            return self.error(403, "The caller does not have permission", "PERMISSION_DENIED")
+        if fault == "rate_limit":
+            error: dict[str, Any] = {"code": 429, "message": "Resource has been exhausted",
+                                     "status": "RESOURCE_EXHAUSTED"}
+            headers = {}
+            if item.retry_after is not None:
+                headers["retry-after"] = f"{item.retry_after:g}"
+                error["details"] = [{"@type": "type.googleapis.com/google.rpc.RetryInfo",
+                                     "retryDelay": f"{item.retry_after:g}s"}]
+            return json_reply(429, {"error": error}, headers)
+        if fault == "server_error":
+            return self.error(500, "An internal error has occurred", "INTERNAL")
+        if fault == "timeout":
+            reply = self.error(504, "too slow", "DEADLINE_EXCEEDED")
+            reply.delay = self.slow_seconds
+            return reply
+        return Reply(200, b'{"candidates": [{"content": ', {"content-type": "application/json"})
 
     def _generate(self, body: dict[str, Any]) -> dict[str, Any]:
         unknown = set(body) - _GENERATE_KEYS
@@ -332,12 +233,12 @@ class GeminiLoopback:
             if not isinstance(content, dict) or content.get("role") not in ("user", "model"):
                 raise _RequestProblem(400, "INVALID_ARGUMENT",
                                       "each content needs role 'user' or 'model'")
-            prompt_words += _count_part_words(content)
+            prompt_words += _count_parttext_words(content)
         system = body.get("systemInstruction")
         if system is not None:
             if not isinstance(system, dict):
                 raise _RequestProblem(400, "INVALID_ARGUMENT", "systemInstruction must be a Content")
-            prompt_words += _count_part_words(system)
+            prompt_words += _count_parttext_words(system)
         config = body.get("generationConfig") or {}
         has_schema = "responseJsonSchema" in config or "responseSchema" in config
         if "responseJsonSchema" in config and "responseSchema" in config:
@@ -350,12 +251,12 @@ class GeminiLoopback:
         if has_schema and not (isinstance(schema, dict) and ("type" in schema or "$ref" in schema
                                                              or "anyOf" in schema)):
             raise _RequestProblem(400, "INVALID_ARGUMENT", "the response schema must be a schema object")
-        with self._lock:
-            reply = self._replies.popleft() if self._replies else None
-        if reply is None:
+        item = self.next_item()
+        reply = item.value if item is not None else None
+        if not isinstance(reply, _Reply):
             raise _RequestProblem(400, "FAILED_PRECONDITION",
                                   "loopback: no reply was scripted (call enqueue_text/enqueue_structured)")
-        prompt_tokens, completion_tokens = reply.usage or (prompt_words, len(_words(reply.text)))
+        prompt_tokens, completion_tokens = reply.usage or (prompt_words, len(text_words(reply.text)))
         if reply.block_reason is not None:
             return {"promptFeedback": {"blockReason": reply.block_reason},
                     "usageMetadata": {"promptTokenCount": prompt_tokens,
@@ -409,16 +310,17 @@ class GeminiLoopback:
             if not isinstance(size, int) or not 1 <= size <= native:
                 raise _RequestProblem(400, "INVALID_ARGUMENT",
                                       f"outputDimensionality must be in [1, {native}]")
-            vectors.append(loopback_embedding(text, size, task))
+            vectors.append(word_vector(text, size, task))
         if endpoint == "predict":
             return {"predictions": [
-                {"embeddings": {"values": v, "statistics": {"token_count": len(_words(t)),
+                {"embeddings": {"values": v, "statistics": {"token_count": len(text_words(t)),
                                                             "truncated": False}}}
                 for v, (t, _, _) in zip(vectors, items, strict=True)
             ]}
         if endpoint == "embedContent":
             return {"embedding": {"values": vectors[0]}}
         return {"embeddings": [{"values": v} for v in vectors]}
+
 
 
 def _text(value: Any) -> str:
@@ -434,7 +336,7 @@ def _text_of_content(content: Any) -> str:
     return _text("".join(p.get("text", "") for p in parts if isinstance(p, dict)))
 
 
-def _count_part_words(content: dict[str, Any]) -> int:
+def _count_parttext_words(content: dict[str, Any]) -> int:
     parts = content.get("parts")
     if not isinstance(parts, list) or not parts:
         raise _RequestProblem(400, "INVALID_ARGUMENT", "every content needs a non-empty parts list")
@@ -442,39 +344,5 @@ def _count_part_words(content: dict[str, Any]) -> int:
     for part in parts:
         if not isinstance(part, dict) or not isinstance(part.get("text"), str):
             raise _RequestProblem(400, "INVALID_ARGUMENT", "only text parts are expected here")
-        words += len(_words(part["text"]))
+        words += len(text_words(part["text"]))
     return words
-
-
-def _error(status: int, code: str, message: str) -> tuple[int, dict[str, str], bytes, bool]:
-    body = {"error": {"code": status, "message": message, "status": code}}
-    return status, {"content-type": "application/json"}, json.dumps(body).encode(), False
-
-
-def _handler_for(endpoint: GeminiLoopback) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def _serve(self) -> None:
-            length = int(self.headers.get("content-length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            status, out_headers, body, hold = endpoint._handle(self.command, self.path, headers, raw)
-            if hold and endpoint._stopping.wait(endpoint.slow_seconds):
-                return  # shutting down: drop the held request
-            try:
-                self.send_response(status)
-                for name, value in out_headers.items():
-                    self.send_header(name, value)
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up (a timeout fault)
-
-        do_POST = do_GET = do_PUT = do_DELETE = _serve
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass  # keep test output clean
-
-    return Handler
