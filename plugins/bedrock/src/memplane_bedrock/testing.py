@@ -16,7 +16,8 @@ Requests the real service would reject get a ``ValidationException`` (and are ke
 in :attr:`BedrockLoopback.problems`); replies follow the real response shapes with
 usage; faults come as the service sends them (``x-amzn-ErrorType`` header plus a
 JSON ``message``). It implements
-:class:`memplane_conformance.endpoint.ScriptedEndpoint`.
+:class:`memplane_conformance.endpoint.ScriptedEndpoint`; replies and faults share one
+FIFO script, and a fault at its head fails the next (well-signed) request of any kind.
 
 Embeddings and rerank scores need no script: vectors are a signed bag of words
 (texts sharing words are similar; queries and documents differ slightly for
@@ -29,29 +30,23 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import math
 import re
 import threading
 from collections import deque
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote, unquote
 
-try:  # the conformance suite's own record type, when it is installed
-    from memplane_conformance.endpoint import RecordedRequest
-except ImportError:  # pragma: no cover - same fields, for use without the suite
-
-    @dataclass
-    class RecordedRequest:  # type: ignore[no-redef]
-        method: str
-        path: str
-        headers: dict[str, str]
-        body: Any
-        extra: dict[str, Any] = field(default_factory=dict)
-
-
-Fault = Literal["auth", "rate_limit", "server_error", "timeout", "malformed"]
+from memplane_conformance.endpoint import RecordedRequest
+from memplane_conformance.loopback import (
+    BadRequest,
+    LoopbackServer,
+    Reply,
+    Scripted,
+    json_reply,
+    text_words,
+    word_vector,
+)
 
 _AUTHORIZATION = re.compile(
     r"^AWS4-HMAC-SHA256 Credential=(?P<key>[A-Za-z0-9]+)/(?P<date>\d{8})/(?P<region>[a-z0-9-]+)/"
@@ -70,7 +65,7 @@ _CONVERSE_KEYS = {"messages", "system", "inferenceConfig", "toolConfig", "guardr
                   "promptVariables", "requestMetadata", "performanceConfig"}
 _INFERENCE_KEYS = {"maxTokens", "temperature", "topP", "stopSequences"}
 _COHERE_INPUT_TYPES = {"search_document", "search_query", "classification", "clustering"}
-_WORD = re.compile(r"\w+")
+_ERROR_TYPE = "{}:http://internal.amazon.com/coral/com.amazon.bedrock/"
 
 
 @dataclass
@@ -80,50 +75,31 @@ class _Reply:
     usage: tuple[int, int] | None = None
 
 
-@dataclass
-class _Fault:
-    kind: Fault
-    retry_after: float | None = None
+class _Rejected(BadRequest):
+    """A request Bedrock would refuse (kept in ``problems``)."""
 
-
-class _Rejected(Exception):
     def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
-
-def _words(text: str) -> list[str]:
-    return _WORD.findall(text.lower())
-
-
-def _bucket(token: str, salt: str, dim: int) -> tuple[int, float]:
-    digest = hashlib.sha256(f"{salt}:{token}".encode()).digest()
-    return int.from_bytes(digest[:4], "big") % dim, (1.0 if digest[4] & 1 else -1.0)
+        super().__init__(message, status=status, kind=code)
+        self.code = code
 
 
 def loopback_embedding(text: str, dimension: int, input_type: str | None = None,
                        normalize: bool = True) -> list[float]:
     """The deterministic vector the server returns for ``text``."""
-    vector = [0.0] * dimension
-    for word in _words(text) or [text]:
-        index, sign = _bucket(word, "w", dimension)
-        vector[index] += sign
-    if input_type:
-        index, sign = _bucket(input_type, "t", dimension)
-        vector[index] += 0.25 * sign
-    norm = math.sqrt(sum(v * v for v in vector)) or 1.0
-    return [v / norm for v in vector] if normalize else [v * 3.0 for v in vector]
+    if normalize:
+        return word_vector(text, dimension, input_type)
+    return [v * 3.0 for v in word_vector(text, dimension, input_type, normalize=False)]
 
 
 def loopback_relevance(query: str, document: str) -> float:
     """The score the server gives a document without a script: share of query words it has."""
-    query_words = set(_words(query))
+    query_words = set(text_words(query))
     if not query_words:
         return 0.0
-    return len(query_words & set(_words(document))) / len(query_words)
+    return len(query_words & set(text_words(document))) / len(query_words)
 
 
-class BedrockLoopback:
+class BedrockLoopback(LoopbackServer):
     """A scripted Bedrock endpoint on 127.0.0.1; use as a context manager.
 
     ``access_key_id`` / ``secret_access_key`` are the dummy credentials clients should
@@ -141,51 +117,15 @@ class BedrockLoopback:
         slow_seconds: float = 5.0,
         max_lifetime: float = 600.0,
     ) -> None:
+        super().__init__(slow_seconds=slow_seconds, lifetime=max_lifetime)
         self.region = region
         self.access_key_id, self.secret_access_key = access_key_id, secret_access_key
-        self.slow_seconds, self.max_lifetime = slow_seconds, max_lifetime
-        self._lock = threading.Lock()
-        self._replies: deque[_Reply] = deque()
-        self._faults: deque[_Fault] = deque()
         self._scores: deque[list[float]] = deque()
-        self._requests: list[RecordedRequest] = []
-        self.problems: list[str] = []
-        self._stopping = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
-        self._timer: threading.Timer | None = None
-
-    # --- lifecycle ------------------------------------------------------------
-    def start(self) -> BedrockLoopback:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        server.daemon_threads = True
-        self._server = server
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                         name="bedrock-loopback", daemon=True).start()
-        self._timer = threading.Timer(self.max_lifetime, self.stop)
-        self._timer.daemon = True
-        self._timer.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._timer is not None:
-            self._timer.cancel()
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-
-    def __enter__(self) -> BedrockLoopback:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        self._scores_lock = threading.Lock()
 
     @property
     def endpoint_url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the loopback server is not running; use it as a context manager")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self.url
 
     def client_config(self, **overrides: Any) -> dict[str, Any]:
         """Provider config for any memplane-bedrock provider against this server."""
@@ -196,29 +136,16 @@ class BedrockLoopback:
 
     # --- ScriptedEndpoint -----------------------------------------------------
     def enqueue_text(self, text: str, *, usage: tuple[int, int] | None = None) -> None:
-        with self._lock:
-            self._replies.append(_Reply(text=text, usage=usage))
+        self.enqueue(Scripted("text", _Reply(text=text, usage=usage)))
 
     def enqueue_structured(self, obj: dict[str, Any], *, usage: tuple[int, int] | None = None) -> None:
         """The model calls the forced tool with ``obj`` as its input."""
-        with self._lock:
-            self._replies.append(_Reply(structured=obj, usage=usage))
-
-    def enqueue_fault(self, fault: Fault, *, retry_after: float | None = None) -> None:
-        if fault not in ("auth", "rate_limit", "server_error", "timeout", "malformed"):
-            raise ValueError(f"unknown fault {fault!r}")
-        with self._lock:
-            self._faults.append(_Fault(fault, retry_after))
+        self.enqueue(Scripted("structured", _Reply(structured=obj, usage=usage)))
 
     def enqueue_rerank_scores(self, scores: list[float]) -> None:
         """The next rerank call scores the documents with ``scores`` (in input order)."""
-        with self._lock:
+        with self._scores_lock:
             self._scores.append(list(scores))
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        with self._lock:
-            return list(self._requests)
 
     def json_schema_of(self, request: Any) -> dict[str, Any] | None:
         body = request.body if isinstance(request.body, dict) else {}
@@ -232,60 +159,53 @@ class BedrockLoopback:
         return None
 
     def reset(self) -> None:
-        with self._lock:
-            self._replies.clear()
-            self._faults.clear()
+        super().reset()
+        with self._scores_lock:
             self._scores.clear()
-            self._requests.clear()
-            self.problems.clear()
 
     # --- request handling (server threads) -------------------------------------
-    def _handle(self, method: str, path: str, headers: dict[str, str],
-                raw: bytes) -> tuple[int, dict[str, str], bytes, bool]:
-        try:
-            body: Any = json.loads(raw) if raw else None
-        except ValueError:
-            body = raw
-        plain = path.split("?", 1)[0]
-        record = RecordedRequest(method, unquote(plain), headers, body)
-        with self._lock:
-            self._requests.append(record)
-            fault = self._faults.popleft() if self._faults else None
-        try:
-            operation = self._route(method, plain, record)
-            self._check_signature(method, path, headers, raw, record)
-            if fault is not None:
-                record.extra["fault"] = fault.kind
-                return self._fault_response(fault)
-            if not isinstance(body, dict):
-                raise _Rejected(400, "SerializationException", "the body must be a JSON object")
-            extra_headers: dict[str, str] = {}
-            if operation == "converse":
-                payload = self._converse(body)
-            elif operation == "invoke":
-                payload, extra_headers = self._invoke(record.extra["model"], headers, body)
-            else:
-                payload = self._rerank(body)
-        except _Rejected as rejected:
-            with self._lock:
-                self.problems.append(f"{record.path}: {rejected.code}: {rejected.message}")
-            return _error(rejected.status, rejected.code, rejected.message)
-        out = {"content-type": "application/json", "x-amzn-requestid": _request_id(raw)}
-        return 200, {**out, **extra_headers}, json.dumps(payload).encode(), False
+    def handle(self, request: RecordedRequest) -> Reply:
+        raw: bytes = request.extra["raw_body"]
+        quoted, request.path = request.path, unquote(request.path)
+        operation = self._route(request, quoted)
+        self._check_signature(request.method, request.extra["target"], request.headers, raw,
+                              request)
+        item = self.next_item(replies=False)  # a fault at the head of the script
+        if item is not None:
+            request.extra["fault"] = item.value
+            return self._fault(item)
+        body = request.body
+        if not isinstance(body, dict):
+            raise _Rejected(400, "SerializationException", "the body must be a JSON object")
+        extra_headers: dict[str, str] = {}
+        if operation == "converse":
+            payload = self._converse(body)
+        elif operation == "invoke":
+            payload, extra_headers = self._invoke(request.extra["model"], request.headers, body)
+        else:
+            payload = self._rerank(body)
+        return json_reply(200, payload, {"x-amzn-requestid": _request_id(raw), **extra_headers})
 
-    def _route(self, method: str, path: str, record: RecordedRequest) -> str:
+    def error(self, status: int, message: str, kind: str) -> Reply:
+        code = kind if kind[:1].isupper() else "ValidationException"
+        return json_reply(status, {"message": message},
+                          {"x-amzn-errortype": _ERROR_TYPE.format(code)})
+
+    def _route(self, request: RecordedRequest, path: str) -> str:
+        """The operation; ``path`` as sent (a model ARN's slashes stay encoded)."""
+        method = request.method
         if method != "POST":
             raise _Rejected(404, "UnknownOperationException", f"{method} {path} is not an operation")
         if path == "/rerank":
-            record.extra["operation"] = "rerank"
+            request.extra["operation"] = "rerank"
             return "rerank"
         match = _MODEL_PATH.match(path)
         if not match:
-            raise _RejectedNotFound(path)
+            raise _Rejected(404, "UnknownOperationException", f"no operation at {path}")
         model = unquote(match["model"])
         if not model:
             raise _Rejected(400, "ValidationException", "modelId must not be empty")
-        record.extra.update(operation=match["op"], model=model)
+        request.extra.update(operation=match["op"], model=model)
         return match["op"]
 
     def _check_signature(self, method: str, raw_path: str, headers: dict[str, str], raw: bytes,
@@ -319,23 +239,25 @@ class BedrockLoopback:
                             "you provided. Check your AWS Secret Access Key and signing method.")
         record.extra["signature"] = match.groupdict()
 
-    def _fault_response(self, fault: _Fault) -> tuple[int, dict[str, str], bytes, bool]:
-        if fault.kind == "auth":
-            return _error(403, "AccessDeniedException",
-                          "You don't have access to the model with the specified model ID.")
-        if fault.kind == "rate_limit":
-            status, headers, body, _ = _error(429, "ThrottlingException",
-                                              "Too many requests, please wait before trying again.")
-            if fault.retry_after is not None:
-                headers["x-amz-retry-after"] = str(int(fault.retry_after * 1000))
-                headers["retry-after"] = f"{fault.retry_after:g}"
-            return status, headers, body, False
-        if fault.kind == "server_error":
-            return _error(500, "InternalServerException", "The server encountered an error.")
-        if fault.kind == "timeout":
-            status, headers, body, _ = _error(408, "ModelTimeoutException", "too slow")
-            return status, headers, body, True
-        return 200, {"content-type": "application/json"}, b'{"output": {"message": ', False
+    def _fault(self, item: Scripted) -> Reply:
+        fault = item.value
+        if fault == "auth":
+            return self.error(403, "You don't have access to the model with the specified model ID.",
+                              "AccessDeniedException")
+        if fault == "rate_limit":
+            reply = self.error(429, "Too many requests, please wait before trying again.",
+                               "ThrottlingException")
+            if item.retry_after is not None:
+                reply.headers["x-amz-retry-after"] = str(int(item.retry_after * 1000))
+                reply.headers["retry-after"] = f"{item.retry_after:g}"
+            return reply
+        if fault == "server_error":
+            return self.error(500, "The server encountered an error.", "InternalServerException")
+        if fault == "timeout":
+            reply = self.error(408, "too slow", "ModelTimeoutException")
+            reply.delay = self.slow_seconds
+            return reply
+        return Reply(200, b'{"output": {"message": ', {"content-type": "application/json"})
 
     # --- converse ---------------------------------------------------------------
     def _converse(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -364,19 +286,19 @@ class BedrockLoopback:
         if "temperature" in inference and not 0 <= inference["temperature"] <= 1:
             raise _Rejected(400, "ValidationException", "temperature must be in [0, 1]")
         forced = self._check_tool_config(body.get("toolConfig"))
-        with self._lock:
-            reply = self._replies.popleft() if self._replies else None
-        if reply is None:
+        item = self.next_item()
+        reply = item.value if item is not None else None
+        if not isinstance(reply, _Reply):
             raise _Rejected(400, "ValidationException",
                             "loopback: no reply was scripted (call enqueue_text/enqueue_structured)")
         if reply.structured is not None and forced is not None:
             content: list[dict[str, Any]] = [{"toolUse": {
                 "toolUseId": "tooluse_" + _request_id(json.dumps(reply.structured).encode())[:20],
                 "name": forced, "input": reply.structured}}]
-            stop, out_words = "tool_use", len(_words(json.dumps(reply.structured)))
+            stop, out_words = "tool_use", len(text_words(json.dumps(reply.structured)))
         else:
             text = reply.text if reply.text is not None else json.dumps(reply.structured)
-            content, stop, out_words = [{"text": text}], "end_turn", len(_words(text))
+            content, stop, out_words = [{"text": text}], "end_turn", len(text_words(text))
         prompt_tokens, completion_tokens = reply.usage or (words, out_words)
         return {
             "output": {"message": {"role": "assistant", "content": content}},
@@ -437,7 +359,7 @@ class BedrockLoopback:
         if dimension not in (256, 512, 1024, 1536) or (v2 and dimension == 1536):
             raise _Rejected(400, "ValidationException", "dimensions must be one of 256, 512, 1024")
         normalize = body.get("normalize", True)
-        tokens = len(_words(text))
+        tokens = len(text_words(text))
         vector = loopback_embedding(text, dimension, None, normalize=bool(normalize))
         payload: dict[str, Any] = {"embedding": vector, "inputTextTokenCount": tokens}
         if v2:
@@ -466,7 +388,7 @@ class BedrockLoopback:
         if dimension not in ((256, 512, 1024, 1536) if v4 else (1024,)):
             raise _Rejected(400, "ValidationException", "unsupported output_dimension")
         vectors = [loopback_embedding(t, dimension, input_type) for t in texts]
-        tokens = sum(len(_words(t)) for t in texts)
+        tokens = sum(len(text_words(t)) for t in texts)
         types = body.get("embedding_types")
         payload: dict[str, Any] = {"id": _request_id(json.dumps(body).encode()), "texts": texts}
         if types is None:
@@ -520,10 +442,6 @@ class BedrockLoopback:
         return {"results": [{"index": i, "relevanceScore": scores[i]} for i in order]}
 
 
-class _RejectedNotFound(_Rejected):
-    def __init__(self, path: str) -> None:
-        super().__init__(404, "UnknownOperationException", f"no operation at {path}")
-
 
 def _text_block_words(blocks: Any, where: str) -> int:
     if not isinstance(blocks, list) or not blocks:
@@ -534,7 +452,7 @@ def _text_block_words(blocks: Any, where: str) -> int:
         if not isinstance(text, str) or not text.strip():
             raise _Rejected(400, "ValidationException",
                             f"The text field in the ContentBlock object in {where} is blank")
-        words += len(_words(text))
+        words += len(text_words(text))
     return words
 
 
@@ -573,37 +491,3 @@ def sigv4_signature(secret_key: str, method: str, raw_path: str, headers: dict[s
 
 def _request_id(raw: bytes) -> str:
     return hashlib.sha1(raw).hexdigest()
-
-
-def _error(status: int, code: str, message: str) -> tuple[int, dict[str, str], bytes, bool]:
-    headers = {"content-type": "application/json", "x-amzn-errortype": f"{code}:http://internal.amazon.com/coral/com.amazon.bedrock/"}
-    return status, headers, json.dumps({"message": message}).encode(), False
-
-
-def _handler_for(endpoint: BedrockLoopback) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def _serve(self) -> None:
-            length = int(self.headers.get("content-length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            status, out_headers, body, hold = endpoint._handle(self.command, self.path, headers, raw)
-            if hold and endpoint._stopping.wait(endpoint.slow_seconds):
-                return
-            try:
-                self.send_response(status)
-                for name, value in out_headers.items():
-                    self.send_header(name, value)
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up (a timeout fault)
-
-        do_POST = do_GET = do_PUT = do_DELETE = _serve
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    return Handler
