@@ -30,15 +30,7 @@ from memplane.models import (
     utcnow,
 )
 from memplane.providers.base import VectorStore
-from memplane.stores.common import (
-    check_change,
-    check_dimension,
-    check_page_limit,
-    check_query_vector,
-    history_to_write,
-    parse_prefixed_cursor,
-    vector_to_write,
-)
+from memplane.stores import common
 from memplane_milvus.config import MilvusConfig
 from memplane_milvus.expressions import (
     Binder,
@@ -95,7 +87,7 @@ class MilvusVectorStore(VectorStore):
 
     # --- lifecycle ----------------------------------------------------------------
     def open(self, dimension: int) -> None:
-        check_dimension(dimension)
+        common.check_dimension(dimension)
         with self._lock:
             if self._client is None:
                 self._client = self._connect()
@@ -215,15 +207,15 @@ class MilvusVectorStore(VectorStore):
             for change in changes:
                 rid = change.record.id
                 before = rows.get(rid) or stored.get(rid)
-                vector = vector_to_write(change, before["vector"] if before is not None else None)
+                vector = common.vector_to_write(change, before["vector"] if before is not None else None)
                 stored_history = (before["history"] or []) if before is not None else []
-                history = history_to_write(stored_history, change)
+                history = common.history_to_write(stored_history, change)
                 rows[rid] = record_row(change.record, vector, history)
             # one upsert: each record and its history entries land as one row
             self._call(self._client.upsert, self.config.collection, list(rows.values()))
 
     def _check_change(self, change: Change) -> None:
-        check_change(change, self._dimension)
+        common.check_change(change, self._dimension)
         record = change.record
         if len(record.text.encode("utf-8")) > self.config.max_text_length:
             raise ValidationError(
@@ -283,9 +275,9 @@ class MilvusVectorStore(VectorStore):
     ) -> Page:
         self._require_open()
         scope.require("list_records")
-        check_page_limit(limit)
+        common.check_page_limit(limit)
         limit = min(limit, MAX_WINDOW - 1)
-        after = parse_prefixed_cursor(cursor, _CURSOR_PREFIX)
+        after = common.parse_prefixed_cursor(cursor, _CURSOR_PREFIX)
         expr, params = self._expression(scope, filters, include_deleted, include_expired)
         if after is not None:
             binder = Binder(self.config.use_templates, params)
@@ -356,7 +348,7 @@ class MilvusVectorStore(VectorStore):
     ) -> list[SearchHit]:
         self._require_open()
         scope.require("search")
-        check_query_vector(vector, self._dimension)
+        common.check_query_vector(vector, self._dimension)
         if limit < 1:
             return []
         expr, params = self._expression(scope, filters, include_deleted, include_expired)
