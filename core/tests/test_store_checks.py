@@ -9,15 +9,7 @@ import pytest
 
 from memplane.errors import ScopeRequired, ValidationError
 from memplane.models import Change, HistoryEntry, HistoryEvent, MemoryRecord, Scope
-from memplane.stores.common import (
-    check_change,
-    check_dimension,
-    check_page_limit,
-    check_query_vector,
-    history_to_write,
-    parse_prefixed_cursor,
-    vector_to_write,
-)
+from memplane.stores import common
 from memplane.stores.inmemory import InMemoryStore
 
 SCOPE = Scope(user_id="u")
@@ -31,56 +23,56 @@ def add(rec: MemoryRecord, vector: list[float] | None, memory_id: str | None = N
 @pytest.mark.parametrize("bad", [0, -1, 2.0, "4", True, None])
 def test_dimension_must_be_a_positive_integer(bad: object) -> None:
     with pytest.raises(ValidationError, match="positive integer"):
-        check_dimension(bad)
-    assert check_dimension(3) == 3
+        common.check_dimension(bad)
+    assert common.check_dimension(3) == 3
 
 
 def test_changes_are_checked_for_size_values_and_history_owner() -> None:
     rec = MemoryRecord(text="x", scope=SCOPE)
-    check_change(add(rec, [1.0, 0.0]), 2)
-    check_change(add(rec, None), 2)  # keeps the stored vector
+    common.check_change(add(rec, [1.0, 0.0]), 2)
+    common.check_change(add(rec, None), 2)  # keeps the stored vector
     with pytest.raises(ValidationError, match="3-dimensional vector but the store holds 2"):
-        check_change(add(rec, [1.0, 0.0, 0.0]), 2)
-    check_change(add(rec, [1.0, 0.0, 0.0]), None)  # length left to the caller
+        common.check_change(add(rec, [1.0, 0.0, 0.0]), 2)
+    common.check_change(add(rec, [1.0, 0.0, 0.0]), None)  # length left to the caller
     for value in (math.nan, math.inf):
         with pytest.raises(ValidationError, match="NaN or infinite"):
-            check_change(add(rec, [1.0, value]), None)
+            common.check_change(add(rec, [1.0, value]), None)
     with pytest.raises(ValidationError, match="attached to memory"):
-        check_change(add(rec, [1.0, 0.0], memory_id="someone-else"), 2)
+        common.check_change(add(rec, [1.0, 0.0], memory_id="someone-else"), 2)
     unscoped = rec.model_copy(update={"scope": Scope()})
     with pytest.raises(ScopeRequired):
-        check_change(add(unscoped, [1.0, 0.0]), 2)
+        common.check_change(add(unscoped, [1.0, 0.0]), 2)
 
 
 def test_query_vectors_and_page_limits() -> None:
-    check_query_vector([0.5, 0.5], 2)
+    common.check_query_vector([0.5, 0.5], 2)
     with pytest.raises(ValidationError, match="query vector has 3 dimensions; the store holds 2"):
-        check_query_vector([1.0, 0.0, 0.0], 2)
+        common.check_query_vector([1.0, 0.0, 0.0], 2)
     with pytest.raises(ValidationError, match="NaN or infinite"):
-        check_query_vector([1.0, math.nan], 2)
-    check_page_limit(1)
+        common.check_query_vector([1.0, math.nan], 2)
+    common.check_page_limit(1)
     with pytest.raises(ValidationError, match="at least 1"):
-        check_page_limit(0)
+        common.check_page_limit(0)
 
 
 def test_vector_and_history_to_write() -> None:
     rec = MemoryRecord(text="x", scope=SCOPE)
-    assert vector_to_write(add(rec, [1, 2]), None) == [1.0, 2.0]
-    assert vector_to_write(add(rec, None), (3.0, 4.0)) == [3.0, 4.0]
+    assert common.vector_to_write(add(rec, [1, 2]), None) == [1.0, 2.0]
+    assert common.vector_to_write(add(rec, None), (3.0, 4.0)) == [3.0, 4.0]
     with pytest.raises(ValidationError, match="is new, so its change needs a vector"):
-        vector_to_write(add(rec, None), None)
+        common.vector_to_write(add(rec, None), None)
     stored = [{"event": "ADD"}]
-    written = history_to_write(stored, add(rec, None))
+    written = common.history_to_write(stored, add(rec, None))
     assert written[0] == {"event": "ADD"} and written[1]["memory_id"] == rec.id
     assert stored == [{"event": "ADD"}]  # the caller's list is not changed
-    assert history_to_write(stored, Change(record=rec)) == stored
+    assert common.history_to_write(stored, Change(record=rec)) == stored
 
 
 def test_prefixed_cursors() -> None:
-    assert parse_prefixed_cursor(None, "c1:") is None
-    assert parse_prefixed_cursor("c1:abc", "c1:") == "abc"
+    assert common.parse_prefixed_cursor(None, "c1:") is None
+    assert common.parse_prefixed_cursor("c1:abc", "c1:") == "abc"
     with pytest.raises(ValidationError, match="pass back the next_cursor"):
-        parse_prefixed_cursor("abc", "c1:")
+        common.parse_prefixed_cursor("abc", "c1:")
 
 
 def test_inmemory_store_refuses_bad_changes_before_writing() -> None:

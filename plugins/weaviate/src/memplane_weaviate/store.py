@@ -31,15 +31,7 @@ from memplane.models import (
     utcnow,
 )
 from memplane.providers.base import VectorStore
-from memplane.stores.common import (
-    check_change,
-    check_dimension,
-    check_page_limit,
-    check_query_vector,
-    history_to_write,
-    parse_prefixed_cursor,
-    vector_to_write,
-)
+from memplane.stores import common
 from memplane_weaviate.config import WeaviateConfig
 from memplane_weaviate.layout import (
     base_properties,
@@ -108,7 +100,7 @@ class WeaviateVectorStore(VectorStore):
 
     # --- lifecycle ----------------------------------------------------------------
     def open(self, dimension: int) -> None:
-        check_dimension(dimension)
+        common.check_dimension(dimension)
         with self._lock:
             if self._client is None:
                 self._client = self._connect()
@@ -250,7 +242,7 @@ class WeaviateVectorStore(VectorStore):
             return
         self._require_open()
         for change in changes:
-            check_change(change, self._dimension)
+            common.check_change(change, self._dimension)
         from weaviate.classes.data import DataObject
 
         with self._lock:
@@ -269,8 +261,8 @@ class WeaviateVectorStore(VectorStore):
                     history = [e.model_dump(mode="json") for e in previous[1]]
                 else:
                     vector_before, history = None, []
-                vector = vector_to_write(change, vector_before)
-                history = history_to_write(history, change)
+                vector = common.vector_to_write(change, vector_before)
+                history = common.history_to_write(history, change)
                 tenant = tenant_name(getattr(rec.scope, self.config.tenant_field)) \
                     if self._multi_tenant else ""
                 objects[uid] = (tenant, record_properties(rec, history), vector)
@@ -438,12 +430,12 @@ class WeaviateVectorStore(VectorStore):
     ) -> Page:
         self._require_open()
         scope.require("list_records")
-        check_page_limit(limit)
+        common.check_page_limit(limit)
         limit = min(limit, MAX_PAGE)
         from weaviate.classes.query import Sort
 
         where = self._where(scope, filters, include_deleted, include_expired)
-        after = parse_prefixed_cursor(cursor, _CURSOR_PREFIX)
+        after = common.parse_prefixed_cursor(cursor, _CURSOR_PREFIX)
         if after is not None:
             where = all_of(where, Cond("mid", "GreaterThan", after))
         if where == FALSE:
@@ -495,7 +487,7 @@ class WeaviateVectorStore(VectorStore):
     ) -> list[SearchHit]:
         self._require_open()
         scope.require("search")
-        check_query_vector(vector, self._dimension)
+        common.check_query_vector(vector, self._dimension)
         where = self._where(scope, filters, include_deleted, include_expired)
         if limit < 1 or where == FALSE:
             return []
