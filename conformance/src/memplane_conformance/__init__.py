@@ -45,6 +45,8 @@ pytest.register_assert_rewrite(
     "memplane_conformance.memory_contract",
     "memplane_conformance.contract",
     "memplane_conformance.filter_semantics",
+    "memplane_conformance.faults",
+    "memplane_conformance.docs",
 )
 
 if TYPE_CHECKING:

@@ -6,9 +6,10 @@ import math
 
 import pytest
 
-from memplane.errors import AuthenticationError, ConfigurationError, RateLimitError, ValidationError
+from memplane.errors import ConfigurationError, ValidationError
 from memplane_bedrock.embedder import BedrockEmbedder
 from memplane_bedrock.testing import BedrockLoopback
+from memplane_conformance.faults import assert_one_retry_then_typed_errors
 
 TEXTS = ["Alice lives in Lisbon", "Bob likes green tea", "Carol writes Rust", "Dan runs", "Eve sings"]
 
@@ -87,16 +88,8 @@ def test_empty_input(server: BedrockLoopback) -> None:
 
 def test_errors_map_and_throttling_retries(server: BedrockLoopback) -> None:
     embedder = BedrockEmbedder(server.client_config(model="cohere.embed-english-v3", max_retries=1))
-    server.enqueue_fault("rate_limit", retry_after=0)
-    assert len(embedder.embed(["x"])) == 1
-    assert len(server.requests) == 2
-    server.enqueue_fault("rate_limit", retry_after=0)
-    server.enqueue_fault("rate_limit", retry_after=0)
-    with pytest.raises(RateLimitError):
-        embedder.embed(["x"])
-    server.enqueue_fault("auth")
-    with pytest.raises(AuthenticationError):
-        embedder.embed(["x"])
+    vectors = assert_one_retry_then_typed_errors(lambda: embedder.embed(["x"]), server)
+    assert len(vectors) == 1
 
 
 def test_malformed_embedding_body(server: BedrockLoopback) -> None:

@@ -15,18 +15,9 @@ from memplane.errors import (
 from memplane.models import ChatMessage
 from memplane_bedrock.llm import BedrockLLM
 from memplane_bedrock.testing import BedrockLoopback
+from memplane_conformance.samples import CONVERSATION as MESSAGES
+from memplane_conformance.samples import FACTS_SCHEMA as SCHEMA
 
-SCHEMA = {
-    "type": "object",
-    "properties": {"facts": {"type": "array", "items": {"type": "string"}}},
-    "required": ["facts"],
-}
-MESSAGES = [
-    ChatMessage(role="system", content="Extract facts."),
-    ChatMessage(role="user", content="I moved to Lisbon."),
-    ChatMessage(role="assistant", content="Noted."),
-    ChatMessage(role="user", content="And I like tea."),
-]
 CLAUDE = "us.anthropic.claude-3-5-haiku-20241022-v1:0"
 
 

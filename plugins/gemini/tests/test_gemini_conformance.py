@@ -17,12 +17,14 @@ LIVE_KEY = os.environ.get("GEMINI_API_KEY") or os.environ.get("GOOGLE_API_KEY")
 LIVE_MODEL = os.environ.get("MEMPLANE_GEMINI_LIVE_MODEL", "gemini-2.5-flash")
 
 
-class TestGeminiLLMContract(LLMContract):
-    @pytest.fixture
-    def scripted_endpoint(self, clean_env: pytest.MonkeyPatch) -> Iterator[GeminiLoopback]:
-        with GeminiLoopback(slow_seconds=3.0) as server:
-            yield server
+@pytest.fixture
+def scripted_endpoint(clean_env: pytest.MonkeyPatch) -> Iterator[GeminiLoopback]:
+    """A fresh server per test for both LLM contract classes (API key and Vertex AI)."""
+    with GeminiLoopback(slow_seconds=3.0) as server:
+        yield server
 
+
+class TestGeminiLLMContract(LLMContract):
     @pytest.fixture
     def llm_factory(self, scripted_endpoint: GeminiLoopback) -> Callable[..., GeminiLLM]:
         return lambda **overrides: GeminiLLM(scripted_endpoint.llm_config(timeout=1.0, **overrides))
@@ -36,11 +38,6 @@ class TestGeminiLLMContract(LLMContract):
 
 class TestGeminiVertexLLMContract(LLMContract):
     """The same contract in Vertex AI mode (project/location paths, bearer token)."""
-
-    @pytest.fixture
-    def scripted_endpoint(self, clean_env: pytest.MonkeyPatch) -> Iterator[GeminiLoopback]:
-        with GeminiLoopback(slow_seconds=3.0) as server:
-            yield server
 
     @pytest.fixture
     def llm_factory(self, scripted_endpoint: GeminiLoopback) -> Callable[..., GeminiLLM]:

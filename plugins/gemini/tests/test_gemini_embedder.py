@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from memplane.errors import AuthenticationError, ConfigurationError, RateLimitError, ValidationError
+from memplane.errors import ConfigurationError, ValidationError
+from memplane_conformance.faults import assert_one_retry_then_typed_errors
 from memplane_gemini.embedder import GeminiEmbedder
 from memplane_gemini.testing import GeminiLoopback
 
@@ -94,17 +95,9 @@ def test_vertex_legacy_model_uses_predict(server: GeminiLoopback) -> None:
 
 
 def test_errors_map_and_rate_limits_retry(server: GeminiLoopback) -> None:
-    server.enqueue_fault("rate_limit", retry_after=0)
     embedder = GeminiEmbedder(server.llm_config(max_retries=1))
-    assert len(embedder.embed(["x"])) == 1
-    assert len(server.requests) == 2
-    server.enqueue_fault("rate_limit", retry_after=0)
-    server.enqueue_fault("rate_limit", retry_after=0)
-    with pytest.raises(RateLimitError):
-        embedder.embed(["x"])
-    server.enqueue_fault("auth")
-    with pytest.raises(AuthenticationError):
-        embedder.embed(["x"])
+    vectors = assert_one_retry_then_typed_errors(lambda: embedder.embed(["x"]), server)
+    assert len(vectors) == 1
 
 
 async def test_async_embed_matches_sync(server: GeminiLoopback) -> None:

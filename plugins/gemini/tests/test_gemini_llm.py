@@ -13,20 +13,10 @@ from memplane.errors import (
     ValidationError,
 )
 from memplane.models import ChatMessage
+from memplane_conformance.samples import CONVERSATION as MESSAGES
+from memplane_conformance.samples import FACTS_SCHEMA as SCHEMA
 from memplane_gemini.llm import GeminiLLM
 from memplane_gemini.testing import GeminiLoopback
-
-SCHEMA = {
-    "type": "object",
-    "properties": {"facts": {"type": "array", "items": {"type": "string"}}},
-    "required": ["facts"],
-}
-MESSAGES = [
-    ChatMessage(role="system", content="Extract facts."),
-    ChatMessage(role="user", content="I moved to Lisbon."),
-    ChatMessage(role="assistant", content="Noted."),
-    ChatMessage(role="user", content="And I like tea."),
-]
 
 
 def test_structured_output_sends_schema_system_instruction_and_turns(server: GeminiLoopback) -> None:
