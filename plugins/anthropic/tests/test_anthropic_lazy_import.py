@@ -5,22 +5,16 @@ from __future__ import annotations
 import subprocess
 import sys
 
-
-def _run(code: str) -> str:
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True).stdout.strip()
+from memplane.plugins.registry import load_provider_class
+from memplane_conformance.lazy import sdk_modules_after_loading
 
 
 def test_loading_and_constructing_the_provider_leaves_the_sdk_unimported():
-    code = (
-        "import sys\n"
-        "from memplane.plugins.registry import load_provider_class\n"
-        "cls = load_provider_class('llms', 'anthropic')\n"
-        "cls({'api_key': 'k'})\n"
-        "print(cls.__name__, sorted(m for m in sys.modules if m.split('.')[0] == 'anthropic'))\n"
-    )
-    assert _run(code) == "AnthropicLLM []"
+    assert sdk_modules_after_loading("anthropic", {"llms": {"api_key": "k"}}, ["anthropic"]) == []
+    assert load_provider_class("llms", "anthropic").__name__ == "AnthropicLLM"
 
 
 def test_the_check_can_fail():
-    assert _run("import memplane_anthropic.llm, anthropic, sys; print('anthropic' in sys.modules)") == "True"
+    code = "import memplane_anthropic.llm, anthropic, sys; print('anthropic' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True"

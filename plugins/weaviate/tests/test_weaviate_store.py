@@ -3,8 +3,6 @@ requests the loopback server received."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Callable
 
 import pytest
@@ -18,6 +16,8 @@ from memplane.errors import (
 )
 from memplane.filters import parse_filter
 from memplane.models import Change, HistoryEntry, MemoryRecord, Scope
+from memplane.plugins.registry import load_provider_class
+from memplane_conformance.lazy import sdk_modules_after_loading
 from memplane_weaviate.layout import hexed, object_uuid
 from memplane_weaviate.store import UNSCOPED_TENANT, WeaviateVectorStore, tenant_name
 from memplane_weaviate.testing import WeaviateLoopback
@@ -33,17 +33,9 @@ def _add(store: WeaviateVectorStore, *records: MemoryRecord) -> None:
 
 
 def test_entry_point_loads_the_store_without_importing_the_sdk() -> None:
-    code = (
-        "import sys\n"
-        "from memplane.plugins.registry import load_provider_class\n"
-        "cls = load_provider_class('vector_stores', 'weaviate')\n"
-        "assert cls.__name__ == 'WeaviateVectorStore', cls\n"
-        "cls({'mode': 'local'})\n"
-        "assert 'weaviate' not in sys.modules, 'weaviate-client imported eagerly'\n"
-        "assert 'grpc' not in sys.modules\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+    configs = {"vector_stores": {"mode": "local"}}  # constructing too
+    assert sdk_modules_after_loading("weaviate", configs, ["weaviate", "grpc"]) == []
+    assert load_provider_class("vector_stores", "weaviate") is WeaviateVectorStore
 
 
 @pytest.mark.parametrize("bad", [
