@@ -35,6 +35,10 @@ class MilvusConfig(ProviderConfig):
     index_type: Literal["FLAT", "HNSW", "IVF_FLAT", "AUTOINDEX"] = "AUTOINDEX"
     timeout: float | None = Field(default=30.0, gt=0)
     max_text_length: int = Field(default=65535, ge=1, le=65535)
+    #: Milvus Lite only: flush the write buffer into an indexed segment after this
+    #: many written rows (Lite scans buffered rows one by one on every read); 0 leaves
+    #: it to Milvus Lite, which flushes at 128 MB.
+    lite_flush_rows: int = Field(default=64, ge=0)
 
     @field_validator("collection")
     @classmethod

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from memplane.models import SCOPE_FIELDS, HistoryEntry, MemoryRecord
+from memplane.models import SCOPE_FIELDS, HistoryEntry, MemoryRecord, Scope
 from memplane_milvus.expressions import metadata_index, to_micros
 
 #: fields every memplane collection has (checked when attaching to one).
@@ -50,6 +50,22 @@ def record_row(
 
 def _micros(value: Any) -> int | None:
     return None if value is None else to_micros(value)
+
+
+def row_in_scope(row: dict[str, Any], scope: Scope) -> bool:
+    """The row's scope columns hold every id the query scope sets."""
+    return all(row.get(name) == value for name, value in scope.items())
+
+
+def row_visible(
+    row: dict[str, Any], include_deleted: bool, include_expired: bool, *, now_us: int
+) -> bool:
+    """What the expression ``deleted_at_us is null and (expires_at_us is null or
+    expires_at_us > now)`` selects, on a row that carries both columns."""
+    if not include_deleted and row.get("deleted_at_us") is not None:
+        return False
+    expires = row.get("expires_at_us")
+    return include_expired or expires is None or expires > now_us
 
 
 def row_record(row: dict[str, Any]) -> MemoryRecord:

@@ -38,12 +38,15 @@ from memplane_milvus.expressions import (
     inline_params,
     to_micros,
 )
+from memplane_milvus.lite_flush import WriteBufferFlusher
 from memplane_milvus.rows import (
     RECORD_OUTPUT,
     REQUIRED_FIELDS,
     record_row,
     row_history,
+    row_in_scope,
     row_record,
+    row_visible,
 )
 
 T = TypeVar("T")
@@ -84,6 +87,9 @@ class MilvusVectorStore(VectorStore):
         self._client: Any = None
         self._dimension: int | None = None
         self._lock = threading.RLock()
+        self._flusher = WriteBufferFlusher(
+            self.config.lite_flush_rows if self.config.is_lite else 0, self._flush
+        )
 
     # --- lifecycle ----------------------------------------------------------------
     def open(self, dimension: int) -> None:
@@ -98,6 +104,9 @@ class MilvusVectorStore(VectorStore):
                 self._create(dimension)
             self._call(self._client.load_collection, name)
             self._dimension = dimension
+            if self._flusher.every > 0:
+                # rows Milvus Lite replayed from its write-ahead log sit in the buffer
+                self._flusher.flush_now()
 
     def _connect(self) -> Any:
         try:
@@ -213,6 +222,7 @@ class MilvusVectorStore(VectorStore):
                 rows[rid] = record_row(change.record, vector, history)
             # one upsert: each record and its history entries land as one row
             self._call(self._client.upsert, self.config.collection, list(rows.values()))
+            self._flusher.written(len(rows))
 
     def _check_change(self, change: Change) -> None:
         common.check_change(change, self._dimension)
@@ -237,7 +247,14 @@ class MilvusVectorStore(VectorStore):
             found = [r["id"] for r in self._query_ids(list(ids), ["id"], scope=scope)]
             if not found:
                 return 0
-            self._call(self._client.delete, self.config.collection, ids=found)
+            # our own escaped id list, not ids=: pymilvus quotes string ids without
+            # escaping, so a stored id holding a quote could widen the delete
+            for chunk in _chunks(found, 1000):
+                binder = Binder(self.config.use_templates)
+                self._call(
+                    self._client.delete, self.config.collection,
+                    filter=f"id in {binder.many(chunk)}", **self._params(binder.params),
+                )
             return len(found)
 
     def reset(self) -> None:
@@ -247,6 +264,7 @@ class MilvusVectorStore(VectorStore):
             assert self._dimension is not None
             self._create(self._dimension)
             self._call(self._client.load_collection, self.config.collection)
+            self._flusher.pending = 0
 
     # --- reads --------------------------------------------------------------------
     def get(
@@ -436,20 +454,37 @@ class MilvusVectorStore(VectorStore):
         scope: Scope | None = None,
         visibility: tuple[bool, bool] | None = None,
     ) -> list[dict[str, Any]]:
-        binder = Binder(self.config.use_templates)
+        """The rows with these ids that lie in ``scope`` and pass ``visibility``.
+
+        The expression is the bare ``id in [...]``, a primary-key lookup; scope and
+        visibility are checked here on the returned columns, before any row leaves
+        the store. (Milvus Lite answers a bare id list by point reads, but anything
+        more by evaluating the expression on every row of the collection.)
+        """
+        fields = list(output)
+        if scope is not None:
+            fields += [name for name, _ in scope.items()]
+        if visibility is not None:
+            fields += ["deleted_at_us", "expires_at_us"]
+        fields = list(dict.fromkeys(fields))
+        now = to_micros(utcnow())
         rows: list[dict[str, Any]] = []
-        for chunk in _chunks(ids, 1000):
-            parts = [f"id in {binder.many(chunk)}"]
-            if scope is not None:
-                parts.append(_scope_expr(scope, binder))
-            if visibility is not None:
-                parts.extend(_visibility(binder, *visibility))
-            rows.extend(self._call(
-                self._client.query, self.config.collection, filter=" and ".join(parts),
-                output_fields=output, limit=len(chunk), **self._params(binder.params),
-            ))
+        for chunk in _chunks(list(dict.fromkeys(ids)), 1000):
             binder = Binder(self.config.use_templates)
+            found = self._call(
+                self._client.query, self.config.collection,
+                filter=f"id in {binder.many(chunk)}", output_fields=fields,
+                limit=len(chunk), **self._params(binder.params),
+            )
+            rows.extend(
+                row for row in found
+                if (scope is None or row_in_scope(row, scope))
+                and (visibility is None or row_visible(row, *visibility, now_us=now))
+            )
         return rows
+
+    def _flush(self) -> None:
+        self._call(self._client.flush, self.config.collection)
 
     def _params(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"filter_params": params} if self.config.use_templates and params else {}
