@@ -1,5 +1,6 @@
-"""The store flushes Milvus Lite's write buffer every `lite_flush_rows` rows, and reads
-by id go through the primary-key lookup with scope checked on the returned rows."""
+"""The store flushes Milvus Lite's write buffer before scanning reads
+(`lite_flush_rows`) and after long runs of writes (`lite_max_buffered_rows`); reads by
+id go through the primary-key lookup with scope checked on the returned rows."""
 
 from __future__ import annotations
 
@@ -30,15 +31,30 @@ def _flushed_files(store: MilvusVectorStore) -> list[Path]:
     return [p for p in root.rglob("data_*.parquet") if store.config.collection in p.parts]
 
 
-def test_flusher_flushes_once_enough_rows_are_written() -> None:
+def test_flusher_flushes_before_a_read_once_enough_rows_are_buffered() -> None:
     flushes: list[int] = []
-    flusher = WriteBufferFlusher(3, lambda: flushes.append(1))
+    flusher = WriteBufferFlusher(3, 0, lambda: flushes.append(1))
     flusher.written(2)
+    flusher.reading()
     assert flushes == [] and flusher.pending == 2
+    flusher.written(5)  # writes alone never flush without max_buffered
+    assert flushes == [] and flusher.pending == 7
+    flusher.reading()
+    assert flushes == [1] and flusher.pending == 0
+    flusher.reading()  # nothing buffered: no flush
+    assert flushes == [1]
+
+
+def test_flusher_flushes_after_a_write_once_max_buffered_is_reached() -> None:
+    flushes: list[int] = []
+    flusher = WriteBufferFlusher(0, 4, lambda: flushes.append(1))
+    flusher.written(3)
+    assert flushes == []
     flusher.written(1)
     assert flushes == [1] and flusher.pending == 0
-    flusher.written(5)  # one batch past the threshold: one flush
-    assert flushes == [1, 1] and flusher.pending == 0
+    flusher.written(9)  # one batch past the bound: one flush
+    flusher.reading()  # before_read 0: reads never flush
+    assert flushes == [1, 1]
 
 
 def test_flusher_keeps_counting_after_a_failed_flush_and_retries() -> None:
@@ -49,44 +65,70 @@ def test_flusher_keeps_counting_after_a_failed_flush_and_retries() -> None:
         if len(attempts) == 1:
             raise ProviderError("flush refused", provider="milvus", retryable=True)
 
-    flusher = WriteBufferFlusher(2, flaky)
-    flusher.written(2)  # fails: the rows stay pending, no error reaches the writer
+    flusher = WriteBufferFlusher(2, 0, flaky)
+    flusher.written(2)
+    flusher.reading()  # fails: the rows stay pending, no error reaches the reader
     assert attempts == ["try"] and flusher.pending == 2
-    flusher.written(1)
+    flusher.reading()
     assert attempts == ["try", "try"] and flusher.pending == 0
 
 
-def test_zero_disables_flushing() -> None:
+def test_zero_thresholds_never_flush() -> None:
     flushes: list[int] = []
-    flusher = WriteBufferFlusher(0, lambda: flushes.append(1))
+    flusher = WriteBufferFlusher(0, 0, lambda: flushes.append(1))
     flusher.written(10_000)
-    assert flushes == []
+    flusher.reading()
+    assert flushes == [] and not flusher.active
 
 
-def test_lite_write_buffer_is_flushed_after_lite_flush_rows(
+@pytest.mark.parametrize("read", ["search", "keyword_search", "count", "list_records"])
+def test_lite_buffer_is_flushed_before_a_scanning_read(
+    make_store: Callable[..., MilvusVectorStore], read: str
+) -> None:
+    store = make_store(lite_flush_rows=3, lite_max_buffered_rows=0)
+    store.open(8)
+    store.apply([_change("a"), _change("b")])
+    store.search(VECTOR, ALICE)
+    assert _flushed_files(store) == [], "two buffered rows are below the threshold"
+    store.apply([_change("c"), _change("d")])
+    assert _flushed_files(store) == [], "writes alone do not flush"
+    reads: dict[str, Callable[[], object]] = {
+        "search": lambda: store.search(VECTOR, ALICE, limit=10),
+        "keyword_search": lambda: store.keyword_search("memory", ALICE, limit=10),
+        "count": lambda: store.count(ALICE),
+        "list_records": lambda: store.list_records(ALICE),
+    }
+    result = reads[read]()
+    assert _flushed_files(store), f"{read} should have flushed the four buffered rows"
+    assert result  # the read itself still sees every row
+    assert store.count(ALICE) == 4
+    hits = store.search(VECTOR, ALICE, limit=10)
+    assert sorted(h.record.id for h in hits) == ["a", "b", "c", "d"]
+
+
+def test_lite_buffer_is_flushed_after_writes_reach_the_bound(
     make_store: Callable[..., MilvusVectorStore],
 ) -> None:
-    store = make_store(lite_flush_rows=3)
+    store = make_store(lite_flush_rows=0, lite_max_buffered_rows=3)
     store.open(8)
     store.apply([_change("a"), _change("b")])
     assert _flushed_files(store) == []
     store.apply([_change("c")])
     assert _flushed_files(store), "three written rows should have been flushed to a segment"
-    # flushed and buffered rows read back alike
-    store.apply([_change("d")])
+    store.apply([_change("d")])  # buffered again; reads see flushed and buffered rows alike
     assert [r.id for r in store.get(["a", "b", "c", "d"], ALICE)] == ["a", "b", "c", "d"]
     hits = store.search(VECTOR, ALICE, limit=10)
     assert sorted(h.record.id for h in hits) == ["a", "b", "c", "d"]
 
 
-def test_lite_flush_rows_zero_leaves_the_buffer_to_milvus_lite(
+def test_zero_thresholds_leave_the_buffer_to_milvus_lite(
     make_store: Callable[..., MilvusVectorStore],
 ) -> None:
-    store = make_store(lite_flush_rows=0)
+    store = make_store(lite_flush_rows=0, lite_max_buffered_rows=0)
     store.open(8)
     store.apply([_change(f"m{i}") for i in range(10)])
-    assert _flushed_files(store) == []
     assert store.count(ALICE) == 10
+    assert _flushed_files(store) == []
 
 
 def test_updates_across_a_flush_keep_one_row_and_the_whole_history(
@@ -94,7 +136,7 @@ def test_updates_across_a_flush_keep_one_row_and_the_whole_history(
 ) -> None:
     from memplane.models import HistoryEntry
 
-    store = make_store(lite_flush_rows=1)
+    store = make_store(lite_flush_rows=0, lite_max_buffered_rows=1)
     store.open(8)
     first = _change("x", text="likes tea")
     store.apply([first.model_copy(update={"history": HistoryEntry(

@@ -35,10 +35,12 @@ class MilvusConfig(ProviderConfig):
     index_type: Literal["FLAT", "HNSW", "IVF_FLAT", "AUTOINDEX"] = "AUTOINDEX"
     timeout: float | None = Field(default=30.0, gt=0)
     max_text_length: int = Field(default=65535, ge=1, le=65535)
-    #: Milvus Lite only: flush the write buffer into an indexed segment after this
-    #: many written rows (Lite scans buffered rows one by one on every read); 0 leaves
-    #: it to Milvus Lite, which flushes at 128 MB.
+    #: Milvus Lite only (it scans buffered rows one by one on every search): flush its
+    #: write buffer into an indexed segment before a search, count or listing once
+    #: this many rows are buffered, and after a write once `lite_max_buffered_rows`
+    #: are. 0 switches a threshold off (Lite itself flushes at 128 MB).
     lite_flush_rows: int = Field(default=64, ge=0)
+    lite_max_buffered_rows: int = Field(default=4096, ge=0)
 
     @field_validator("collection")
     @classmethod

@@ -87,8 +87,11 @@ class MilvusVectorStore(VectorStore):
         self._client: Any = None
         self._dimension: int | None = None
         self._lock = threading.RLock()
+        lite = self.config.is_lite
         self._flusher = WriteBufferFlusher(
-            self.config.lite_flush_rows if self.config.is_lite else 0, self._flush
+            self.config.lite_flush_rows if lite else 0,
+            self.config.lite_max_buffered_rows if lite else 0,
+            self._flush,
         )
 
     # --- lifecycle ----------------------------------------------------------------
@@ -104,7 +107,7 @@ class MilvusVectorStore(VectorStore):
                 self._create(dimension)
             self._call(self._client.load_collection, name)
             self._dimension = dimension
-            if self._flusher.every > 0:
+            if self._flusher.active:
                 # rows Milvus Lite replayed from its write-ahead log sit in the buffer
                 self._flusher.flush_now()
 
@@ -208,15 +211,16 @@ class MilvusVectorStore(VectorStore):
             self._check_change(change)
         with self._lock:
             ids = list(dict.fromkeys(c.record.id for c in changes))
-            stored = {
-                r["id"]: r
-                for r in self._query_ids(ids, ["id", "vector", "history"])
-            }
+            # the stored vector only matters to a change that keeps it
+            wanted = ["id", "history"]
+            if any(c.vector is None for c in changes):
+                wanted.append("vector")
+            stored = {r["id"]: r for r in self._query_ids(ids, wanted)}
             rows: dict[str, dict[str, Any]] = {}
             for change in changes:
                 rid = change.record.id
                 before = rows.get(rid) or stored.get(rid)
-                vector = common.vector_to_write(change, before["vector"] if before is not None else None)
+                vector = common.vector_to_write(change, before.get("vector") if before is not None else None)
                 stored_history = (before["history"] or []) if before is not None else []
                 history = common.history_to_write(stored_history, change)
                 rows[rid] = record_row(change.record, vector, history)
@@ -296,6 +300,7 @@ class MilvusVectorStore(VectorStore):
         common.check_page_limit(limit)
         limit = min(limit, MAX_WINDOW - 1)
         after = common.parse_prefixed_cursor(cursor, _CURSOR_PREFIX)
+        self._before_scan()
         expr, params = self._expression(scope, filters, include_deleted, include_expired)
         if after is not None:
             binder = Binder(self.config.use_templates, params)
@@ -347,6 +352,7 @@ class MilvusVectorStore(VectorStore):
     ) -> int:
         self._require_open()
         scope.require("count")
+        self._before_scan()
         expr, params = self._expression(scope, filters, include_deleted, include_expired)
         rows = self._call(
             self._client.query, self.config.collection, filter=expr,
@@ -369,6 +375,7 @@ class MilvusVectorStore(VectorStore):
         common.check_query_vector(vector, self._dimension)
         if limit < 1:
             return []
+        self._before_scan()
         expr, params = self._expression(scope, filters, include_deleted, include_expired)
         result = self._call(
             self._client.search, self.config.collection, data=[[float(x) for x in vector]],
@@ -397,6 +404,7 @@ class MilvusVectorStore(VectorStore):
         scope.require("keyword_search")
         if limit < 1 or not query.strip():
             return []
+        self._before_scan()
         expr, params = self._expression(scope, filters, include_deleted, include_expired)
         result = self._call(
             self._client.search, self.config.collection, data=[query],
@@ -482,6 +490,12 @@ class MilvusVectorStore(VectorStore):
                 and (visibility is None or row_visible(row, *visibility, now_us=now))
             )
         return rows
+
+    def _before_scan(self) -> None:
+        # reads that walk the collection first move Lite's write buffer into segments
+        if self._flusher.active:
+            with self._lock:
+                self._flusher.reading()
 
     def _flush(self) -> None:
         self._call(self._client.flush, self.config.collection)
