@@ -11,17 +11,34 @@ and indexed by an external-content FTS5 table kept in sync by triggers.
 
 Every query token is emitted as a double-quoted FTS5 string, so operators,
 column filters, ``NEAR``, ``*`` or quotes typed by a user are plain text.
+
+Query tokens found in more than a share of the scope's rows (``common_term_share``,
+default 10%, and never fewer than ``COMMON_TERM_MIN_ROWS`` rows) are left out of
+the query. BM25 gives such terms almost no weight (their IDF is near zero), but
+FTS5 would still score and sort every row that holds them: on a large scope a
+single "the" or a user's own name makes the keyword query read the whole scope.
+Each token's count is probed with a LIMIT, so the check costs at most that many
+postings per token.
+
+FTS5's bm25 picks the candidates; their score is then the sum of the scope IDF of
+the distinct kept query tokens each one holds (BM25 without term-frequency
+saturation or length normalisation). Memories are a sentence or two: saying a
+word twice, or being short, is not evidence of relevance, and on the LoCoMo
+benchmark this scoring retrieves more evidence than bm25's (docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import unicodedata
 
 from memplane.models import Scope
 
 MAX_QUERY_TOKENS = 64
+#: a query token is only dropped as common when it occurs in more rows than this
+COMMON_TERM_MIN_ROWS = 20
 
 # scripts written without spaces between words
 _UNSPACED_RANGES = (
@@ -86,7 +103,15 @@ def query_tokens(query: str) -> list[str]:
         tokens.extend(_expand(match.group(), for_query=True))
         position = match.end()
     tokens.extend(_words(query[position:]))
-    return list(dict.fromkeys(tokens))[:MAX_QUERY_TOKENS]
+    # one token per indexed term: "The" and "the" are the same word to the index
+    distinct = {_folded(token): token for token in reversed(tokens)}
+    return list(reversed(distinct.values()))[:MAX_QUERY_TOKENS]
+
+
+def _folded(token: str) -> str:
+    """Roughly what unicode61 indexes a word as: case-folded, accents removed."""
+    decomposed = unicodedata.normalize("NFKD", token.casefold())
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
 _SCOPE_PREFIX = {"user_id": "u", "agent_id": "a", "run_id": "r"}
@@ -105,11 +130,11 @@ def _quoted(token: str) -> str:
     return '"' + token.replace('"', '""') + '"'
 
 
-def match_expression(query: str, scope: Scope) -> str | None:
+def match_expression(tokens: list[str], scope: Scope) -> str | None:
     """An FTS5 MATCH expression: every scope token, and any of the quoted query tokens
-    in the text column (None: nothing to match). The store still checks the scope in
-    SQL; the scope tokens only keep FTS5 from ranking other tenants' documents."""
-    tokens = query_tokens(query)
+    (from :func:`query_tokens`) in the text column (None: nothing to match). The store
+    still checks the scope in SQL; the scope tokens only keep FTS5 from ranking other
+    tenants' documents."""
     if not tokens:
         return None
     text = " OR ".join(f"fts_text : {_quoted(token)}" for token in tokens)
@@ -117,7 +142,25 @@ def match_expression(query: str, scope: Scope) -> str | None:
     return " AND ".join([*scoped, f"({text})"])
 
 
-def bm25_to_score(bm25: float) -> float:
-    """FTS5's bm25() is <= 0, more negative is better; map s = -bm25 to s / (1 + s)."""
-    strength = max(0.0, -float(bm25))
+def term_expression(token: str, scope: Scope) -> str:
+    """Matches the scope's rows whose text holds ``token``."""
+    scoped = [f"scope_terms : {_quoted(term)}" for term in scope_terms(scope).split()]
+    return " AND ".join([*scoped, f"fts_text : {_quoted(token)}"])
+
+
+def common_term_limit(scope_rows: int, share: float) -> int:
+    """How many of a scope's rows a query token may occur in and still be searched."""
+    return max(COMMON_TERM_MIN_ROWS, int(share * scope_rows))
+
+
+def idf(scope_rows: int, rows_with_term: int) -> float:
+    """BM25's inverse document frequency over the scope (floored just above 0, as
+    FTS5 does, so a term in most rows still counts for a little)."""
+    n = min(rows_with_term, scope_rows)
+    return max(1e-6, math.log((scope_rows - n + 0.5) / (n + 0.5)))
+
+
+def relevance_to_score(relevance: float) -> float:
+    """Map an unbounded relevance ``s >= 0`` to ``s / (1 + s)`` in [0, 1)."""
+    strength = max(0.0, float(relevance))
     return strength / (1.0 + strength)

@@ -98,6 +98,11 @@ class SQLiteStoreConfig(ProviderConfig):
     cache_max_mb: int = Field(
         default=1024, ge=1, description="memory budget of the vector cache, in MiB"
     )
+    common_term_share: float = Field(
+        default=0.1, gt=0.0, le=1.0,
+        description="keyword search leaves out query words found in more than this share "
+        "of the scope's rows (and in more than 20 rows); 1 keeps every word",
+    )
 
 
 def _scope_sql(scope: Scope, alias: str = "r") -> tuple[str, list[Any]]:
@@ -699,16 +704,65 @@ class SQLiteStore(VectorStore):
         if not isinstance(query, str):
             raise ValidationError(f"keyword query must be a string, got {type(query).__name__}")
         node = self._filters(filters)
-        expression = fts.match_expression(query, scope)
-        if expression is None:
+        tokens = fts.query_tokens(query)
+        if not tokens:
             return []
         with self._translator() as translator, self._read() as conn:
+            scope_rows = self._scope_rows(conn, scope)
+            postings = self._distinctive(conn, tokens, scope, scope_rows)
+            expression = fts.match_expression(list(postings), scope)
+            if expression is None:
+                return []  # only words most of the scope holds: no keyword evidence
             where, params = self._where(scope, node, include_deleted, include_expired, translator)
             rows = conn.execute(
-                # the scope column weighs nothing: it only narrows the match
-                f"SELECT bm25(records_fts, 1.0, 0.0) AS rank, {_COLUMNS} FROM records_fts "
+                # bm25 picks the candidates; the scope column weighs nothing in it
+                f"SELECT r.seq, {_COLUMNS} FROM records_fts "
                 f"JOIN records r ON r.seq = records_fts.rowid "
-                f"WHERE records_fts MATCH ? AND {where} ORDER BY rank, r.seq LIMIT ?",
+                f"WHERE records_fts MATCH ? AND {where} "
+                f"ORDER BY bm25(records_fts, 1.0, 0.0), r.seq LIMIT ?",
                 [expression, *params, limit],
             ).fetchall()
-        return [SearchHit(record=record_from_row(row[1:]), score=fts.bm25_to_score(row[0])) for row in rows]
+        weights = {token: fts.idf(scope_rows, len(seqs)) for token, seqs in postings.items()}
+        scored = [
+            (sum(w for token, w in weights.items() if row[0] in postings[token]), row)
+            for row in rows
+        ]
+        scored.sort(key=lambda pair: -pair[0])  # stable: bm25 order breaks ties
+        return [
+            SearchHit(record=record_from_row(row[1:]), score=fts.relevance_to_score(weight))
+            for weight, row in scored
+        ]
+
+    def _distinctive(self, conn: sqlite3.Connection, tokens: list[str], scope: Scope,
+                     scope_rows: int) -> dict[str, set[int]]:
+        """The query tokens that are not common in the scope (see ``fts`` on why), each
+        with the rows of the scope that hold it."""
+        share = float(self.config.common_term_share)
+        most = fts.common_term_limit(scope_rows, share) if share < 1.0 else None
+        kept: dict[str, set[int]] = {}
+        for token in tokens:
+            expression = fts.term_expression(token, scope)
+            if most is not None:
+                (rows,) = conn.execute(
+                    "SELECT count(*) FROM (SELECT 1 FROM records_fts WHERE records_fts MATCH ? LIMIT ?)",
+                    [expression, most + 1],
+                ).fetchone()
+                if rows > most:
+                    continue
+            seqs = {seq for (seq,) in conn.execute(
+                "SELECT rowid FROM records_fts WHERE records_fts MATCH ?", [expression])}
+            if seqs:
+                kept[token] = seqs
+        return kept
+
+    def _scope_rows(self, conn: sqlite3.Connection, scope: Scope) -> int:
+        """How many rows the scope holds (soft-deleted ones too, as the keyword index
+        does). The vector cache already knows, once caught up; else ask SQL."""
+        dimension = self._dimension or self._stored_dimension(conn)
+        if self.config.cache_vectors and dimension is not None:
+            entry = self._scope_matrix(scope, dimension)
+            with entry.lock:
+                self._catch_up(entry, conn, scope)
+                return len(entry.position)
+        scope_sql, params = _scope_sql(scope)
+        return int(conn.execute(f"SELECT count(*) FROM records r WHERE {scope_sql}", params).fetchone()[0])
