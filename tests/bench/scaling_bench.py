@@ -32,8 +32,8 @@ def queries_for(size: int, queries: int) -> int:
     return max(20, queries // 3) if size >= 100_000 else queries
 
 
-#: Milvus Lite adds one memory per insert at ~150/s here (minutes per 10k), so by
-#: default it runs up to this size; `--milvus-max-size` raises it.
+#: Milvus Lite adds one memory per add at ~450/s here (about 4 minutes for 100k), so
+#: by default it runs up to this size; `--milvus-max-size` raises it.
 MILVUS_MAX_SIZE = 10_000
 
 
