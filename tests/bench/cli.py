@@ -60,8 +60,8 @@ def parser() -> argparse.ArgumentParser:
                        help="skip the alternative fusions measured inside the benchmark")
     for p in (scaling, everything):
         p.add_argument("--stores", default="sqlite,milvus", help="memplane stores to scale")
-        p.add_argument("--milvus-max-size", type=int, default=10_000,
-                       help="largest N run on Milvus Lite (slow inserts)")
+        p.add_argument("--milvus-max-size", type=int, default=None,
+                       help="largest N run on Milvus Lite (slow inserts; default: every size)")
     return root
 
 
@@ -128,4 +128,5 @@ def run_one(command: str, args: argparse.Namespace, with_mem0: bool) -> dict[str
     from tests.bench import scaling_bench
 
     stores = [s.strip() for s in args.stores.split(",") if s.strip()]
-    return scaling_bench.run(sizes, stores, min(queries, 100), with_mem0, args.milvus_max_size)
+    milvus_max_size = args.milvus_max_size or scaling_bench.MILVUS_MAX_SIZE
+    return scaling_bench.run(sizes, stores, min(queries, 100), with_mem0, milvus_max_size)
