@@ -12,6 +12,7 @@ from memplane.errors import (
     ProviderTimeout,
     RateLimitError,
 )
+from memplane.providers.retry_after import retry_after_seconds
 
 PROVIDER = "bedrock"
 _AUTH_CODES = {
@@ -25,16 +26,10 @@ _RETRYABLE_CODES = {"InternalServerException", "ServiceUnavailableException",
 
 
 def retry_after_of(response: dict[str, Any]) -> float | None:
-    """Seconds to wait from ``x-amz-retry-after`` (milliseconds) or ``Retry-After`` (seconds)."""
+    """Seconds to wait from ``x-amz-retry-after`` (milliseconds) or ``Retry-After``."""
     headers = {k.lower(): v for k, v in
                (response.get("ResponseMetadata", {}).get("HTTPHeaders") or {}).items()}
-    for name, scale in (("x-amz-retry-after", 1000.0), ("retry-after", 1.0)):
-        if name in headers:
-            try:
-                return max(0.0, float(headers[name]) / scale)
-            except ValueError:
-                continue
-    return None
+    return retry_after_seconds(headers, millis_header="x-amz-retry-after")
 
 
 def map_error(exc: BaseException, *, what: str = "bedrock") -> MemplaneError:

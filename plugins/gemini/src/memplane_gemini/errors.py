@@ -14,6 +14,7 @@ from memplane.errors import (
     ProviderTimeout,
     RateLimitError,
 )
+from memplane.providers.retry_after import retry_after_seconds
 
 PROVIDER = "gemini"
 _AUTH_STATUSES = {"UNAUTHENTICATED", "PERMISSION_DENIED"}
@@ -41,15 +42,9 @@ def _transport_types() -> tuple[type[BaseException], ...]:
 
 def retry_after_of(exc: Any) -> float | None:
     """Seconds the server asked us to wait: Retry-After header, else google.rpc.RetryInfo."""
-    response = getattr(exc, "response", None)
-    headers = getattr(response, "headers", None)
-    if headers is not None:
-        value = headers.get("retry-after")
-        if value is not None:
-            try:
-                return max(0.0, float(value))
-            except ValueError:
-                pass  # an HTTP date; fall through to RetryInfo
+    waited = retry_after_seconds(getattr(getattr(exc, "response", None), "headers", None))
+    if waited is not None:
+        return waited
     details = getattr(exc, "details", None)
     error = details.get("error", details) if isinstance(details, dict) else None
     for item in (error or {}).get("details", []) if isinstance(error, dict) else []:

@@ -6,9 +6,7 @@ connections) ``max_retries`` times when one of these reaches us.
 
 from __future__ import annotations
 
-import email.utils
 import json
-import time
 from typing import Any
 
 from memplane.errors import (
@@ -18,28 +16,7 @@ from memplane.errors import (
     ProviderTimeout,
     RateLimitError,
 )
-
-
-def retry_after_seconds(headers: Any) -> float | None:
-    """Seconds from ``retry-after-ms`` / ``Retry-After`` (delta or HTTP date), if any."""
-    if headers is None:
-        return None
-    millis = headers.get("retry-after-ms")
-    if millis is not None:
-        try:
-            return max(float(millis) / 1000.0, 0.0)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        parsed = email.utils.parsedate_tz(value)
-        if parsed is None:
-            return None
-        return max(email.utils.mktime_tz(parsed) - time.time(), 0.0)
+from memplane.providers.retry_after import retry_after_seconds
 
 
 def _detail(exc: Any) -> str:
