@@ -61,7 +61,7 @@ def parser() -> argparse.ArgumentParser:
     for p in (scaling, everything):
         p.add_argument("--stores", default="sqlite,milvus", help="memplane stores to scale")
         p.add_argument("--milvus-max-size", type=int, default=None,
-                       help="largest N run on Milvus Lite (slow inserts; default: every size)")
+                       help="largest N run on Milvus Lite (slow inserts; default: no cap)")
     return root
 
 
@@ -128,5 +128,4 @@ def run_one(command: str, args: argparse.Namespace, with_mem0: bool) -> dict[str
     from tests.bench import scaling_bench
 
     stores = [s.strip() for s in args.stores.split(",") if s.strip()]
-    milvus_max_size = args.milvus_max_size or scaling_bench.MILVUS_MAX_SIZE
-    return scaling_bench.run(sizes, stores, min(queries, 100), with_mem0, milvus_max_size)
+    return scaling_bench.run(sizes, stores, min(queries, 100), with_mem0, args.milvus_max_size)
