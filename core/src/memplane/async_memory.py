@@ -155,7 +155,7 @@ class AsyncMemory(MemoryBase):
         self, *, user_id: str | None = None, agent_id: str | None = None, run_id: str | None = None,
     ) -> int:
         scope = self._scope("delete_all", user_id, agent_id, run_id)
-        events = await self._run(delete_all_flow(scope, utcnow()))
+        events = await self._run(delete_all_flow(scope, utcnow(), atomic=self.vector_store.has("atomic_apply")))
         self._emit(events)
         return len(events)
 

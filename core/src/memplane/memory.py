@@ -337,7 +337,7 @@ class Memory(MemoryBase):
     ) -> int:
         """Soft-delete every memory of the scope; returns how many."""
         scope = self._scope("delete_all", user_id, agent_id, run_id)
-        events = self._run(delete_all_flow(scope, utcnow()))
+        events = self._run(delete_all_flow(scope, utcnow(), atomic=self.vector_store.has("atomic_apply")))
         self._emit(events)
         return len(events)
 
