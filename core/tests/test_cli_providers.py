@@ -152,7 +152,7 @@ def test_doctor_reports_a_configured_provider_that_is_missing(tmp_path: Path,
     out = capsys.readouterr().out
     line = next(line for line in out.splitlines() if "configured llms" in line)
     assert line.startswith("FAIL")
-    assert "pip install" in line
+    assert "is installed or known" in line and "memplane-no-such-llm" not in line
     assert "problem(s) found" in out
 
 
