@@ -351,7 +351,13 @@ def parse_decisions(response: LLMResponse) -> ParsedDecisions:
             )
             continue
         try:
-            result.decisions.append(Decision.model_validate(normalised, strict=True))
+            decision = Decision.model_validate(normalised, strict=True)
+            result.decisions.append(decision)
+            if decision.event == "NONE" and decision.id is None and decision.reason:
+                # the LLM saw input and chose to record nothing: say so and why
+                result.notes.append(note(
+                    "nothing_recorded", f"nothing recorded for {decision.text or 'part of the input'!r}: "
+                    f"{decision.reason}", "info", position=position, text=decision.text))
         except PydanticValidationError as exc:
             problems = ", ".join(
                 f"{'.'.join(str(p) for p in e['loc']) or 'item'}: {e['msg']}" for e in exc.errors()
