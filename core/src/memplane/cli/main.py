@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from memplane import __version__
 from memplane.cli import demo_command, memories, providers, transfer  # subcommand modules
+from memplane.cli.messages import for_cli
 from memplane.errors import MemplaneError
 
 EXIT_OK = 0
@@ -80,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result = func(args)
     except MemplaneError as exc:
-        sys.stderr.write(f"error: {_one_line(str(exc))}\n")
+        sys.stderr.write(f"error: {_one_line(for_cli(str(exc)))}\n")
         return EXIT_USAGE
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
