@@ -166,7 +166,7 @@ def test_doctor_catches_an_embedder_that_does_not_fit_the_store(
     capsys.readouterr()
     main(["--config", str(config), "--json", "doctor"])  # other installed plugins may fail
     checks = {c["what"]: c for c in json.loads(capsys.readouterr().out)["checks"]}
-    assert checks["configured vector_stores"]["detail"] == "sqlite (opened for 384-dimensional vectors)"
+    assert checks["configured vector_stores"]["detail"].startswith("sqlite (opened for 384-dimensional vectors) at ")
     config.write_text(f"llm: scripted\nembedder:\n  provider: hashing\n  config: {{dimension: 64}}\n"
                       f"vector_store:\n  provider: sqlite\n  config: {{path: '{db}'}}\n")
     assert main(["--config", str(config), "--json", "doctor"]) == 1
