@@ -161,8 +161,8 @@ class SentenceTransformerEmbedder(Embedder):
         except ImportError as exc:
             raise ProviderUnavailable(
                 "the sentence_transformers embedder needs sentence-transformers and torch: "
-                "`pip install memplane-sentence-transformers` (pin a CPU torch, e.g. "
-                f"torch==2.13.0): {exc}"
+                "`pip install torch --index-url https://download.pytorch.org/whl/cpu`, then "
+                f"memplane-sentence-transformers (`pip install ./contrib/sentence-transformers`): {exc}"
             ) from exc
         source = self.model_source
         try:
