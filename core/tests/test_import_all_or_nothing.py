@@ -9,6 +9,8 @@ whatever scope the file named.
 from __future__ import annotations
 
 import json
+import re
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -179,3 +181,29 @@ def test_non_atomic_store_gets_a_resumable_report(tmp_path: Path, capsys: pytest
     report = import_entries(store, embedder, header, entries, force_reembed=False, show_progress=False)
     assert (report.imported, report.skipped_existing) == (N + 1 - 64, 64)
     assert store.count(Scope(user_id="alice")) == N + 1
+
+
+class SlowStartEmbedder(HashingEmbedder):
+    """Its first call loads "a model" for two seconds, like sentence-transformers."""
+
+    loaded = False
+
+    def embed(self, texts: Sequence[str], *, purpose: Any = "document") -> Any:
+        if not self.loaded:
+            time.sleep(2.0)
+            self.loaded = True
+        return super().embed(texts, purpose=purpose)
+
+
+def test_progress_rate_leaves_out_model_start_up(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    dump = exported(tmp_path, capsys)
+    with dump.open("rb") as handle:
+        header, entries = read_export(handle)
+    entries = retarget(header, entries, Scope(), keep_scopes=False)
+    store = InMemoryStore()
+    embedder = SlowStartEmbedder()
+    store.open(embedder.dimension)
+    import_entries(store, embedder, header, entries, force_reembed=True, show_progress=True)
+    rates = [float(r) for r in re.findall(r"([0-9.]+)/s", capsys.readouterr().err)]
+    # 151 texts after a 2 s start-up: counting it would show under 76/s
+    assert rates and rates[-1] > 150, rates
