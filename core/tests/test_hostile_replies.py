@@ -81,3 +81,10 @@ def test_two_pass_fact_with_case_clash_is_rejected(memory_factory: Callable[...,
     result = m.add("I like tea", user_id="u")
     assert _live(m) == [OLD]
     assert any(d.code == "ambiguous_fact" for d in result.diagnostics)
+
+
+def test_reranker_reply_nested_too_deep_is_a_grade_error() -> None:
+    from memplane.rerankers.llm import GradeParseError, parse_grades
+
+    with pytest.raises(GradeParseError, match="deeper"):
+        parse_grades(LLMResponse(text='{"scores": ' + "[" * 5000 + "]" * 5000 + "}"), 3)

@@ -138,7 +138,7 @@ def _balanced_spans(text: str) -> list[str]:
     return spans
 
 
-def _text_depth(text: str) -> int:
+def json_depth(text: str) -> int:
     """Deepest ``{``/``[`` nesting in ``text`` outside strings (no recursion)."""
     deepest = depth = 0
     in_string = escaped = False
@@ -193,7 +193,7 @@ def extract_json(text: str) -> tuple[Any, list[Diagnostic]]:
     stripped = text.strip()
     if not stripped:
         raise ReplyUnusable("the reply was empty")
-    if _text_depth(stripped) > MAX_JSON_DEPTH:
+    if json_depth(stripped) > MAX_JSON_DEPTH:
         raise _too_deep()
     try:
         return _loads(stripped), []
