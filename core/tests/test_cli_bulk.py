@@ -109,3 +109,26 @@ def test_doctor_shows_where_the_store_is(config: Path, tmp_path: Path, capsys: p
     out = run(capsys, config, "doctor")[1]
     line = next(line for line in out.splitlines() if "configured vector_stores" in line)
     assert str(tmp_path / "m.db") in line
+
+
+class BinaryStdin:
+    def __init__(self, data: bytes) -> None:
+        self.buffer = io.BytesIO(data)
+
+    def isatty(self) -> bool:
+        return False
+
+
+def test_hostile_cli_input_is_an_error_line(config: Path, capsys: pytest.CaptureFixture[str],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.stdin", BinaryStdin(b"I like t\xffa"))
+    status, _, err = run(capsys, config, "add", "--user", "u", "-")
+    assert status == 2 and "not UTF-8" in err
+    deep = '{"NOT": ' * 5000 + '{"a": 1}' + "}" * 5000
+    status, _, err = run(capsys, config, "list", "--user", "u", "--filter", deep)
+    assert status == 2 and "nests deeper" in err
+    status, _, err = run(capsys, config, "add", "--user", "u", "--no-infer", "--metadata", '{"x": NaN}', "tea")
+    assert status == 2 and "finite" in err
+    status, _, err = run(capsys, config, "add", "--user", "u", "--no-infer", "tea \udcff")
+    assert status == 2 and "surrogate" in err
+    assert texts(capsys, config) == []

@@ -207,3 +207,20 @@ def test_progress_rate_leaves_out_model_start_up(tmp_path: Path, capsys: pytest.
     rates = [float(r) for r in re.findall(r"([0-9.]+)/s", capsys.readouterr().err)]
     # 151 texts after a 2 s start-up: counting it would show under 76/s
     assert rates and rates[-1] > 150, rates
+
+
+@pytest.mark.parametrize("damage", ["nan_metadata", "surrogate_text", "year_1_east"])
+def test_what_the_api_refuses_import_refuses_too(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                 damage: str) -> None:
+    dump = exported(tmp_path, capsys)
+    rows = lines(dump)
+    del rows[0]["count"], rows[0]["sha256"]
+    record = rows[100]["record"]
+    if damage == "nan_metadata":
+        record["metadata"] = {"x": float("nan")}
+    elif damage == "surrogate_text":
+        record["text"] = "tea \ud800"
+    else:
+        record["observed_at"] = "0001-01-01T00:00:00+14:00"
+    write(dump, rows)
+    assert "line 101" in refused(tmp_path, capsys, dump)

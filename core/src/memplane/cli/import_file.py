@@ -25,6 +25,7 @@ from typing import TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
+from memplane import inputs
 from memplane.cli.progress import progress
 from memplane.errors import IncompleteOperation, ValidationError
 from memplane.models import SCOPE_FIELDS, Change, HistoryEntry, MemoryRecord, Scope
@@ -149,6 +150,14 @@ def _check_entry(number: int, entry: ExportLine, seen: dict[str, tuple[int, Scop
     if entry.vector is not None and not all(math.isfinite(x) for x in entry.vector):
         raise ValidationError(f"{where}: the vector holds NaN or Infinity; export it again "
                               "or drop the vector (it is then embedded again)")
+    try:  # what the API refuses, an import may not smuggle in
+        inputs.check_text(record.text, "the text")
+        inputs.check_metadata(record.metadata)
+        for name in ("created_at", "updated_at", "observed_at", "deleted_at", "expires_at"):
+            if (value := getattr(record, name)) is not None:
+                inputs.check_datetime_range(value, name)
+    except ValidationError as exc:
+        raise ValidationError(f"{where}: {exc}") from None
 
 
 def _check_totals(header: ExportHeader, count: int, sha256: str) -> None:

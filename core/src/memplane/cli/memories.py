@@ -23,6 +23,7 @@ from memplane.cli.session import (
     parse_metadata,
     parse_time,
     read_conversation,
+    read_stdin_text,
     scope_kwargs,
     scope_of,
 )
@@ -108,7 +109,7 @@ def _visibility_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _message_text(parts: list[str]) -> str:
-    text = sys.stdin.read() if parts == ["-"] else " ".join(parts)
+    text = read_stdin_text() if parts == ["-"] else " ".join(parts)
     if not text.strip():
         raise ValidationError("nothing to add: the message text is empty")
     return text

@@ -66,9 +66,25 @@ def open_memory(args: argparse.Namespace) -> Memory:
     return Memory(config)
 
 
+def read_stdin_text() -> str:
+    """stdin as UTF-8 text; undecodable bytes are an error, not a traceback."""
+    buffer = getattr(sys.stdin, "buffer", None)
+    if buffer is None:  # already text (tests, embedding applications)
+        return sys.stdin.read()
+    try:
+        return bytes(buffer.read()).decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValidationError(f"stdin is not UTF-8 text (byte {exc.start})") from None
+
+
 def parse_json_option(text: str | None, option: str) -> Any:
     if text is None:
         return None
+    from memplane.inputs import MAX_NESTING
+    from memplane.pipeline.parsing import json_depth
+
+    if json_depth(text) > MAX_NESTING:  # json.loads would raise RecursionError
+        raise ValidationError(f"{option} nests deeper than {MAX_NESTING} levels")
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
@@ -79,13 +95,15 @@ def read_conversation(name: str) -> list[Any]:
     """The messages of a conversation file: a JSON list, or an object with ``messages``.
     Each message's shape is checked by ``Memory.add``."""
     try:
-        raw = sys.stdin.read() if name == "-" else Path(name).read_bytes().decode("utf-8-sig")
+        raw = read_stdin_text() if name == "-" else Path(name).read_bytes().decode("utf-8-sig")
     except FileNotFoundError:
         raise ValidationError(f"no such file: {name}") from None
     except UnicodeDecodeError as exc:
         raise ValidationError(f"{name} is not UTF-8 text (byte {exc.start})") from None
     try:
         data = json.loads(raw)
+    except RecursionError:
+        raise ValidationError(f"{name} nests JSON too deeply") from None
     except json.JSONDecodeError as exc:
         raise ValidationError(f"{name} is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
     if isinstance(data, Mapping):
