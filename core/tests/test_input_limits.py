@@ -137,3 +137,21 @@ def test_embedder_truncation_is_reported(memory_factory: Callable[..., Memory], 
     notes = [d for d in long.diagnostics if d.code == "embedder_truncated"]
     assert notes and notes[0].detail["max_input_tokens"] == 8
     assert not [d for d in short.diagnostics if d.code == "embedder_truncated"]
+
+
+async def test_async_memory_checks_the_same_inputs(store: Any, quiet_plugins: Any) -> None:
+    from memplane.async_memory import AsyncMemory
+
+    m = AsyncMemory(llm=ScriptedLLM(), embedder=ShortEmbedder({"dimension": 64}), vector_store=store,
+                    plugins=quiet_plugins)
+    with pytest.raises(ValidationError):
+        await m.add("tea \ud800", user_id="u", infer=False)
+    with pytest.raises(ValidationError):
+        await m.add("tea", user_id="u", infer=False, expires_at=datetime(9999, 12, 31, 23, tzinfo=WEST))
+    result = await m.add("one two three four five six seven eight nine ten", user_id="u", infer=False)
+    assert [d.code for d in result.diagnostics] == ["embedder_truncated"]
+    memory_id = result.events[0].id
+    assert memory_id is not None
+    with pytest.raises(ValidationError):
+        await m.update(memory_id, "x", user_id="u", metadata={3: "x"})
+    await m.close()
