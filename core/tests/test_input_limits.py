@@ -94,6 +94,18 @@ def test_message_size_limit_is_configurable(memory_factory: Callable[..., Memory
         default.add("word " * 200_000, user_id="u")  # 1 MB never reaches the LLM
 
 
+def test_query_update_and_scope_ids_are_checked_too(memory_factory: Callable[..., Memory]) -> None:
+    m = memory_factory(config={"pipeline": {"max_message_chars": 50}})
+    memory_id = m.add("hi", user_id="u", infer=False).events[0].id
+    assert memory_id is not None
+    with pytest.raises(InputTooLarge):
+        m.search("q" * 51, user_id="u")
+    with pytest.raises(InputTooLarge):
+        m.update(memory_id, "t" * 51, user_id="u")
+    with pytest.raises(ValidationError, match="valid Unicode"):
+        m.add("hi", user_id="\ud800", infer=False)
+
+
 def test_metadata_limits(memory_factory: Callable[..., Memory]) -> None:
     m = memory_factory()
     with pytest.raises(InputTooLarge):

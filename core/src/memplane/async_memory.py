@@ -123,7 +123,7 @@ class AsyncMemory(MemoryBase):
         run_id: str | None = None, metadata: Mapping[str, Any] | None = None,
     ) -> MemoryEvent:
         scope = self._scope("update", user_id, agent_id, run_id)
-        inputs.check_text(text, "the update text")
+        inputs.check_text(text, "the update text", max_chars=self.config.pipeline.max_message_chars)
         event = await self._run(update_flow(memory_id, text, scope, utcnow(), inputs.check_metadata(metadata)))
         self._emit([event])
         return event

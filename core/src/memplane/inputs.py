@@ -6,14 +6,14 @@ surfaces as a pydantic error, a RecursionError, an OverflowError or a
 UnicodeEncodeError from deep inside a store. The limits (docs/configuration.md,
 "Input limits"):
 
-- a message's content: ``pipeline.max_message_chars`` characters (default
-  :data:`DEFAULT_MAX_MESSAGE_CHARS`);
+- a message's content, a search query, an update's text:
+  ``pipeline.max_message_chars`` characters (default :data:`DEFAULT_MAX_MESSAGE_CHARS`);
 - metadata: string keys, JSON values (no NaN/Infinity), at most
   :data:`MAX_METADATA_BYTES` bytes as JSON and :data:`MAX_NESTING` levels deep;
 - filters: at most :data:`MAX_NESTING` levels deep;
 - datetimes: between years 1 and 9999 in *every* time zone (a day of margin at
   both ends), so converting them to UTC or another offset cannot overflow;
-- text: valid Unicode (no lone surrogates, which no encoder can write).
+- text and scope ids: valid Unicode (no lone surrogates, which no encoder can write).
 """
 
 from __future__ import annotations
@@ -46,24 +46,26 @@ class NestingTooDeep(ValidationError):
     """Metadata or a filter nests deeper than :data:`MAX_NESTING` levels."""
 
 
-def check_text(text: object, what: str) -> None:
-    """Refuse a lone surrogate in ``text`` (non-strings are left to other checks)."""
-    match = _SURROGATE.search(text) if isinstance(text, str) else None
+def check_text(text: object, what: str, *, max_chars: int | None = None) -> None:
+    """Refuse a lone surrogate in ``text``, and text over ``max_chars`` (non-strings
+    are left to other checks)."""
+    if not isinstance(text, str):
+        return
+    match = _SURROGATE.search(text)
     if match is not None:
         raise ValidationError(
             f"{what} holds a lone surrogate ({match.group()!r} at offset {match.start()}), "
             "which is not valid Unicode text; decode the input with errors='replace'"
         )
+    if max_chars is not None and len(text) > max_chars:
+        raise InputTooLarge(
+            f"{what} has {len(text):,} characters; the limit is {max_chars:,} (pipeline.max_message_chars)"
+        )
 
 
 def check_messages(messages: Sequence[ChatMessage], max_chars: int) -> None:
     for i, message in enumerate(messages):
-        check_text(message.content, f"message {i}")
-        if len(message.content) > max_chars:
-            raise InputTooLarge(
-                f"message {i} has {len(message.content):,} characters; the limit is {max_chars:,} "
-                "(pipeline.max_message_chars). Split it, or summarise it before adding"
-            )
+        check_text(message.content, f"message {i}", max_chars=max_chars)
 
 
 def check_datetime_range(value: datetime, name: str) -> None:

@@ -157,7 +157,8 @@ class MemoryBase:
         try:
             scope = Scope(user_id=user_id, agent_id=agent_id, run_id=run_id)
         except PydanticValidationError:
-            raise ValidationError(f"{operation}: user_id, agent_id and run_id must be non-empty strings") from None
+            raise ValidationError(f"{operation}: user_id, agent_id and run_id must be non-empty strings "
+                                  "of valid Unicode") from None
         return scope.require(operation)
 
     @staticmethod
@@ -192,7 +193,7 @@ class MemoryBase:
         threshold: float | None, rerank: bool | None, explain: bool, hybrid: bool | None,
         include_expired: bool,
     ) -> SearchRequest:
-        inputs.check_text(query, "the query")
+        inputs.check_text(query, "the query", max_chars=self.config.pipeline.max_message_chars)
         tree = self._filters(filters)
         self._check_filters(tree)
         settings = self.config.search
@@ -304,7 +305,7 @@ class Memory(MemoryBase):
         run_id: str | None = None, metadata: Mapping[str, Any] | None = None,
     ) -> MemoryEvent:
         scope = self._scope("update", user_id, agent_id, run_id)
-        inputs.check_text(text, "the update text")
+        inputs.check_text(text, "the update text", max_chars=self.config.pipeline.max_message_chars)
         event = self._run(update_flow(memory_id, text, scope, utcnow(), inputs.check_metadata(metadata)))
         self._emit([event])
         return event
