@@ -157,8 +157,9 @@ class MemoryBase:
         try:
             scope = Scope(user_id=user_id, agent_id=agent_id, run_id=run_id)
         except PydanticValidationError:
-            raise ValidationError(f"{operation}: user_id, agent_id and run_id must be non-empty strings "
-                                  "of valid Unicode") from None
+            raise ValidationError(f"{operation}: user_id, agent_id and run_id must be non-empty strings") from None
+        for name, value in scope.items():
+            inputs.check_text(value, name)  # a lone surrogate would fail inside the store
         return scope.require(operation)
 
     @staticmethod

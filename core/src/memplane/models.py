@@ -26,7 +26,6 @@ def new_id() -> str:
 
 
 _SPACES = re.compile(r"\s+")
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _TRAILING_PUNCT = re.compile(r"[\s.!?;,]+$")
 
 
@@ -55,9 +54,6 @@ class Scope(BaseModel):
     def _non_empty(cls, value: str | None) -> str | None:
         if value is not None and (not isinstance(value, str) or value == ""):
             raise ValueError("scope ids must be non-empty strings")
-        if value is not None and _LONE_SURROGATE.search(value):
-            # no store can encode it: refuse here, not as a UnicodeEncodeError in a store
-            raise ValueError("scope ids must be valid Unicode (no lone surrogates)")
         return value
 
     def require(self, operation: str) -> Scope:
