@@ -212,9 +212,10 @@ def test_concurrent_adds_from_threads_lose_nothing(scripted_memory: Memory) -> N
                (r.text for r in scripted_memory.get_all(user_id="user-0").records))
 
 
-def test_delete_all_stops_when_a_store_does_not_keep_soft_deletes() -> None:
+def test_delete_all_terminates_when_a_store_does_not_keep_soft_deletes() -> None:
+    # delete_all walks pages by cursor, so a store that keeps listing deleted
+    # memories cannot make it loop (test_delete_all_atomic.py covers the rest)
     from memplane.embedders.hashing import HashingEmbedder
-    from memplane.errors import ProviderError
     from memplane.plugins.hooks import PluginManager
     from memplane.stores.inmemory import InMemoryStore
 
@@ -227,5 +228,4 @@ def test_delete_all_stops_when_a_store_does_not_keep_soft_deletes() -> None:
     m = Memory(llm=ScriptedLLM(), embedder=HashingEmbedder({"dimension": 16}), vector_store=ForgetfulStore(),
                plugins=PluginManager(autoload=False))
     m.add(["a", "b"], user_id="u", infer=False)
-    with pytest.raises(ProviderError, match="did not hide"):
-        m.delete_all(user_id="u")
+    assert m.delete_all(user_id="u") == 2

@@ -77,8 +77,10 @@ def test_move_updates_the_place_memory() -> None:
     assert [(d["event"], d["id"], d["text"]) for d in decisions] == [("UPDATE", 1, "User lives in Bergen last month")]
 
 
-def test_retraction_without_a_matching_memory_changes_nothing() -> None:
-    assert _decide(["User prefers Python"], "Forget that I play golf") == []
+def test_retraction_without_a_matching_memory_changes_nothing_and_says_so() -> None:
+    decisions = _decide(["User prefers Python"], "Forget that I play golf")
+    assert [(d["event"], d.get("id")) for d in decisions] == [("NONE", None)]
+    assert str(decisions[0]["reason"]).startswith("unrecognised")
 
 
 def test_change_without_anything_related_is_added() -> None:

@@ -133,6 +133,21 @@ def test_long_input_is_truncated_at_max_seq_length(embedder: SentenceTransformer
     np.testing.assert_allclose(va, vb, atol=1e-6)
 
 
+def test_truncation_is_reported_by_add(embedder: SentenceTransformerEmbedder) -> None:
+    from memplane.llms.scripted import ScriptedLLM
+    from memplane.memory import Memory
+    from memplane.plugins.hooks import PluginManager
+    from memplane.stores.inmemory import InMemoryStore
+
+    assert embedder.max_input_tokens == embedder.max_seq_length
+    with Memory(llm=ScriptedLLM(), embedder=embedder, vector_store=InMemoryStore(),
+                plugins=PluginManager(autoload=False)) as memory:
+        long = memory.add("The quick brown fox jumps over the lazy dog. " * 60, user_id="u", infer=False)
+        short = memory.add("The user loves sushi.", user_id="u", infer=False)
+    assert [d.code for d in long.diagnostics] == ["embedder_truncated"]
+    assert short.diagnostics == []
+
+
 def test_max_seq_length_setting_changes_truncation() -> None:
     short = SentenceTransformerEmbedder(max_seq_length=8)
     assert short.max_seq_length == 8

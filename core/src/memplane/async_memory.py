@@ -14,6 +14,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar
 
+from memplane import inputs
 from memplane.config import MemoryConfig
 from memplane.errors import ValidationError
 from memplane.filters import Filter
@@ -84,6 +85,7 @@ class AsyncMemory(MemoryBase):
         scope = self._scope("add", user_id, agent_id, run_id)
         request = self._add_request(messages, scope, metadata, infer, observed_at, expires_at)
         result = await self._run(add_flow(request))
+        result.diagnostics.extend(inputs.truncation_notes(self.embedder, [m.content for m in request.messages]))
         self._emit(result.events)
         return result
 
@@ -121,7 +123,8 @@ class AsyncMemory(MemoryBase):
         run_id: str | None = None, metadata: Mapping[str, Any] | None = None,
     ) -> MemoryEvent:
         scope = self._scope("update", user_id, agent_id, run_id)
-        event = await self._run(update_flow(memory_id, text, scope, utcnow(), dict(metadata or {})))
+        inputs.check_text(text, "the update text", max_chars=self.config.pipeline.max_message_chars)
+        event = await self._run(update_flow(memory_id, text, scope, utcnow(), inputs.check_metadata(metadata)))
         self._emit([event])
         return event
 
@@ -152,7 +155,7 @@ class AsyncMemory(MemoryBase):
         self, *, user_id: str | None = None, agent_id: str | None = None, run_id: str | None = None,
     ) -> int:
         scope = self._scope("delete_all", user_id, agent_id, run_id)
-        events = await self._run(delete_all_flow(scope, utcnow()))
+        events = await self._run(delete_all_flow(scope, utcnow(), atomic=self.vector_store.has("atomic_apply")))
         self._emit(events)
         return len(events)
 

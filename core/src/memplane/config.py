@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic import ValidationError as PydanticValidationError
 
 from memplane.errors import ConfigurationError
+from memplane.inputs import DEFAULT_MAX_MESSAGE_CHARS
 from memplane.pipeline.prompts import (
     EXTRACTION_PLACEHOLDERS,
     EXTRACTION_REQUIRED,
@@ -108,6 +109,9 @@ class PipelineConfig(_Strict):
     max_repair_retries: int = Field(1, ge=0, le=1)
     #: completion budget passed to the LLM (None: the provider's default).
     max_tokens: int | None = Field(None, gt=0)
+    #: longest message content ``add`` accepts, in characters (an InputTooLarge
+    #: error beyond it; ~4 characters are one LLM token).
+    max_message_chars: int = Field(DEFAULT_MAX_MESSAGE_CHARS, ge=1)
 
     @field_validator("custom_update_prompt")
     @classmethod

@@ -90,6 +90,15 @@ class ScopeRequired(ValidationError):
         )
 
 
+class IncompleteOperation(MemplaneError):
+    """A multi-step operation on a store without ``atomic_apply`` stopped part-way.
+    ``done`` says how much landed; the message says how to resume."""
+
+    def __init__(self, message: str, *, done: int) -> None:
+        super().__init__(message)
+        self.done = done
+
+
 class MemoryNotFound(MemplaneError, KeyError):
     """No memory with that id exists in the given scope."""
 

@@ -19,6 +19,7 @@ from typing import Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field
 
 from memplane.errors import UnsupportedFilter, ValidationError
+from memplane.inputs import MAX_NESTING, NestingTooDeep, check_datetime_range, check_text
 
 Operator = Literal["eq", "ne", "in", "nin", "gt", "gte", "lt", "lte", "contains", "exists"]
 OPERATORS: frozenset[str] = frozenset(
@@ -81,10 +82,35 @@ def field_path(field: str) -> tuple[Literal["record", "metadata"], str]:
     return "metadata", field
 
 
-def parse_filter(spec: Filter | Mapping[str, Any] | None) -> Filter | None:
+def _too_deep() -> NestingTooDeep:
+    return NestingTooDeep(f"filters nest deeper than {MAX_NESTING} levels")
+
+
+def _tree_depth(node: Filter) -> int:
+    """Depth of a ready-made tree, without recursion (it may be absurdly deep)."""
+    deepest = 0
+    stack: list[tuple[Filter, int]] = [(node, 1)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if deepest > MAX_NESTING:
+            break
+        children = item.all if isinstance(item, And) else item.any if isinstance(item, Or) else (
+            [item.not_] if isinstance(item, Not) else [])
+        stack.extend((c, depth + 1) for c in children)
+    return deepest
+
+
+def parse_filter(spec: Filter | Mapping[str, Any] | None, _depth: int = 1) -> Filter | None:
     """Turn the dict spelling into a tree, validating operators and value shapes."""
-    if spec is None or isinstance(spec, Cmp | And | Or | Not):
-        return spec  # type: ignore[return-value]
+    if spec is None:
+        return None
+    if isinstance(spec, Cmp | And | Or | Not):
+        if _depth == 1 and _tree_depth(spec) > MAX_NESTING:
+            raise _too_deep()
+        return spec
+    if _depth > MAX_NESTING:
+        raise _too_deep()
     if not isinstance(spec, Mapping):
         raise ValidationError(f"filters must be a mapping, got {type(spec).__name__}")
     nodes: list[Filter] = []
@@ -92,10 +118,10 @@ def parse_filter(spec: Filter | Mapping[str, Any] | None) -> Filter | None:
         if key in ("AND", "OR"):
             if not isinstance(value, list) or not value:
                 raise ValidationError(f"{key} takes a non-empty list of filters")
-            children = [_required(parse_filter(v)) for v in value]
+            children = [_required(parse_filter(v, _depth + 1)) for v in value]
             nodes.append(And(all=children) if key == "AND" else Or(any=children))
         elif key == "NOT":
-            nodes.append(Not.model_validate({"not": _required(parse_filter(value))}))
+            nodes.append(Not.model_validate({"not": _required(parse_filter(value, _depth + 1))}))
         elif isinstance(value, Mapping):
             if not value:
                 raise ValidationError(f"filter on {key!r} has no operator")
@@ -121,13 +147,27 @@ def _cmp(op: str, field: str, value: Any) -> Cmp:
         )
     if not isinstance(field, str) or not field:
         raise ValidationError("filter field names must be non-empty strings")
+    check_text(field, "a filter field name")
     if op in ("in", "nin") and not isinstance(value, list | tuple):
         raise ValidationError(f"{op!r} on {field!r} takes a list of values")
     if op == "exists" and not isinstance(value, bool):
         raise ValidationError(f"'exists' on {field!r} takes true or false")
     if isinstance(value, tuple):
         value = list(value)
+    for operand in value if isinstance(value, list) else [value]:
+        _check_operand(operand, field)
     return Cmp(op=op, field=field, value=value)  # type: ignore[arg-type]
+
+
+def _check_operand(operand: Any, field: str) -> None:
+    """Operands a store could choke on: surrogates, datetimes that overflow in UTC."""
+    if isinstance(operand, str):
+        check_text(operand, f"the filter value for {field!r}")
+        parsed = _stored_datetime(operand)
+        if parsed is not None:
+            check_datetime_range(parsed, f"the filter value for {field!r}")
+    elif isinstance(operand, datetime):
+        check_datetime_range(operand, f"the filter value for {field!r}")
 
 
 def operators_used(node: Filter | None) -> Iterator[str]:

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar, cast
 
 from pydantic import ValidationError as PydanticValidationError
 
+from memplane import inputs
 from memplane.config import MemoryConfig, ProviderBlock
 from memplane.errors import ConfigurationError, UnsupportedCapability, ValidationError
 from memplane.filters import Filter, parse_filter, require_supported
@@ -83,11 +84,7 @@ def normalise_messages(messages: Messages) -> list[ChatMessage]:
 
 
 def _aware(value: datetime | None, name: str) -> datetime | None:
-    if value is None:
-        return None
-    if not isinstance(value, datetime):
-        raise ValidationError(f"{name} must be a datetime")
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return inputs.aware_datetime(value, name)  # also refuses years a UTC shift overflows
 
 
 def _config(config: MemoryConfig | Mapping[str, Any] | str | os.PathLike[str] | None) -> MemoryConfig:
@@ -161,6 +158,8 @@ class MemoryBase:
             scope = Scope(user_id=user_id, agent_id=agent_id, run_id=run_id)
         except PydanticValidationError:
             raise ValidationError(f"{operation}: user_id, agent_id and run_id must be non-empty strings") from None
+        for name, value in scope.items():
+            inputs.check_text(value, name)  # a lone surrogate would fail inside the store
         return scope.require(operation)
 
     @staticmethod
@@ -175,14 +174,14 @@ class MemoryBase:
         self, messages: Messages, scope: Scope, metadata: Mapping[str, Any] | None, infer: bool,
         observed_at: datetime | None, expires_at: datetime | None,
     ) -> AddRequest:
-        if metadata is not None and not isinstance(metadata, Mapping):
-            raise ValidationError("metadata must be a dict")
+        checked = normalise_messages(messages)
+        inputs.check_messages(checked, self.config.pipeline.max_message_chars)
         return AddRequest(
-            messages=normalise_messages(messages),
+            messages=checked,
             scope=scope,
             settings=self.config.pipeline,
             now=utcnow(),
-            metadata=dict(metadata or {}),
+            metadata=inputs.check_metadata(metadata),
             infer=bool(infer),
             observed_at=_aware(observed_at, "observed_at"),
             expires_at=_aware(expires_at, "expires_at"),
@@ -195,6 +194,7 @@ class MemoryBase:
         threshold: float | None, rerank: bool | None, explain: bool, hybrid: bool | None,
         include_expired: bool,
     ) -> SearchRequest:
+        inputs.check_text(query, "the query", max_chars=self.config.pipeline.max_message_chars)
         tree = self._filters(filters)
         self._check_filters(tree)
         settings = self.config.search
@@ -266,7 +266,9 @@ class Memory(MemoryBase):
     ) -> AddResult:
         """Turn messages into memory changes (see docs/concepts.md)."""
         scope = self._scope("add", user_id, agent_id, run_id)
-        result = self._run(add_flow(self._add_request(messages, scope, metadata, infer, observed_at, expires_at)))
+        request = self._add_request(messages, scope, metadata, infer, observed_at, expires_at)
+        result = self._run(add_flow(request))
+        result.diagnostics.extend(inputs.truncation_notes(self.embedder, [m.content for m in request.messages]))
         self._emit(result.events)
         return result
 
@@ -304,7 +306,8 @@ class Memory(MemoryBase):
         run_id: str | None = None, metadata: Mapping[str, Any] | None = None,
     ) -> MemoryEvent:
         scope = self._scope("update", user_id, agent_id, run_id)
-        event = self._run(update_flow(memory_id, text, scope, utcnow(), dict(metadata or {})))
+        inputs.check_text(text, "the update text", max_chars=self.config.pipeline.max_message_chars)
+        event = self._run(update_flow(memory_id, text, scope, utcnow(), inputs.check_metadata(metadata)))
         self._emit([event])
         return event
 
@@ -336,7 +339,7 @@ class Memory(MemoryBase):
     ) -> int:
         """Soft-delete every memory of the scope; returns how many."""
         scope = self._scope("delete_all", user_id, agent_id, run_id)
-        events = self._run(delete_all_flow(scope, utcnow()))
+        events = self._run(delete_all_flow(scope, utcnow(), atomic=self.vector_store.has("atomic_apply")))
         self._emit(events)
         return len(events)
 

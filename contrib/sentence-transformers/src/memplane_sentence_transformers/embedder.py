@@ -98,8 +98,9 @@ class SentenceTransformerConfig(ProviderConfig):
 class SentenceTransformerEmbedder(Embedder):
     """Embeds texts with a sentence-transformers model running in this process.
 
-    Texts longer than ``max_seq_length`` word pieces are truncated silently by the
-    tokenizer (only their beginning counts). ``purpose`` does not change the vector.
+    Texts longer than ``max_seq_length`` word pieces are truncated by the tokenizer
+    (only their beginning counts); ``max_input_tokens`` lets the core report that.
+    ``purpose`` does not change the vector.
     """
 
     name: ClassVar[str] = "sentence_transformers"
@@ -160,8 +161,8 @@ class SentenceTransformerEmbedder(Embedder):
         except ImportError as exc:
             raise ProviderUnavailable(
                 "the sentence_transformers embedder needs sentence-transformers and torch: "
-                "`pip install memplane-sentence-transformers` (pin a CPU torch, e.g. "
-                f"torch==2.13.0): {exc}"
+                "`pip install torch --index-url https://download.pytorch.org/whl/cpu`, then "
+                f"memplane-sentence-transformers (`pip install ./contrib/sentence-transformers`): {exc}"
             ) from exc
         source = self.model_source
         try:
@@ -202,6 +203,11 @@ class SentenceTransformerEmbedder(Embedder):
     def max_seq_length(self) -> int:
         """Word pieces kept per text (loads the model)."""
         return int(self._load().max_seq_length)
+
+    @property
+    def max_input_tokens(self) -> int:
+        """The core's truncation report reads this (memplane.inputs.truncation_notes)."""
+        return self.max_seq_length
 
     # --- embedding --------------------------------------------------------------
 

@@ -14,7 +14,8 @@ import sys
 from collections.abc import Sequence
 
 from memplane import __version__
-from memplane.cli import demo_command, memories, providers, transfer  # subcommand modules
+from memplane.cli import bulk, demo_command, memories, providers, transfer  # subcommand modules
+from memplane.cli.messages import for_cli
 from memplane.errors import MemplaneError
 
 EXIT_OK = 0
@@ -59,6 +60,7 @@ def build_parser(*, with_plugins: bool = True) -> argparse.ArgumentParser:
     subparsers.required = True
     common = global_options(in_subcommand=True)
     memories.register(subparsers, common)
+    bulk.register(subparsers, common)
     transfer.register(subparsers, common)
     providers.register(subparsers, common)
     demo_command.register(subparsers, common)
@@ -80,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result = func(args)
     except MemplaneError as exc:
-        sys.stderr.write(f"error: {_one_line(str(exc))}\n")
+        sys.stderr.write(f"error: {_one_line(for_cli(str(exc)))}\n")
         return EXIT_USAGE
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")

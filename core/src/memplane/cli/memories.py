@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from datetime import UTC, datetime
 from typing import Any
 
 from memplane.cli.output import (
@@ -21,6 +22,8 @@ from memplane.cli.session import (
     parse_json_option,
     parse_metadata,
     parse_time,
+    read_conversation,
+    read_stdin_text,
     scope_kwargs,
     scope_of,
 )
@@ -33,7 +36,10 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         description="Add messages to memory. With inference (the default) the LLM decides "
         "what to ADD, UPDATE, DELETE or leave alone (NONE); --no-infer stores the text as is.",
     )
-    p.add_argument("text", nargs="+", help="message text; '-' reads it from stdin")
+    p.add_argument("text", nargs="*", help="message text; '-' reads it from stdin")
+    p.add_argument("--file", metavar="FILE",
+                   help="a whole conversation: a JSON list of {role, content} messages, or an "
+                   "object with a 'messages' list ('-' reads stdin)")
     p.add_argument("--role", default="user", choices=["user", "assistant"],
                    help="who said it (default: user)")
     p.add_argument("--metadata", metavar="JSON", help='metadata object, e.g. \'{"topic": "food"}\'')
@@ -103,24 +109,43 @@ def _visibility_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _message_text(parts: list[str]) -> str:
-    text = sys.stdin.read() if parts == ["-"] else " ".join(parts)
+    text = read_stdin_text() if parts == ["-"] else " ".join(parts)
     if not text.strip():
         raise ValidationError("nothing to add: the message text is empty")
     return text
 
 
+def _messages(args: argparse.Namespace) -> list[Any]:
+    if args.file is None:
+        if not args.text:
+            raise ValidationError("nothing to add: give the message text, or --file with a conversation")
+        return [{"role": args.role, "content": _message_text(args.text)}]
+    if args.text:
+        raise ValidationError("give the message text or --file, not both")
+    return read_conversation(args.file)
+
+
+def _expiry(args: argparse.Namespace) -> datetime | None:
+    expires_at = parse_time(args.expires_at, "--expires-at")
+    if expires_at is not None and expires_at <= datetime.now(UTC):
+        sys.stderr.write(f"warning: --expires-at {args.expires_at} is in the past: the memory is "
+                         "stored but hidden at once (see it with list --include-expired)\n")
+    return expires_at
+
+
 def cmd_add(args: argparse.Namespace) -> int:
     scope = scope_of(args, "add")
-    message = {"role": args.role, "content": _message_text(args.text)}
+    messages = _messages(args)
     metadata = parse_metadata(args.meta, args.metadata)
+    expires_at = _expiry(args)
     with open_memory(args) as memory:
         result = memory.add(
-            [message],
+            messages,
             **scope_kwargs(scope),
             metadata=metadata or None,
             infer=not args.no_infer,
             observed_at=parse_time(args.observed_at, "--observed-at"),
-            expires_at=parse_time(args.expires_at, "--expires-at"),
+            expires_at=expires_at,
         )
     if args.json:
         print_json(result)

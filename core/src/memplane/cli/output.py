@@ -37,6 +37,17 @@ def scope_label(scope: Scope | None) -> str:
     return " ".join(f"{k.removesuffix('_id')}={v}" for k, v in scope.items())
 
 
+#: text output shows at most this many characters of a memory (``get`` and ``--json``
+#: show all): a pasted document must not flood the terminal.
+CLIP_CHARS = 200
+
+
+def clip(text: str | None, limit: int = CLIP_CHARS) -> str | None:
+    if text is None or len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text):,} characters)"
+
+
 def _when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"
 
@@ -44,8 +55,8 @@ def _when(value: datetime | None) -> str:
 def format_event(event: MemoryEvent) -> str:
     ident = event.id or "-"
     if event.event == "UPDATE":
-        return f"{event.event:<6}  {ident}  {event.previous_text!r} -> {event.text!r}"
-    return f"{event.event:<6}  {ident}  {event.text!r}" if event.text else f"{event.event:<6}  {ident}"
+        return f"{event.event:<6}  {ident}  {clip(event.previous_text)!r} -> {clip(event.text)!r}"
+    return f"{event.event:<6}  {ident}  {clip(event.text)!r}" if event.text else f"{event.event:<6}  {ident}"
 
 
 def format_record(record: MemoryRecord, *, verbose: bool = False) -> str:
@@ -54,7 +65,7 @@ def format_record(record: MemoryRecord, *, verbose: bool = False) -> str:
         flags.append("deleted")
     if record.expires_at is not None:
         flags.append(f"expires {_when(record.expires_at)}")
-    line = f"{record.id}  {record.text}"
+    line = f"{record.id}  {record.text if verbose else clip(record.text)}"
     if flags:
         line += f"  [{', '.join(flags)}]"
     if not verbose:
@@ -74,7 +85,7 @@ def format_record(record: MemoryRecord, *, verbose: bool = False) -> str:
 
 
 def format_hit(hit: SearchHit) -> str:
-    line = f"{hit.score:.3f}  {hit.record.id}  {hit.record.text}"
+    line = f"{hit.score:.3f}  {hit.record.id}  {clip(hit.record.text)}"
     if hit.signals:
         parts = ", ".join(f"{k}={v:.3f}" for k, v in sorted(hit.signals.items()))
         line += f"  ({parts})"

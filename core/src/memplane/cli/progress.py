@@ -1,5 +1,8 @@
 """Progress bars on stderr: tqdm when it is installed, else a tiny built-in renderer.
 
+A bar's rate counts from its creation: callers create it after slow start-up (the
+import warms the embedder up first), so the rate is the work's own.
+
 Progress goes to stderr so that stdout stays clean for data (``memplane export``
 writes JSON Lines to stdout).
 """
@@ -7,6 +10,7 @@ writes JSON Lines to stdout).
 from __future__ import annotations
 
 import sys
+import time
 from typing import Any, Protocol, TextIO
 
 
@@ -40,13 +44,18 @@ class TextBar:
         self.done = 0
         self._tty = bool(getattr(stream, "isatty", lambda: False)())
         self._last_decile = -1
+        self._started = time.monotonic()
+
+    def _rate(self) -> str:
+        elapsed = time.monotonic() - self._started
+        return f" {self.done / elapsed:.1f}/s" if self.done and elapsed > 0 else ""
 
     def _line(self) -> str:
         if not self.total:
-            return f"{self.label} {self.done}"
+            return f"{self.label} {self.done}{self._rate()}"
         filled = min(self.WIDTH, self.WIDTH * self.done // self.total)
         bar = "#" * filled + "." * (self.WIDTH - filled)
-        return f"{self.label} {self.done}/{self.total} [{bar}]"
+        return f"{self.label} {self.done}/{self.total} [{bar}]{self._rate()}"
 
     def update(self, n: int = 1) -> None:
         self.done += n

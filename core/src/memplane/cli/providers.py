@@ -97,7 +97,7 @@ def _plugin_checks() -> list[Check]:
 def _configured_checks(args: argparse.Namespace) -> list[Check]:
     """Build each provider the configuration names, as `memplane add` would, and
     open the store with the embedder's dimension."""
-    from memplane.cli.session import load_config
+    from memplane.cli.session import load_config, store_location
     from memplane.plugins.registry import create_provider
 
     try:
@@ -121,6 +121,8 @@ def _configured_checks(args: argparse.Namespace) -> list[Check]:
                 try:  # what Memory does at start: a DimensionMismatch shows here
                     provider.open(dimension)  # type: ignore[attr-defined]
                     detail += f" (opened for {dimension}-dimensional vectors)"
+                    where = store_location(provider)
+                    detail += f" at {where}" if where else ""
                 finally:
                     provider.close()
             provider.close()

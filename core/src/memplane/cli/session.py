@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError as PydanticValidationError
@@ -47,6 +49,16 @@ def load_config(args: argparse.Namespace) -> MemoryConfig:
     return MemoryConfig.load(getattr(args, "config", None))
 
 
+def store_location(store: object) -> str | None:
+    """Where a store keeps its data (a file path or a server URI), when its config says."""
+    config = getattr(store, "config", None)
+    for key in ("path", "uri", "url", "host"):
+        value = getattr(config, key, None)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
 def open_memory(args: argparse.Namespace) -> Memory:
     config = load_config(args)  # config errors first: they need no provider import
     from memplane.memory import Memory
@@ -54,13 +66,52 @@ def open_memory(args: argparse.Namespace) -> Memory:
     return Memory(config)
 
 
+def read_stdin_text() -> str:
+    """stdin as UTF-8 text; undecodable bytes are an error, not a traceback."""
+    buffer = getattr(sys.stdin, "buffer", None)
+    if buffer is None:  # already text (tests, embedding applications)
+        return sys.stdin.read()
+    try:
+        return bytes(buffer.read()).decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValidationError(f"stdin is not UTF-8 text (byte {exc.start})") from None
+
+
 def parse_json_option(text: str | None, option: str) -> Any:
     if text is None:
         return None
+    from memplane.inputs import MAX_NESTING
+    from memplane.pipeline.parsing import json_depth
+
+    if json_depth(text) > MAX_NESTING:  # json.loads would raise RecursionError
+        raise ValidationError(f"{option} nests deeper than {MAX_NESTING} levels")
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValidationError(f"{option} must be JSON ({exc.msg} at column {exc.colno})") from None
+
+
+def read_conversation(name: str) -> list[Any]:
+    """The messages of a conversation file: a JSON list, or an object with ``messages``.
+    Each message's shape is checked by ``Memory.add``."""
+    try:
+        raw = read_stdin_text() if name == "-" else Path(name).read_bytes().decode("utf-8-sig")
+    except FileNotFoundError:
+        raise ValidationError(f"no such file: {name}") from None
+    except UnicodeDecodeError as exc:
+        raise ValidationError(f"{name} is not UTF-8 text (byte {exc.start})") from None
+    try:
+        data = json.loads(raw)
+    except RecursionError:
+        raise ValidationError(f"{name} nests JSON too deeply") from None
+    except json.JSONDecodeError as exc:
+        raise ValidationError(f"{name} is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    if isinstance(data, Mapping):
+        data = data.get("messages")
+    if not isinstance(data, list) or not data:
+        raise ValidationError(f"{name} must hold a non-empty JSON list of {{role, content}} messages "
+                              "(or an object with a 'messages' list)")
+    return data
 
 
 def parse_metadata(items: list[str] | None, as_json: str | None) -> dict[str, Any]:

@@ -3,75 +3,50 @@
 The first line is a header; every other line is one memory with its history and,
 with ``--vectors``, its stored vector::
 
-    {"format": "memplane-export", "version": 1, "exported_at": "...",
+    {"format": "memplane-export", "version": 2, "exported_at": "...",
      "scope": {"user_id": "alice"}, "embedder": {"provider": "hashing", "model": null,
-     "dimension": 256}, "vectors": false}
+     "dimension": 256}, "vectors": false, "count": 2, "sha256": "..."}
     {"record": {...MemoryRecord...}, "history": [{...HistoryEntry...}], "vector": null}
 
-Export includes soft-deleted and expired memories, so a restore after an import
-still works. Import keeps ids, timestamps and history; a memory whose id is already
-in the target store is skipped, so importing the same file twice changes nothing.
-Vectors are reused only when the file's embedder is the target's; otherwise (or
-when the file has none) the texts are embedded again.
+``count`` and ``sha256`` (over the record lines) let import detect a file cut at a
+line boundary. Export includes soft-deleted and expired memories, so a restore after
+an import still works. Import rules (all-or-nothing, scopes) are in
+:mod:`memplane.cli.import_file`.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
-from collections.abc import Iterator, Sequence
+import tempfile
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic import ValidationError as PydanticValidationError
-
+from memplane.cli.import_file import (
+    FORMAT,
+    VERSION,
+    EmbedderIdentity,
+    ExportHeader,
+    ExportLine,
+    ImportReport,
+    import_entries,
+    read_export,
+    retarget,
+)
 from memplane.cli.output import print_json
 from memplane.cli.progress import progress
 from memplane.cli.session import open_memory, scope_kwargs, scope_of
 from memplane.errors import UnsupportedCapability, ValidationError
-from memplane.models import Change, HistoryEntry, MemoryRecord, Scope, utcnow
+from memplane.models import Scope, utcnow
 from memplane.providers.base import Embedder, VectorStore
 
-M = TypeVar("M", bound=BaseModel)
+__all__ = ["ExportHeader", "ExportLine", "ImportReport", "export_scope", "import_entries", "read_export"]
 
-FORMAT = "memplane-export"
-VERSION = 1
 BATCH = 64
-
-
-class EmbedderIdentity(BaseModel):
-    """Enough to tell whether stored vectors are valid for another embedder."""
-
-    provider: str
-    model: str | None = None
-    dimension: int
-
-    @classmethod
-    def of(cls, embedder: Embedder) -> EmbedderIdentity:
-        model = getattr(embedder.config, "model", None)
-        return cls(provider=embedder.name or type(embedder).__name__,
-                   model=str(model) if model else None, dimension=embedder.dimension)
-
-
-class ExportHeader(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    format: str
-    version: int
-    exported_at: str | None = None
-    scope: dict[str, str] = Field(default_factory=dict)
-    embedder: EmbedderIdentity | None = None
-    vectors: bool = False
-
-
-class ExportLine(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    record: MemoryRecord
-    history: list[HistoryEntry] = Field(default_factory=list)
-    vector: list[float] | None = None
+#: record lines are spooled here until the header (count, checksum) can be written.
+SPOOL_BYTES = 16 * 1024 * 1024
 
 
 # --- export ------------------------------------------------------------------------
@@ -79,131 +54,43 @@ class ExportLine(BaseModel):
 
 def export_scope(store: VectorStore, embedder: Embedder, scope: Scope, out: IO[str], *,
                  vectors: bool, show_progress: bool) -> int:
-    """Write the header and every memory of ``scope``; returns how many."""
+    """Write the header (with count and checksum) and every memory of ``scope``."""
     if vectors and not store.has("vector_read"):
         raise UnsupportedCapability(
             f"vector store {store.name!r} cannot read vectors back: export without "
             f"--vectors (import then embeds the texts again)"
         )
-    header = ExportHeader(format=FORMAT, version=VERSION, exported_at=utcnow().isoformat(),
-                          scope=dict(scope.items()), embedder=EmbedderIdentity.of(embedder),
-                          vectors=vectors)
-    out.write(header.model_dump_json() + "\n")
     total = store.count(scope, include_deleted=True, include_expired=True)
     bar = progress(total, "exporting", enabled=show_progress)
+    digest = hashlib.sha256()
     written = 0
-    try:
-        cursor: str | None = None
-        while True:
-            page = store.list_records(scope, limit=BATCH, cursor=cursor,
-                                      include_deleted=True, include_expired=True)
-            stored = store.get_vectors([r.id for r in page.records], scope) if vectors else {}
-            for record in page.records:
-                line = ExportLine(record=record, history=store.history(record.id, scope),
-                                  vector=stored.get(record.id))
-                out.write(line.model_dump_json() + "\n")
-                written += 1
-                bar.update()
-            cursor = page.next_cursor
-            if cursor is None:
-                break
-    finally:
-        bar.close()
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES, mode="w+", encoding="utf-8") as body:
+        try:
+            cursor: str | None = None
+            while True:
+                page = store.list_records(scope, limit=BATCH, cursor=cursor,
+                                          include_deleted=True, include_expired=True)
+                stored = store.get_vectors([r.id for r in page.records], scope) if vectors else {}
+                for record in page.records:
+                    line = ExportLine(record=record, history=store.history(record.id, scope),
+                                      vector=stored.get(record.id)).model_dump_json() + "\n"
+                    digest.update(line.encode("utf-8"))
+                    body.write(line)
+                    written += 1
+                    bar.update()
+                cursor = page.next_cursor
+                if cursor is None:
+                    break
+        finally:
+            bar.close()
+        header = ExportHeader(format=FORMAT, version=VERSION, exported_at=utcnow().isoformat(),
+                              scope=dict(scope.items()), embedder=EmbedderIdentity.of(embedder),
+                              vectors=vectors, count=written, sha256=digest.hexdigest())
+        out.write(header.model_dump_json() + "\n")
+        body.seek(0)
+        for chunk in iter(lambda: body.read(1 << 16), ""):
+            out.write(chunk)
     return written
-
-
-# --- import ------------------------------------------------------------------------
-
-
-def read_export(lines: Iterator[str]) -> tuple[ExportHeader, list[ExportLine]]:
-    """Parse and validate the whole file before anything is written."""
-    numbered = ((n, text) for n, text in enumerate(lines, start=1) if text.strip())
-    first = next(numbered, None)
-    if first is None:
-        raise ValidationError("the import file is empty: expected a `memplane export` file")
-    header = _parse(first[0], first[1], ExportHeader)
-    if header.format != FORMAT:
-        raise ValidationError(
-            f"line 1 is not a memplane export header (format {header.format!r}); "
-            f"create the file with `memplane export`"
-        )
-    if header.version > VERSION:
-        raise ValidationError(
-            f"the file uses export format version {header.version}; this memplane reads "
-            f"up to {VERSION}: upgrade memplane"
-        )
-    entries = [_parse(n, text, ExportLine) for n, text in numbered]
-    for entry in entries:
-        if entry.record.scope.is_empty:
-            raise ValidationError(f"memory {entry.record.id} has an empty scope; the file is damaged")
-    return header, entries
-
-
-def _parse(number: int, text: str, model: type[M]) -> M:
-    try:
-        return model.model_validate_json(text)
-    except PydanticValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(line)"
-        raise ValidationError(
-            f"import file line {number}: {where}: {first['msg']}; fix or remove that line"
-        ) from None
-
-
-class ImportReport(BaseModel):
-    imported: int = 0
-    skipped_existing: int = 0
-    reembedded: int = 0
-
-
-def import_entries(store: VectorStore, embedder: Embedder, header: ExportHeader,
-                   entries: Sequence[ExportLine], *, force_reembed: bool,
-                   show_progress: bool) -> ImportReport:
-    """Write the entries in batches; each batch lands with its history in one apply."""
-    target = EmbedderIdentity.of(embedder)
-    reuse_vectors = not force_reembed and header.embedder == target
-    report = ImportReport()
-    bar = progress(len(entries), "importing", enabled=show_progress)
-    try:
-        for start in range(0, len(entries), BATCH):
-            batch = entries[start:start + BATCH]
-            fresh = [e for e in batch if not _exists(store, e.record)]
-            report.skipped_existing += len(batch) - len(fresh)
-            vectors = _vectors_for(fresh, embedder, target.dimension, reuse_vectors, report)
-            store.apply([c for e, v in zip(fresh, vectors, strict=True) for c in _changes(e, v)])
-            report.imported += len(fresh)
-            bar.update(len(batch))
-    finally:
-        bar.close()
-    return report
-
-
-def _exists(store: VectorStore, record: MemoryRecord) -> bool:
-    return bool(store.get([record.id], record.scope, include_deleted=True))
-
-
-def _vectors_for(entries: Sequence[ExportLine], embedder: Embedder, dimension: int,
-                 reuse: bool, report: ImportReport) -> list[list[float]]:
-    vectors: list[list[float] | None] = [
-        e.vector if reuse and e.vector is not None and len(e.vector) == dimension else None
-        for e in entries
-    ]
-    missing = [i for i, v in enumerate(vectors) if v is None]
-    if missing:
-        embedded = embedder.embed([entries[i].record.text for i in missing], purpose="document")
-        for i, vector in zip(missing, embedded, strict=True):
-            vectors[i] = [float(x) for x in vector]
-        report.reembedded += len(missing)
-    return [v for v in vectors if v is not None]
-
-
-def _changes(entry: ExportLine, vector: list[float]) -> list[Change]:
-    """The record with its vector, carrying each history entry in order (the store
-    upserts the same record once per entry, appending that entry). Every change
-    carries the vector: a store may validate a batch before applying any of it."""
-    if not entry.history:
-        return [Change(record=entry.record, vector=vector)]
-    return [Change(record=entry.record, vector=vector, history=h) for h in entry.history]
 
 
 # --- the subcommands ---------------------------------------------------------------
@@ -223,10 +110,15 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
 
     p = subparsers.add_parser(
         "import", parents=[common], help="load a `memplane export` file",
-        description="Import a JSON Lines export. Ids, timestamps and history are kept; ids "
-        "already present are skipped, so importing twice is harmless. Texts are embedded "
+        description="Import a JSON Lines export, all or nothing: the whole file is checked "
+        "first (UTF-8, JSON, the header's count and checksum, ids, history, vectors). Memories "
+        "go into the scope given with --user/--agent/--run (default: the scope the file was "
+        "exported from), replacing the file's scope ids. Ids, timestamps and history are kept; "
+        "ids already present are skipped, so importing twice is harmless. Texts are embedded "
         "again when the file's embedder differs from the configured one.",
     )
+    p.add_argument("--keep-scopes", action="store_true",
+                   help="write each memory into the scope the file names (no --user/--agent/--run)")
     p.add_argument("file", help="the export file; '-' reads stdin")
     p.add_argument("--reembed", action="store_true",
                    help="embed every text again even when the file's vectors fit")
@@ -249,15 +141,24 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_file(name: str) -> tuple[ExportHeader, list[ExportLine]]:
+    if name == "-":
+        stdin: Any = getattr(sys.stdin, "buffer", sys.stdin)  # bytes: bad UTF-8 is reported per line
+        return read_export(iter(stdin))
+    path = Path(name)
+    if not path.is_file():
+        raise ValidationError(f"no such file: {name}")
+    with path.open("rb") as handle:
+        return read_export(iter(handle))
+
+
 def cmd_import(args: argparse.Namespace) -> int:
-    if args.file == "-":
-        header, entries = read_export(iter(sys.stdin))
-    else:
-        path = Path(args.file)
-        if not path.is_file():
-            raise ValidationError(f"no such file: {args.file}")
-        with path.open(encoding="utf-8") as handle:
-            header, entries = read_export(iter(handle))
+    header, entries = _read_file(args.file)
+    if header.count is None:
+        sys.stderr.write("warning: the file has no record count or checksum (an older export); "
+                         "a file cut short cannot be detected\n")
+    entries = retarget(header, entries, scope_of(args, "import", required=False),
+                       keep_scopes=args.keep_scopes)
     with open_memory(args) as memory:
         report = import_entries(memory.vector_store, memory.embedder, header, entries,
                                 force_reembed=args.reembed,

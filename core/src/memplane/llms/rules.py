@@ -17,8 +17,18 @@ What it recognises, in the user's messages only (assistant turns are ignored):
   "now I prefer X", "I moved to X", "... , not Y" ("Actually I live in Berlin, not
   Munich"); the related memory is the one sharing the most subject words (or, for
   change cues, the same kind of fact: preference, place, work); no match -> ADD;
-- retraction cues -> DELETE of the memory sharing subject words: "forget that ...",
-  "I no longer ...", "I don't ... anymore", "I stopped ...".
+- retraction cues -> DELETE of the memory sharing subject words (or, for a topic
+  noun such as "job" or "home", the memory of that kind): "forget that ...",
+  "forget my job", "delete ...", "I no longer ...", "I don't ... anymore",
+  "I stopped ...", "I quit ...";
+- first-person clauses joined by "and"/"but" are separate statements ("My name is
+  Dana and I live in Chicago" is two facts); "call me Dana" is a name.
+
+Whatever it cannot read (a statement that matches no pattern, a retraction that
+matches no memory) becomes a NONE decision without an id whose reason says so; the
+parser reports it as a ``nothing_recorded`` diagnostic, so it never fails silently.
+(In two-pass mode the extraction schema has no room for this: unread sentences are
+not reported there.)
 """
 
 from __future__ import annotations
@@ -37,6 +47,9 @@ from memplane.tokens import estimate_tokens
 SUBJECT = "User"
 
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+|\n+|;\s*")
+#: "..., and I live in X" / "... but my ...": coordinated first-person clauses.
+_CLAUSE_SPLIT = re.compile(r",?\s+(?:and|but)\s+(?=(?:i|i'm|i've|i'd|my)\b)", re.IGNORECASE)
+_CALL_ME = re.compile(r"^(?:you can\s+|please\s+)?call me\s+(.+)$", re.IGNORECASE)
 _LEAD_IN = re.compile(
     r"^(?:(?:actually|well|oh|also|so|and|but|btw|by the way|hey|hi|hello|yes|yeah|no|ok|okay|"
     r"um|hmm|anyway|oh well)\b[,!.]?\s*)+",
@@ -69,9 +82,13 @@ _IRREGULAR = {"have": "has", "do": "does", "go": "goes", "be": "is", "am": "is"}
 #: verbs that open small talk rather than a fact ("I see", "I think so").
 _SMALL_TALK = frozenset(["sees", "guesses", "agrees", "means", "understands", "supposes", "bets", "wonders", "thinks", "knows", "hopes"])
 
-_RETRACT_FORGET = re.compile(r"^(?:please\s+)?forget\s+(?:that\s+|about\s+)?(.+)$", re.IGNORECASE)
+_RETRACT_FORGET = re.compile(
+    r"^(?:please\s+|can you\s+|could you\s+)?(?:forget|delete|remove|erase|disregard)\s+"
+    r"(?:the fact\s+|that\s+|about\s+)*(.+)$",
+    re.IGNORECASE,
+)
 _RETRACT_THIRD = re.compile(
-    r"^User(?:'s)?\s+(?:no longer|is no longer|stopped|quit|has stopped)\s+(.+)$"
+    r"^User(?:'s)?\s+(?:no longer|is no longer|stopped|quit|quits|has stopped|has quit)\s+(.+)$"
     r"|^User\s+(?:doesn't|does not|isn't|is not)\s+(.+?)\s+any\s?more$",
     re.IGNORECASE,
 )
@@ -91,6 +108,9 @@ _FAMILIES = {
     "work": ["work", "job", "employed", "company", "employer", "engineer", "developer"],
 }
 _FAMILY_OF = {w: f for f, words in _FAMILIES.items() for w in words}
+#: nouns that name a kind of fact: "forget my job" retracts the work memory.
+_TOPIC_NOUNS = {"job": "work", "work": "work", "employer": "work", "company": "work",
+                "home": "place", "city": "place", "address": "place", "place": "place"}
 
 
 def _stem(word: str) -> str:
@@ -162,6 +182,9 @@ class Statement:
 def classify(sentence: str) -> Statement | None:
     clean = sentence.replace("\u2019", "'").strip().rstrip(".!")
     clean = _NOW_FIRST.sub("I now ", _LEADING_ACTUALLY.sub("", clean))
+    call_me = _CALL_ME.match(clean)
+    if call_me:
+        return Statement("fact", f"{SUBJECT}'s name is {call_me.group(1).strip()}", cue="statement")
     forget = _RETRACT_FORGET.match(clean)
     if forget:
         retracted = to_third_person(forget.group(1)) or forget.group(1)
@@ -184,6 +207,13 @@ def classify(sentence: str) -> Statement | None:
     if not_clause:
         return Statement("change", not_clause.group(1).strip(), hint=not_clause.group(2).strip(), cue="not")
     return Statement("fact", third, cue="statement")
+
+
+def _topic_match(statement: Statement, existing: Sequence[tuple[int, str]]) -> tuple[int, str] | None:
+    """For a retraction naming a topic ("forget my job"): the one memory of that kind."""
+    topics = {_TOPIC_NOUNS[w] for w in content_words(statement.text) if w in _TOPIC_NOUNS}
+    found = [(i, t) for i, t in existing if topics & _families(content_words(t))]
+    return found[0] if len(found) == 1 else None
 
 
 def _best_match(statement: Statement, existing: Sequence[tuple[int, str]], *, allow_family: bool) -> tuple[int, str] | None:
@@ -213,11 +243,25 @@ def _updated_text(statement: Statement, old_text: str) -> str:
 
 
 def sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE_SPLIT.split(text) if s and s.strip()]
+    parts = (c for s in _SENTENCE_SPLIT.split(text) if s for c in _CLAUSE_SPLIT.split(s))
+    return [c.strip() for c in parts if c and c.strip()]
+
+
+def _worth_reporting(sentence: str) -> bool:
+    """Questions and two-word remarks ("thanks a lot") are not lost facts."""
+    return not sentence.rstrip().endswith("?") and len(sentence.split()) >= 3
+
+
+UNRECOGNISED = "unrecognised: the rules LLM has no pattern for this (it is approximate; use a real LLM)"
+UNMATCHED = "unrecognised: a retraction that matches no stored memory"
+
+
+def _unrecognised(text: str, reason: str = UNRECOGNISED) -> dict[str, Any]:
+    return {"event": "NONE", "text": text, "reason": reason}
 
 
 def decide(existing: Sequence[tuple[int, str]], new_items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The decision list for the update call."""
+    """The decision list for the update call (unread sentences as id-less NONEs)."""
     known = {normalise_text(t): i for i, t in existing}
     decisions: list[dict[str, Any]] = []
     touched: set[int] = set()
@@ -228,12 +272,17 @@ def decide(existing: Sequence[tuple[int, str]], new_items: Sequence[Mapping[str,
         for sentence in sentences(item["content"]):
             st = classify(sentence)
             if st is None:
+                if _worth_reporting(sentence):
+                    decisions.append(_unrecognised(sentence))
                 continue
             if st.kind == "retract":
-                target = _best_match(st, [(i, t) for i, t in existing if i not in touched], allow_family=False)
+                open_ = [(i, t) for i, t in existing if i not in touched]
+                target = _best_match(st, open_, allow_family=False) or _topic_match(st, open_)
                 if target is not None:
                     touched.add(target[0])
                     decisions.append({"event": "DELETE", "id": target[0], "reason": f"retraction cue ({st.cue})"})
+                else:
+                    decisions.append(_unrecognised(sentence, UNMATCHED))
                 continue
             key = normalise_text(st.text)
             if key in known:

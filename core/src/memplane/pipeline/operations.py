@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from memplane.errors import MemoryNotFound, ProviderError, ValidationError
+from memplane.errors import IncompleteOperation, MemoryNotFound, ValidationError
 from memplane.filters import Filter
 from memplane.models import (
     Change,
@@ -27,7 +27,8 @@ from memplane.models import (
 from memplane.pipeline.effects import Call, Flow
 
 API_ACTOR = "api"
-#: delete_all soft-deletes in batches of this many records (one apply each).
+#: delete_all reads pages of this many records (and, on a store without
+#: atomic_apply, applies each page separately).
 DELETE_ALL_BATCH = 500
 
 
@@ -121,26 +122,46 @@ def history_flow(memory_id: str, scope: Scope, now: datetime) -> Flow[list[Histo
     return [e for e in entries if e.memory_id == memory_id]
 
 
-def delete_all_flow(scope: Scope, now: datetime) -> Flow[list[MemoryEvent]]:
-    """Soft-delete every visible memory of the scope (and only of that scope)."""
+def delete_all_flow(scope: Scope, now: datetime, *, atomic: bool = False) -> Flow[list[MemoryEvent]]:
+    """Soft-delete every visible memory of the scope (and only of that scope).
+
+    With an ``atomic`` store (``atomic_apply``) every change lands in ONE apply: a
+    crash leaves the scope untouched, never half deleted. Otherwise pages are applied
+    one by one and a failure raises :class:`IncompleteOperation` saying how far it
+    got; running delete_all again resumes (deleted memories are skipped). Pages are
+    walked by cursor over deleted ones too, so a memory restored concurrently is not
+    mistaken for a store that failed to hide it.
+    """
     scope.require("delete_all")
     events: list[MemoryEvent] = []
-    done: set[str] = set()
+    staged: list[Change] = []
+    cursor: str | None = None
     while True:
-        # Always read the first page: the previous batch is now hidden.
         page: Page = yield Call(
             "vector_stores", "list_records", (scope,),
-            {"limit": DELETE_ALL_BATCH, "include_expired": True},
+            {"limit": DELETE_ALL_BATCH, "cursor": cursor, "include_deleted": True, "include_expired": True},
         )
         batch = [r for r in page.records if scope.matches(r.scope) and r.deleted_at is None]
-        if not batch:
-            return events
-        if done.intersection(r.id for r in batch):
-            # the store still lists what it was told to hide: stop instead of looping
-            raise ProviderError("the vector store did not hide soft-deleted memories; delete_all stopped")
-        done.update(r.id for r in batch)
-        yield Call("vector_stores", "apply", ([_soft_delete(r, now, "delete_all") for r in batch],))
+        changes = [_soft_delete(r, now, "delete_all") for r in batch]
+        if atomic:
+            staged.extend(changes)
+        elif changes:
+            try:
+                yield Call("vector_stores", "apply", (changes,))
+            except Exception as exc:
+                raise IncompleteOperation(
+                    f"delete_all stopped after soft-deleting {len(events)} memories of scope "
+                    f"{dict(scope.items())} ({type(exc).__name__}: {exc}); the rest are untouched: "
+                    "run delete_all again to finish",
+                    done=len(events),
+                ) from exc
         events.extend(
             MemoryEvent(event="DELETE", id=r.id, text=r.text, previous_text=r.text, scope=r.scope)
             for r in batch
         )
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    if staged:
+        yield Call("vector_stores", "apply", (staged,))
+    return events

@@ -12,6 +12,11 @@
    synonyms (``CREATE`` -> ADD, ``REMOVE`` -> DELETE, ``NOOP`` -> NONE, ...) and
    digit-string ids.
 
+Guards: a reply nested deeper than :data:`MAX_JSON_DEPTH` is unusable (instead of a
+RecursionError); an item holding a lone surrogate (not encodable text) or keys that
+collide once case and synonyms are folded (``"event"`` beside ``"EVENT"``) is
+rejected, since either reading could be the wrong one.
+
 Anything that still fails is returned as a problem, never guessed. Whether to ask
 the model again (the one repair retry) is the caller's decision.
 """
@@ -47,8 +52,32 @@ EVENT_SYNONYMS = {
 }  # fmt: skip
 
 
+#: deeper JSON is refused before parsing: json.loads would raise RecursionError.
+MAX_JSON_DEPTH = 64
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def has_surrogate(text: str) -> bool:
+    """True when ``text`` holds a lone surrogate, which no encoder can write."""
+    return _SURROGATE.search(text) is not None
+
+
+def scrub(value: Any, depth: int = 0) -> Any:
+    """``value`` made safe to echo in diagnostics: surrogates replaced, depth capped."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if depth >= 8:
+        return "..."
+    if isinstance(value, dict):
+        return {scrub(str(k)): scrub(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [scrub(v, depth + 1) for v in value]
+    return value
+
+
 def note(code: str, message: str, kind: str = REPAIRED, **detail: Any) -> Diagnostic:
-    return Diagnostic(code=code, message=message, detail={"kind": kind, **detail})
+    # detail echoes model output, which may hold surrogates or absurd nesting
+    return Diagnostic(code=code, message=scrub(message), detail={"kind": kind, **scrub(detail)})
 
 
 class ReplyUnusable(Exception):
@@ -109,11 +138,52 @@ def _balanced_spans(text: str) -> list[str]:
     return spans
 
 
+def json_depth(text: str) -> int:
+    """Deepest ``{``/``[`` nesting in ``text`` outside strings (no recursion)."""
+    deepest = depth = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "{[":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "}]" and depth > 0:
+            depth -= 1
+    return deepest
+
+
+def _value_depth(value: Any) -> int:
+    """Deepest nesting of a decoded value (iterative: the value may be very deep)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            if depth > MAX_JSON_DEPTH:
+                break
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def _too_deep() -> ReplyUnusable:
+    return ReplyUnusable(f"the reply nests JSON deeper than {MAX_JSON_DEPTH} levels")
+
+
 def _loads(candidate: str) -> Any:
     for attempt in (candidate, _strip_trailing_commas(candidate)):
         try:
             return json.loads(attempt)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             continue
     raise ValueError("not JSON")
 
@@ -123,6 +193,8 @@ def extract_json(text: str) -> tuple[Any, list[Diagnostic]]:
     stripped = text.strip()
     if not stripped:
         raise ReplyUnusable("the reply was empty")
+    if json_depth(stripped) > MAX_JSON_DEPTH:
+        raise _too_deep()
     try:
         return _loads(stripped), []
     except ValueError:
@@ -146,18 +218,36 @@ def extract_json(text: str) -> tuple[Any, list[Diagnostic]]:
 # --- steps 3 and 4: shape and items -------------------------------------------------
 
 
-def _first_present(item: dict[str, Any], keys: tuple[str, ...]) -> tuple[str | None, Any]:
-    for key in keys:
-        if key in item and item[key] is not None:
-            return key, item[key]
-    return None, None
+class _Ambiguous(ValueError):
+    """An item that can be read two ways; ``str()`` says why."""
+
+
+def _fold_keys(raw: dict[Any, Any]) -> dict[str, Any]:
+    """Keys stripped and lower-cased; two keys that fold together are ambiguous."""
+    folded: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = str(key).strip().lower()
+        if name in folded:
+            raise _Ambiguous(f"keys differing only in case or spacing ({name!r})")
+        folded[name] = value
+    return folded
+
+
+def _single_present(item: dict[str, Any], keys: tuple[str, ...], target: str) -> tuple[str | None, Any]:
+    """The one synonym of ``target`` present; several with different values are ambiguous."""
+    present = [(k, item[k]) for k in keys if k in item and item[k] is not None]
+    distinct = {v.strip().casefold() if isinstance(v, str) else json.dumps(v, sort_keys=True, default=str)
+                for _, v in present}
+    if len(distinct) > 1:
+        raise _Ambiguous(f"conflicting values for {target!r} ({', '.join(k for k, _ in present)})")
+    return present[0] if present else (None, None)
 
 
 def _normalise_item(raw: dict[str, Any], notes: list[Diagnostic], position: int) -> dict[str, Any]:
-    item = {str(k).strip().lower(): v for k, v in raw.items()}
+    item = _fold_keys(raw)
     out: dict[str, Any] = {}
     for target, keys in (("event", EVENT_KEYS), ("text", TEXT_KEYS), ("id", ID_KEYS), ("reason", REASON_KEYS)):
-        key, value = _first_present(item, keys)
+        key, value = _single_present(item, keys, target)
         if key is None:
             continue
         if key != target:
@@ -195,7 +285,10 @@ def _decision_list(value: Any, notes: list[Diagnostic], list_key: str) -> list[A
         return value
     if not isinstance(value, dict):
         raise ReplyUnusable(f"expected a JSON object with a {list_key!r} list, got {type(value).__name__}")
-    lowered = {str(k).strip().lower(): v for k, v in value.items()}
+    try:
+        lowered = _fold_keys(value)
+    except _Ambiguous as exc:
+        raise ReplyUnusable(f"the reply object is ambiguous: {exc}") from None
     if isinstance(lowered.get(list_key), list):
         return list(lowered[list_key])
     for key in LIST_KEYS:
@@ -221,6 +314,8 @@ class ParsedDecisions:
 
 def _reply_value(response: LLMResponse, notes: list[Diagnostic]) -> Any:
     if response.structured is not None:
+        if _value_depth(response.structured) > MAX_JSON_DEPTH:
+            raise _too_deep()
         return response.structured
     value, found = extract_json(response.text)
     notes.extend(found)
@@ -239,9 +334,30 @@ def parse_decisions(response: LLMResponse) -> ParsedDecisions:
                      REJECTED, position=position, item=raw)
             )
             continue
-        normalised = _normalise_item(raw, result.notes, position)
         try:
-            result.decisions.append(Decision.model_validate(normalised, strict=True))
+            normalised = _normalise_item(raw, result.notes, position)
+        except _Ambiguous as exc:
+            result.invalid.append(
+                note("ambiguous_decision", f"decision {position} is ambiguous ({exc}); not applied",
+                     REJECTED, position=position, item=raw)
+            )
+            continue
+        unencodable = [k for k in ("text", "reason") if isinstance(normalised.get(k), str) and has_surrogate(normalised[k])]
+        if unencodable or any(has_surrogate(str(k)) for k in normalised):
+            result.invalid.append(
+                note("invalid_decision", f"decision {position} holds a lone surrogate in "
+                     f"{', '.join(unencodable) or 'a key'} (not valid Unicode text)",
+                     REJECTED, position=position, item=raw)
+            )
+            continue
+        try:
+            decision = Decision.model_validate(normalised, strict=True)
+            result.decisions.append(decision)
+            if decision.event == "NONE" and decision.id is None and decision.reason:
+                # the LLM saw input and chose to record nothing: say so and why
+                result.notes.append(note(
+                    "nothing_recorded", f"nothing recorded for {decision.text or 'part of the input'!r}: "
+                    f"{decision.reason}", "info", position=position, text=decision.text))
         except PydanticValidationError as exc:
             problems = ", ".join(
                 f"{'.'.join(str(p) for p in e['loc']) or 'item'}: {e['msg']}" for e in exc.errors()
@@ -260,10 +376,19 @@ def parse_facts(response: LLMResponse) -> tuple[list[str], list[Diagnostic], lis
     items = _decision_list(_reply_value(response, notes), notes, "facts")
     facts: list[str] = []
     for position, raw in enumerate(items):
-        if isinstance(raw, dict):
-            _, raw = _first_present({str(k).lower(): v for k, v in raw.items()}, TEXT_KEYS)
-        if isinstance(raw, str) and raw.strip():
-            facts.append(raw.strip())
+        item = raw
+        if isinstance(item, dict):
+            try:
+                _, item = _single_present(_fold_keys(item), TEXT_KEYS, "text")
+            except _Ambiguous as exc:
+                invalid.append(note("ambiguous_fact", f"fact {position} is ambiguous ({exc})",
+                                    REJECTED, position=position, item=raw))
+                continue
+        if isinstance(item, str) and has_surrogate(item):
+            invalid.append(note("invalid_fact", f"fact {position} holds a lone surrogate (not valid Unicode text)",
+                                REJECTED, position=position, item=raw))
+        elif isinstance(item, str) and item.strip():
+            facts.append(item.strip())
         else:
             invalid.append(note("invalid_fact", f"fact {position} is not a non-empty string",
                                 REJECTED, position=position, item=raw))

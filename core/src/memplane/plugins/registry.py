@@ -15,6 +15,8 @@ from memplane.errors import ContractVersionMismatch, ProviderNotFound, ProviderU
 from memplane.providers.base import BASE_CLASSES, CONTRACT_VERSION, KINDS, Kind, Provider
 
 #: first-party providers and the distribution that ships each, for install hints.
+#: Only these names (and installed ones) are ever suggested: a guessed
+#: ``memplane-<name>`` may not exist, and anyone could register it.
 KNOWN_DISTRIBUTIONS: dict[str, str] = {
     "openai": "memplane-openai",
     "azure_openai": "memplane-openai",
@@ -24,6 +26,22 @@ KNOWN_DISTRIBUTIONS: dict[str, str] = {
     "milvus": "memplane-milvus",
     "weaviate": "memplane-weaviate",
     "sentence_transformers": "memplane-sentence-transformers",
+}
+#: which kinds each first-party provider name serves.
+KNOWN_KINDS: dict[str, frozenset[str]] = {
+    "openai": frozenset({"llms", "embedders"}),
+    "azure_openai": frozenset({"llms", "embedders"}),
+    "anthropic": frozenset({"llms"}),
+    "gemini": frozenset({"llms", "embedders"}),
+    "bedrock": frozenset({"llms", "embedders", "rerankers"}),
+    "milvus": frozenset({"vector_stores"}),
+    "weaviate": frozenset({"vector_stores"}),
+    "sentence_transformers": frozenset({"embedders"}),
+}
+#: where each first-party distribution lives in the repository.
+SOURCE_FOLDERS: dict[str, str] = {
+    "memplane-sentence-transformers": "contrib/sentence-transformers",
+    **{f"memplane-{n}": f"plugins/{n}" for n in ("openai", "anthropic", "gemini", "bedrock", "milvus", "weaviate")},
 }
 
 
@@ -70,13 +88,39 @@ def list_providers(kind: Kind | None = None) -> list[ProviderInfo]:
     return infos
 
 
-def install_hint(name: str, kind: Kind | None = None) -> str:
+def install_hint(name: str, kind: Kind | None = None) -> str | None:
     """The distribution that ships a provider: the installed one when metadata knows
-    it, else a first-party name, else the ``memplane-<name>`` convention."""
+    it, else a first-party one; None when no real distribution is known."""
     for info in list_providers(kind) if kind else []:
         if info.name == name and info.distribution:
             return info.distribution
-    return KNOWN_DISTRIBUTIONS.get(name, f"memplane-{name.replace('_', '-')}")
+    if kind is not None and kind not in KNOWN_KINDS.get(name, frozenset({kind})):
+        return None
+    return KNOWN_DISTRIBUTIONS.get(name)
+
+
+def _install_command(distribution: str) -> str:
+    folder = SOURCE_FOLDERS.get(distribution)
+    from_source = f" (from a checkout of the repository: `pip install ./{folder}`)" if folder else ""
+    return f"`pip install {distribution}`{from_source}"
+
+
+def not_found_message(kind: Kind, name: str) -> str:
+    """What to do about an unknown provider name: a real distribution to install, or
+    the close matches among installed and first-party names, never a guessed package."""
+    installed = [p.name for p in list_providers(kind)]
+    first_party = sorted(n for n, kinds in KNOWN_KINDS.items() if kind in kinds and n not in installed)
+    listing = f"Installed {kind}: {', '.join(installed) or 'none'}"
+    hint = install_hint(name, kind)
+    if hint is not None:
+        return f"no {kind} provider named {name!r} is installed; install it with {_install_command(hint)}. {listing}"
+    import difflib
+
+    candidates = sorted(set(installed) | set(first_party))
+    close = difflib.get_close_matches(name.lower().replace("-", "_"), candidates, n=3, cutoff=0.6)
+    guess = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    others = f"; first-party ones to install: {', '.join(first_party)}" if first_party else ""
+    return f"no {kind} provider named {name!r} is installed or known.{guess} {listing}{others}"
 
 
 def load_provider_class(kind: Kind | str, name: str) -> type[Provider]:
@@ -99,15 +143,11 @@ def load_provider_class(kind: Kind | str, name: str) -> type[Provider]:
         _, exc = failures[0]
         raise ProviderUnavailable(
             f"{kind} provider {name!r} is installed but failed to load: "
-            f"{type(exc).__name__}: {exc}. Reinstall it (`pip install -U {install_hint(name, kind)}`) "
+            f"{type(exc).__name__}: {exc}. Reinstall {install_hint(name, kind) or 'the package that ships it'} "
             f"or check its dependencies"
         ) from exc
     if name not in manager.names():
-        installed = ", ".join(p.name for p in list_providers(kind)) or "none"
-        raise ProviderNotFound(
-            f"no {kind} provider named {name!r} is installed; install it with "
-            f"`pip install {install_hint(name)}`. Installed {kind}: {installed}"
-        )
+        raise ProviderNotFound(not_found_message(kind, name))
     cls = manager[name].plugin
     _check_provider_class(kind, name, cls)
     return cls  # type: ignore[no-any-return]

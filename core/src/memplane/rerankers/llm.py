@@ -26,6 +26,7 @@ from pydantic import Field
 
 from memplane.errors import ConfigurationError, ProviderError, ValidationError
 from memplane.models import ChatMessage, Usage
+from memplane.pipeline.parsing import MAX_JSON_DEPTH, json_depth
 from memplane.providers.base import LLM, LLMResponse, ProviderConfig, Reranker, RerankResult
 
 GRADE_MAX = 10
@@ -239,6 +240,8 @@ def _extract_json(text: str) -> Any:
     text = (text or "").strip()
     if not text:
         raise GradeParseError("the reply is empty")
+    if json_depth(text) > MAX_JSON_DEPTH:  # json would raise RecursionError
+        raise GradeParseError(f"the reply nests JSON deeper than {MAX_JSON_DEPTH} levels")
     candidates = [m.group(1).strip() for m in _FENCE.finditer(text)] + [text]
     decoder = json.JSONDecoder()
     for candidate in candidates:

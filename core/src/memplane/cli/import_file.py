@@ -1,0 +1,299 @@
+"""Reading, checking and writing a `memplane export` file: all or nothing.
+
+The whole file is read and checked before anything is written: every line's
+UTF-8 and JSON, the header's record count and SHA-256 (a file cut at a line
+boundary is caught), history that belongs to its record, finite vectors, and ids
+that appear once. Then, on a store with ``atomic_apply``, everything lands in ONE
+apply; on other stores batch by batch, and a failure raises
+:class:`~memplane.errors.IncompleteOperation` (the same import resumes: ids already
+present are skipped).
+
+Scopes: records are imported into the target scope (``--user``/``--agent``/``--run``,
+default: the scope the file was exported from); the file's scope ids are replaced
+by the target's, other ids of a record (say its ``run_id``) are kept. A record
+outside the file's scope is refused unless ``keep_scopes``, which writes every
+record into the scope the file names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterable, Sequence
+from typing import TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ValidationError as PydanticValidationError
+
+from memplane import inputs
+from memplane.cli.progress import progress
+from memplane.errors import IncompleteOperation, ValidationError
+from memplane.models import SCOPE_FIELDS, Change, HistoryEntry, MemoryRecord, Scope
+from memplane.providers.base import Embedder, VectorStore
+
+M = TypeVar("M", bound=BaseModel)
+
+FORMAT = "memplane-export"
+#: 2 added ``count`` and ``sha256`` to the header; version 1 files still import.
+VERSION = 2
+BATCH = 64
+BOM = "\ufeff"
+
+
+class EmbedderIdentity(BaseModel):
+    """Enough to tell whether stored vectors are valid for another embedder."""
+
+    provider: str
+    model: str | None = None
+    dimension: int
+
+    @classmethod
+    def of(cls, embedder: Embedder) -> EmbedderIdentity:
+        model = getattr(embedder.config, "model", None)
+        return cls(provider=embedder.name or type(embedder).__name__,
+                   model=str(model) if model else None, dimension=embedder.dimension)
+
+
+class ExportHeader(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    format: str
+    version: int
+    exported_at: str | None = None
+    scope: dict[str, str] = Field(default_factory=dict)
+    embedder: EmbedderIdentity | None = None
+    vectors: bool = False
+    #: how many record lines follow, and the SHA-256 over each one's UTF-8 text plus "\n".
+    count: int | None = None
+    sha256: str | None = None
+
+
+class ExportLine(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    record: MemoryRecord
+    history: list[HistoryEntry] = Field(default_factory=list)
+    vector: list[float] | None = None
+
+
+# --- reading -------------------------------------------------------------------------
+
+
+def _decode(number: int, raw: str | bytes) -> str:
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValidationError(
+                f"import file line {number} is not valid UTF-8 (byte {exc.start} of the line); "
+                "the file is damaged or in another encoding: re-save it as UTF-8"
+            ) from None
+    text = raw.rstrip("\r\n")
+    return text[1:] if number == 1 and text.startswith(BOM) else text  # BOM: editors add it
+
+
+def _parse(number: int, text: str, model: type[M]) -> M:
+    try:
+        return model.model_validate_json(text)
+    except PydanticValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(line)"
+        raise ValidationError(
+            f"import file line {number}: {where}: {first['msg']}; fix or remove that line"
+        ) from None
+
+
+def read_export(lines: Iterable[str | bytes]) -> tuple[ExportHeader, list[ExportLine]]:
+    """Parse and check the whole file before anything is written."""
+    numbered = ((n, text) for n, raw in enumerate(lines, start=1) if (text := _decode(n, raw)).strip())
+    first = next(numbered, None)
+    if first is None:
+        raise ValidationError("the import file is empty: expected a `memplane export` file")
+    header = _parse(first[0], first[1], ExportHeader)
+    if header.format != FORMAT:
+        raise ValidationError(
+            f"line 1 is not a memplane export header (format {header.format!r}); "
+            f"create the file with `memplane export`"
+        )
+    if header.version > VERSION:
+        raise ValidationError(
+            f"the file uses export format version {header.version}; this memplane reads "
+            f"up to {VERSION}: upgrade memplane"
+        )
+    digest = hashlib.sha256()
+    entries: list[ExportLine] = []
+    seen: dict[str, tuple[int, Scope]] = {}
+    for number, text in numbered:
+        digest.update((text + "\n").encode("utf-8"))
+        entry = _parse(number, text, ExportLine)
+        _check_entry(number, entry, seen)
+        entries.append(entry)
+    _check_totals(header, len(entries), digest.hexdigest())
+    return header, entries
+
+
+def _check_entry(number: int, entry: ExportLine, seen: dict[str, tuple[int, Scope]]) -> None:
+    record = entry.record
+    where = f"import file line {number} (memory {record.id!r})"
+    if record.scope.is_empty:
+        raise ValidationError(f"{where} has an empty scope; the file is damaged")
+    if record.id in seen:
+        earlier, scope = seen[record.id]
+        twice = "under two scopes" if scope != record.scope else "twice"
+        raise ValidationError(f"{where}: the id appears {twice} (also line {earlier}); "
+                              "an id names one memory: fix the file")
+    seen[record.id] = (number, record.scope)
+    for entry_history in entry.history:
+        if entry_history.memory_id != record.id:
+            raise ValidationError(f"{where}: a history entry belongs to memory "
+                                  f"{entry_history.memory_id!r}; the file is damaged")
+    if entry.vector is not None and not all(math.isfinite(x) for x in entry.vector):
+        raise ValidationError(f"{where}: the vector holds NaN or Infinity; export it again "
+                              "or drop the vector (it is then embedded again)")
+    try:  # what the API refuses, an import may not smuggle in
+        inputs.check_text(record.text, "the text")
+        inputs.check_metadata(record.metadata)
+        for name in ("created_at", "updated_at", "observed_at", "deleted_at", "expires_at"):
+            if (value := getattr(record, name)) is not None:
+                inputs.check_datetime_range(value, name)
+    except ValidationError as exc:
+        raise ValidationError(f"{where}: {exc}") from None
+
+
+def _check_totals(header: ExportHeader, count: int, sha256: str) -> None:
+    if header.count is not None and header.count != count:
+        raise ValidationError(
+            f"the header promises {header.count} memories but the file holds {count}: "
+            "it was cut short or edited; nothing was imported"
+        )
+    if header.sha256 is not None and header.sha256 != sha256:
+        raise ValidationError(
+            "the file's content does not match the checksum in its header: it was "
+            "damaged or edited; nothing was imported"
+        )
+
+
+# --- scopes --------------------------------------------------------------------------
+
+
+def retarget(header: ExportHeader, entries: Sequence[ExportLine], target: Scope, *,
+             keep_scopes: bool) -> list[ExportLine]:
+    """The entries with their records moved into ``target`` (see the module docstring)."""
+    if keep_scopes:
+        if not target.is_empty:
+            raise ValidationError("--keep-scopes writes each memory into the scope the file names: "
+                                  "drop --user/--agent/--run, or drop --keep-scopes to import into them")
+        return list(entries)
+    try:
+        source = Scope(**header.scope)
+    except PydanticValidationError:
+        raise ValidationError("the file's header names an invalid scope; the file is damaged") from None
+    if source.is_empty:  # a hand-made file: its records' one scope stands in for it
+        scopes = {e.record.scope for e in entries}
+        if len(scopes) > 1:
+            raise ValidationError("the file's header names no scope and its memories belong to "
+                                  f"{len(scopes)} scopes: pass --keep-scopes to import each into its own")
+        source = next(iter(scopes), target)
+    target = target if not target.is_empty else source
+    if target.is_empty:
+        raise ValidationError("the file names no scope: pass --user, --agent or --run to import into")
+    outside = [e.record for e in entries if not source.matches(e.record.scope)]
+    if outside:
+        raise ValidationError(
+            f"{len(outside)} memories lie outside the file's scope {dict(source.items())} "
+            f"(first: {outside[0].id!r} in {dict(outside[0].scope.items())}); pass --keep-scopes "
+            "to import each into its own scope"
+        )
+    moved = []
+    for entry in entries:
+        ids = {f: getattr(entry.record.scope, f) for f in SCOPE_FIELDS}
+        ids.update({name: None for name, _ in source.items()})  # the file's scope ids go,
+        ids.update(dict(target.items()))  # the target's come in; a record's others stay
+        record = entry.record.model_copy(update={"scope": Scope(**ids)})
+        moved.append(entry.model_copy(update={"record": record}))
+    return moved
+
+
+# --- writing -------------------------------------------------------------------------
+
+
+class ImportReport(BaseModel):
+    imported: int = 0
+    skipped_existing: int = 0
+    reembedded: int = 0
+
+
+def _present(store: VectorStore, entries: Sequence[ExportLine]) -> set[str]:
+    """Ids of ``entries`` already in their scope in the store."""
+    by_scope: dict[Scope, list[str]] = {}
+    for entry in entries:
+        by_scope.setdefault(entry.record.scope, []).append(entry.record.id)
+    found: set[str] = set()
+    for scope, ids in by_scope.items():
+        for start in range(0, len(ids), BATCH):
+            found.update(r.id for r in store.get(ids[start:start + BATCH], scope, include_deleted=True))
+    return found
+
+
+def _vectors(entries: Sequence[ExportLine], embedder: Embedder, reuse: bool,
+             report: ImportReport, show_progress: bool) -> list[list[float]]:
+    dimension = embedder.dimension
+    vectors: list[list[float] | None] = [
+        e.vector if reuse and e.vector is not None and len(e.vector) == dimension else None
+        for e in entries
+    ]
+    missing = [i for i, v in enumerate(vectors) if v is None]
+    if missing:
+        embedder.embed(["warm-up"], purpose="document")  # model start-up stays out of the rate
+    bar = progress(len(missing), "importing", enabled=show_progress and bool(missing))
+    try:
+        for start in range(0, len(missing), BATCH):
+            chunk = missing[start:start + BATCH]
+            embedded = embedder.embed([entries[i].record.text for i in chunk], purpose="document")
+            for i, vector in zip(chunk, embedded, strict=True):
+                vectors[i] = [float(x) for x in vector]
+            bar.update(len(chunk))
+    finally:
+        bar.close()
+    report.reembedded += len(missing)
+    return [v for v in vectors if v is not None]
+
+
+def _changes(entry: ExportLine, vector: list[float]) -> list[Change]:
+    """The record with its vector, carrying each history entry in order (the store
+    upserts the same record once per entry, appending that entry). Every change
+    carries the vector: a store may validate a batch before applying any of it."""
+    if not entry.history:
+        return [Change(record=entry.record, vector=vector)]
+    return [Change(record=entry.record, vector=vector, history=h) for h in entry.history]
+
+
+def import_entries(store: VectorStore, embedder: Embedder, header: ExportHeader,
+                   entries: Sequence[ExportLine], *, force_reembed: bool,
+                   show_progress: bool) -> ImportReport:
+    """Write the entries not yet present: one apply on an atomic store, else batches."""
+    reuse = not force_reembed and header.embedder == EmbedderIdentity.of(embedder)
+    report = ImportReport()
+    present = _present(store, entries)
+    fresh = [e for e in entries if e.record.id not in present]
+    report.skipped_existing = len(entries) - len(fresh)
+    vectors = _vectors(fresh, embedder, reuse, report, show_progress)
+    pairs = list(zip(fresh, vectors, strict=True))
+    if store.has("atomic_apply"):
+        if pairs:
+            store.apply([c for e, v in pairs for c in _changes(e, v)])
+        report.imported = len(pairs)
+        return report
+    for start in range(0, len(pairs), BATCH):
+        batch = pairs[start:start + BATCH]
+        try:
+            store.apply([c for e, v in batch for c in _changes(e, v)])
+        except Exception as exc:
+            raise IncompleteOperation(
+                f"import stopped after {report.imported} of {len(pairs)} new memories "
+                f"({type(exc).__name__}: {exc}); store {store.name!r} has no atomic_apply, so "
+                "those stay written: run the same import again to resume (present ids are skipped)",
+                done=report.imported,
+            ) from exc
+        report.imported += len(batch)
+    return report
