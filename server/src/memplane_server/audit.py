@@ -42,7 +42,8 @@ class AuditLog:
     def query(self, *, key_id: str | None = None, operation: str | None = None,
               user_id: str | None = None, memory_id: str | None = None,
               after: int = 0, limit: int = 100) -> list[AuditEntry]:
-        clauses, params = ["seq > ?"], [after]
+        clauses: list[str] = ["seq > ?"]
+        params: list[object] = [after]
         for column, value in (("key_id", key_id), ("operation", operation)):
             if value is not None:
                 clauses.append(f"{column} = ?")

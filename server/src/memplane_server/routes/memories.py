@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query
 
-from memplane.models import AddResult, MemoryEvent, MemoryRecord
+from memplane.models import AddResult, MemoryEvent, MemoryRecord, Scope
 from memplane_server.auth import Grant, check_filters, require_grant, select_scope
 from memplane_server.cursors import open_cursor, sign
 from memplane_server.errors import ERROR_RESPONSES, ApiError
@@ -29,6 +29,11 @@ router = APIRouter(prefix="/v1", tags=["memories"], responses=ERROR_RESPONSES)
 GrantDep = Annotated[Grant, Depends(require_grant)]
 StateDep = Annotated[ServerState, Depends(get_state)]
 UserQ = Annotated[str | None, Query()]
+
+
+def ids(scope: Scope) -> dict[str, Any]:
+    """user_id/agent_id/run_id keyword arguments for the Memory call."""
+    return dict(scope.items())
 
 
 def _json_filters(raw: str | None) -> dict[str, Any] | None:
@@ -53,7 +58,7 @@ async def add(body: AddBody, grant: GrantDep, state: StateDep) -> AddResult:
     elif not isinstance(messages, str):
         messages = messages.model_dump(exclude_none=True)
     result = await state.memory.add(
-        messages, **dict(scope.items()), metadata=body.metadata, infer=body.infer,
+        messages, **ids(scope), metadata=body.metadata, infer=body.infer,
         observed_at=body.observed_at, expires_at=body.expires_at)
     changed = [e.id for e in result.events if e.event != "NONE"]
     await state.record(grant, "add", scope, changed, events=[e.event for e in result.events])
@@ -65,7 +70,7 @@ async def search(body: SearchBody, grant: GrantDep, state: StateDep) -> SearchRe
     scope = select_scope(grant, body.user_id, body.agent_id, body.run_id)
     check_filters(grant, body.filters)
     hits = await state.memory.search(
-        body.query, **dict(scope.items()), filters=body.filters, limit=body.limit,
+        body.query, **ids(scope), filters=body.filters, limit=body.limit,
         threshold=body.threshold, rerank=body.rerank, explain=body.explain,
         hybrid=body.hybrid, include_expired=body.include_expired)
     return SearchResponse(results=hits)
@@ -82,7 +87,7 @@ async def list_memories(
     tree = _json_filters(filters)
     check_filters(grant, tree)
     page = await state.memory.get_all(
-        **dict(scope.items()), filters=tree, limit=limit,
+        **ids(scope), filters=tree, limit=limit,
         cursor=open_cursor(state.cursor_secret, scope, cursor),
         include_deleted=include_deleted, include_expired=include_expired)
     return PageResponse(records=page.records,
@@ -93,16 +98,16 @@ async def list_memories(
 async def delete_all(grant: GrantDep, state: StateDep, user_id: UserQ = None,
                      agent_id: UserQ = None, run_id: UserQ = None) -> DeletedResponse:
     scope = select_scope(grant, user_id, agent_id, run_id)
-    ids: list[str] = []
+    gone: list[str] = []
     cursor: str | None = None
     while True:  # the ids, for the audit log (delete_all itself returns a count)
-        page = await state.memory.get_all(**dict(scope.items()), limit=500, cursor=cursor)
-        ids += [r.id for r in page.records]
+        page = await state.memory.get_all(**ids(scope), limit=500, cursor=cursor)
+        gone += [r.id for r in page.records]
         cursor = page.next_cursor
         if cursor is None:
             break
-    deleted = await state.memory.delete_all(**dict(scope.items()))
-    await state.record(grant, "delete_all", scope, ids, deleted=deleted)
+    deleted = await state.memory.delete_all(**ids(scope))
+    await state.record(grant, "delete_all", scope, gone, deleted=deleted)
     return DeletedResponse(deleted=deleted)
 
 
@@ -111,7 +116,7 @@ async def get(memory_id: str, grant: GrantDep, state: StateDep, user_id: UserQ =
               agent_id: UserQ = None, run_id: UserQ = None, include_deleted: bool = False,
               include_expired: bool = False) -> MemoryRecord:
     scope = select_scope(grant, user_id, agent_id, run_id)
-    return await state.memory.get(memory_id, **dict(scope.items()),
+    return await state.memory.get(memory_id, **ids(scope),
                                   include_deleted=include_deleted, include_expired=include_expired)
 
 
@@ -119,7 +124,7 @@ async def get(memory_id: str, grant: GrantDep, state: StateDep, user_id: UserQ =
 async def update(memory_id: str, body: UpdateBody, grant: GrantDep,
                  state: StateDep) -> MemoryEvent:
     scope = select_scope(grant, body.user_id, body.agent_id, body.run_id)
-    event = await state.memory.update(memory_id, body.text, **dict(scope.items()),
+    event = await state.memory.update(memory_id, body.text, **ids(scope),
                                       metadata=body.metadata)
     await state.record(grant, "update", scope, [memory_id])
     return event
@@ -129,7 +134,7 @@ async def update(memory_id: str, body: UpdateBody, grant: GrantDep,
 async def delete(memory_id: str, grant: GrantDep, state: StateDep, user_id: UserQ = None,
                  agent_id: UserQ = None, run_id: UserQ = None) -> MemoryEvent:
     scope = select_scope(grant, user_id, agent_id, run_id)
-    event = await state.memory.delete(memory_id, **dict(scope.items()))
+    event = await state.memory.delete(memory_id, **ids(scope))
     await state.record(grant, "delete", scope, [memory_id])
     return event
 
@@ -139,7 +144,7 @@ async def restore(memory_id: str, grant: GrantDep, state: StateDep,
                   body: Annotated[ScopeFields | None, Body()] = None) -> MemoryRecord:
     fields = body or ScopeFields()
     scope = select_scope(grant, fields.user_id, fields.agent_id, fields.run_id)
-    record = await state.memory.restore(memory_id, **dict(scope.items()))
+    record = await state.memory.restore(memory_id, **ids(scope))
     await state.record(grant, "restore", scope, [memory_id])
     return record
 
@@ -148,4 +153,4 @@ async def restore(memory_id: str, grant: GrantDep, state: StateDep,
 async def history(memory_id: str, grant: GrantDep, state: StateDep, user_id: UserQ = None,
                   agent_id: UserQ = None, run_id: UserQ = None) -> HistoryResponse:
     scope = select_scope(grant, user_id, agent_id, run_id)
-    return HistoryResponse(history=await state.memory.history(memory_id, **dict(scope.items())))
+    return HistoryResponse(history=await state.memory.history(memory_id, **ids(scope)))
