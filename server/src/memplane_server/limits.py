@@ -1,5 +1,6 @@
-"""Request body size limits, enforced while the body streams in (pure ASGI), so an
-oversize body is refused before it is buffered, with or without Content-Length."""
+"""Request body size limits (pure ASGI, before any route runs): a Content-Length over
+the limit is refused at once; a body without one is read up to the limit and refused
+as soon as it passes it, so an oversize body is never buffered whole."""
 
 from __future__ import annotations
 
@@ -7,10 +8,6 @@ import json
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-
-class _TooLarge(Exception):
-    pass
 
 
 class BodyLimitMiddleware:
@@ -29,29 +26,35 @@ class BodyLimitMiddleware:
         if length is not None and (not length.isdigit() or int(length) > limit):
             await _reject(send, limit)
             return
+        if length is not None:
+            await self.app(scope, receive, send)  # the server enforces Content-Length itself
+            return
+        # no Content-Length (chunked): read up to the limit first, then replay the body;
+        # refusing mid-stream inside the app would be caught by its body parser
+        chunks: list[bytes] = []
         seen = 0
-        started = False
-
-        async def counting_receive() -> Message:
-            nonlocal seen
+        more = True
+        while more:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    raise _TooLarge
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, counting_receive, tracking_send)
-        except _TooLarge:
-            if not started:
+            if message["type"] != "http.request":
+                return  # the client went away
+            chunk = message.get("body", b"")
+            seen += len(chunk)
+            if seen > limit:
                 await _reject(send, limit)
+                return
+            chunks.append(chunk)
+            more = bool(message.get("more_body", False))
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
 
 
 async def _reject(send: Send, limit: int) -> None:
