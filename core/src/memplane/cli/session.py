@@ -6,7 +6,7 @@ import argparse
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import ValidationError as PydanticValidationError
 
@@ -27,7 +27,8 @@ def scope_of(args: argparse.Namespace, operation: str, *, required: bool = True)
         )
     except PydanticValidationError:
         raise ValidationError("--user, --agent and --run take non-empty ids") from None
-    if required and scope.is_empty:
+    # against a server, the API key may decide the scope (one bound to a single scope)
+    if required and scope.is_empty and not getattr(args, "server", None):
         raise ValidationError(
             f"memplane {operation} needs a scope: pass --user, --agent or --run (at least one)"
         )
@@ -48,6 +49,11 @@ def load_config(args: argparse.Namespace) -> MemoryConfig:
 
 
 def open_memory(args: argparse.Namespace) -> Memory:
+    if getattr(args, "server", None):
+        from memplane.client import MemoryClient
+
+        # same methods and results: the subcommands cannot tell the difference
+        return cast("Memory", MemoryClient(args.server))
     config = load_config(args)  # config errors first: they need no provider import
     from memplane.memory import Memory
 
