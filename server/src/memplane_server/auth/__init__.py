@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import math
 
-from fastapi import Request
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from memplane_server.auth.grant import Grant, check_filters, select_scope
 from memplane_server.errors import ApiError
@@ -70,7 +71,14 @@ async def resolve_grant(authorization_header: str | None) -> Grant:
     return await _current(authorization_header)
 
 
-async def require_grant(request: Request) -> Grant:
+#: declares the bearer scheme in the OpenAPI schema; the header is checked below
+_bearer = HTTPBearer(auto_error=False, description="an API key (mp_...) or a JWT")
+
+
+async def require_grant(
+    request: Request,
+    _declared: HTTPAuthorizationCredentials | None = Depends(_bearer),  # noqa: B008
+) -> Grant:
     """FastAPI dependency: the request's grant, after the per-credential rate limit."""
     resolver: GrantResolver = request.app.state.grant_resolver
     grant = await resolver(request.headers.get("authorization"))
