@@ -1,13 +1,16 @@
 """The server's own SQLite file: API keys (hashed), the audit log, the cursor secret.
 
-Every worker process opens it; WAL and a busy timeout let them share it. Each call
-opens a short-lived connection, so the module is safe from any thread.
+Every worker process opens it; WAL and a busy timeout let them share it. Each thread
+keeps its own connection: closing the last connection to a WAL database checkpoints
+it (an fsync), which made every audited write 18 ms slower when connections were
+opened per call.
 """
 
 from __future__ import annotations
 
 import secrets
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -45,6 +48,7 @@ CREATE TABLE IF NOT EXISTS server_meta (name TEXT PRIMARY KEY, value TEXT NOT NU
 class ServerDB:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        self._local = threading.local()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.connect() as conn:
             conn.executescript(SCHEMA)
@@ -54,13 +58,17 @@ class ServerDB:
 
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
-        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        try:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None,
+                                   check_same_thread=True)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA busy_timeout=30000")
-            yield conn
-        finally:
-            conn.close()
+            # the durability of core's SQLite store: a crash of the process loses nothing,
+            # a power cut may lose the last commits (of the store and the audit alike)
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._local.conn = conn
+        yield conn
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

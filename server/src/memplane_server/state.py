@@ -13,6 +13,7 @@ from memplane.async_memory import AsyncMemory
 from memplane.models import Scope
 from memplane_server.audit import AuditLog
 from memplane_server.auth import Grant
+from memplane_server.errors import ApiError
 from memplane_server.keys import KeyStore
 from memplane_server.settings import ServerSettings
 
@@ -33,5 +34,9 @@ class ServerState:
 
 
 def get_state(request: Request) -> ServerState:
-    state: ServerState = request.app.state.server
+    """The worker's state; it exists once the lifespan has started (run the app under
+    uvicorn, or ``with TestClient(app)``: an ASGI transport without lifespan gets 503)."""
+    state: ServerState | None = getattr(request.app.state, "server", None)
+    if state is None:
+        raise ApiError("provider_unavailable", "the server is not started (lifespan not run)")
     return state
