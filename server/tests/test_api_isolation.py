@@ -169,3 +169,19 @@ def test_client_raises_typed_errors(live: Live, world: dict[str, object]) -> Non
         with pytest.raises(ScopeForbidden):
             client.reset()
     _bob_unchanged(world)
+
+
+def test_hostile_filters_are_refused_not_crashing(alice: httpx.Client) -> None:
+    """A deeply nested filter overflowed SQLite's parser (502) and Python's recursion
+    (500); the server bounds filters before any store sees them."""
+    for depth in (20, 700, 990):
+        tree = '{"NOT": ' * depth + '{"n": 1}' + "}" * depth
+        search = alice.post("/v1/memories/search", content=f'{{"query": "x", "filters": {tree}}}',
+                            headers={"content-type": "application/json"})
+        listing = alice.get("/v1/memories", params={"filters": tree})
+        for response in (search, listing):
+            assert response.status_code == 422, (depth, response.text[:200])
+            assert _code(response) == "validation_error"
+    wide = {"OR": [{"n": i} for i in range(300)]}
+    response = alice.post("/v1/memories/search", json={"query": "x", "filters": wide})
+    assert response.status_code == 422

@@ -54,14 +54,40 @@ def check_filters(grant: Grant, filters: Mapping[str, Any] | None) -> None:
     """Scope ids are chosen by user_id/agent_id/run_id, never by a filter. Filter
     fields address metadata, so a filter naming ``user_id`` cannot widen anything;
     it is still refused for non-admin credentials because it is almost certainly an
-    attempt to reach another scope (spell ``metadata.user_id`` for a metadata key)."""
-    if grant.admin or not filters:
+    attempt to reach another scope (spell ``metadata.user_id`` for a metadata key).
+
+    Every caller's filter is also bounded in depth and size: a deeply nested one
+    overflowed SQLite's parser (a 5xx from a client's input)."""
+    if not filters:
+        return
+    _bounded(filters)
+    if grant.admin:
         return
     for field in _fields(filters):
         if field in SCOPE_FIELDS:
             raise ApiError("scope_forbidden",
                            f"filters may not name the scope field {field!r}; the scope comes "
                            "from the credential (use metadata.{field} for a metadata key)")
+
+
+MAX_FILTER_DEPTH = 16
+MAX_FILTER_NODES = 256
+
+
+def _bounded(filters: Mapping[str, Any]) -> None:
+    nodes = 0
+    stack: list[tuple[Any, int]] = [(filters, 1)]
+    while stack:  # iterative: a hostile depth must not exhaust Python's stack either
+        node, depth = stack.pop()
+        nodes += 1
+        if depth > MAX_FILTER_DEPTH or nodes > MAX_FILTER_NODES:
+            raise ApiError("validation_error",
+                           f"filters may nest at most {MAX_FILTER_DEPTH} levels and hold at "
+                           f"most {MAX_FILTER_NODES} nodes", detail={"type": "ValidationError"})
+        if isinstance(node, Mapping):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
 
 
 def _fields(node: Any) -> list[str]:

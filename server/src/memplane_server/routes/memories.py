@@ -41,7 +41,7 @@ def _json_filters(raw: str | None) -> dict[str, Any] | None:
         return None
     try:
         value = json.loads(raw)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         value = None
     if not isinstance(value, dict):
         raise ApiError("validation_error", "filters must be a JSON object",
