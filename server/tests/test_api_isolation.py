@@ -157,6 +157,23 @@ def test_export_and_import_stay_in_scope(live: Live, alice: httpx.Client,
     assert not set(world["bob_ids"]) & {e["record"]["id"] for e in exported}  # type: ignore[call-overload]
 
 
+def test_import_cannot_write_into_another_memorys_history(
+        alice: httpx.Client, world: dict[str, object]) -> None:
+    lines = alice.get("/v1/export").text.splitlines()
+    entry = json.loads(lines[1])
+    entry["record"]["id"] = "f" * 32
+    for h in entry["history"]:
+        h["memory_id"], h["new_text"] = world["bob_ids"][0], "INJECTED"  # type: ignore[index]
+    response = alice.post("/v1/import", content="\n".join([lines[0], json.dumps(entry)]).encode(),
+                          headers={"content-type": "application/x-ndjson"})
+    assert response.status_code == 422 and _code(response) == "validation_error"
+    admin = world["admin"]
+    assert isinstance(admin, MemoryClient)
+    bob_history = admin.history(world["bob_ids"][0], user_id="iso-bob")  # type: ignore[index]
+    assert [h.new_text for h in bob_history] == ["bob secret 0"]
+    assert alice.get(f"/v1/memories/{'f' * 32}").status_code == 404
+
+
 def test_client_raises_typed_errors(live: Live, world: dict[str, object]) -> None:
     with MemoryClient(live.url, api_key=str(world["alice_key"])) as client:
         with pytest.raises(ScopeForbidden) as info:

@@ -76,6 +76,12 @@ async def import_(request: Request, grant: GrantDep, state: StateDep, user_id: Q
     if outside:
         raise ApiError("scope_forbidden", "the file holds memories outside the request's scope",
                        detail={"memory_ids": outside[:20]})
+    # a history entry must belong to its own line's memory (another id is an attempt to
+    # write into someone else's history; the store refuses it too)
+    stray = [h.id for e in entries for h in e.history if h.memory_id != e.record.id]
+    if stray:
+        raise ApiError("validation_error", "history entries must name their own memory",
+                       detail={"type": "ValidationError", "history_ids": stray[:20]})
     await _ensure_open(state)
     memory = state.memory
     report: Any = await asyncio.to_thread(
