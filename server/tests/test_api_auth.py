@@ -153,3 +153,36 @@ def test_body_limits(server: Live) -> None:
     assert page["records"] == []  # nothing written by a refused request
     assert httpx.post(server.url + "/v1/memories", json={"messages": "small", "infer": False},
                       headers=headers).status_code == 200
+
+
+def test_jwt_with_jwks_url(tmp_path: Path) -> None:
+    """The JWKS is fetched over HTTP (PyJWKClient) when configured by URL."""
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(private.public_key()))
+    (tmp_path / "jwks.json").write_text(json.dumps({"keys": [{**jwk, "kid": "k1"}]}))
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, directory=str(tmp_path), **kwargs)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        jwks_url = f"http://127.0.0.1:{httpd.server_address[1]}/jwks.json"
+        settings = ServerSettings(memory=memory_config(tmp_path), keys_db=tmp_path / "s.db",
+                                  jwt=JWTSettings(issuer=ISSUER, audience=AUDIENCE,
+                                                  jwks_url=jwks_url))
+        with uvicorn_thread(settings) as live:
+            live.private_key = private  # type: ignore[attr-defined]
+            assert _list(live, _token(live)).status_code == 200
+            assert _list(live, _token(live), user_id="bob").status_code == 403
+            other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            assert _list(live, _token(live, key=other)).status_code == 401
+    finally:
+        httpd.shutdown()
