@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from types import ModuleType
 
 from fastapi import FastAPI
@@ -63,7 +63,11 @@ def create_app(settings: ServerSettings | None = None, *,
         app.state.server = ServerState(settings=settings, memory=mem, keys=keys, audit=audit,
                                        cursor_secret=db.meta("cursor_secret"))
         try:
-            yield
+            async with AsyncExitStack() as stack:
+                # optional pieces that need start-up/shutdown (e.g. an MCP session manager)
+                for hook in app.state.lifespan_hooks:
+                    await stack.enter_async_context(hook(app))
+                yield
         finally:
             if owned:
                 await mem.close()
@@ -73,6 +77,8 @@ def create_app(settings: ServerSettings | None = None, *,
                   "Every /v1 route needs `Authorization: Bearer <API key or JWT>`; the "
                   "credential decides which scopes a request may touch.")
     app.state.settings = settings
+    #: append ``hook(app) -> async context manager`` to run inside the app's lifespan
+    app.state.lifespan_hooks = []
     app.state.grant_resolver = resolver
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
     install_handlers(app)
@@ -89,6 +95,9 @@ def create_app(settings: ServerSettings | None = None, *,
     if (mcp_http := _optional("memplane_server.mcp.http")) is not None:
         mcp_http.mount_mcp(app, resolver)
     return app
+
+
+LifespanHook = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
 def app_from_env() -> FastAPI:
