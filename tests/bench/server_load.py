@@ -86,6 +86,19 @@ class Load:
         if op == "delete" and not (set(self.written[tenant]) - self.deleted[tenant]):
             op = "add"
         start = time.perf_counter()
+        try:
+            response = await self._send(http, op, tenant, headers, words)
+        except httpx.TransportError as exc:  # counted, never hidden
+            self.errors.append(f"{op} transport {type(exc).__name__}")
+            return
+        self.latency[op].append(time.perf_counter() - start)
+        if response.status_code != 200:
+            self.errors.append(f"{op} {response.status_code} {response.text[:200]}")
+            return
+        self._record(op, tenant, response.json())
+
+    async def _send(self, http: httpx.AsyncClient, op: str, tenant: str,
+                    headers: dict[str, str], words: str) -> httpx.Response:
         if op in ("add", "add_infer"):
             response = await http.post("/v1/memories", headers=headers, json={
                 "messages": f"{tenant} likes {words}", "infer": op == "add_infer"})
@@ -94,15 +107,15 @@ class Load:
                                        json={"query": words, "limit": 5})
         elif op == "list":
             response = await http.get("/v1/memories", headers=headers, params={"limit": 20})
+        elif op == "healthz":  # the HTTP floor: no auth, no memplane work
+            response = await http.get("/healthz")
         else:
             victim = self.rng.choice(sorted(set(self.written[tenant]) - self.deleted[tenant]))
             self.deleted[tenant].add(victim)  # claimed before the await: no double delete
             response = await http.delete(f"/v1/memories/{victim}", headers=headers)
-        self.latency[op].append(time.perf_counter() - start)
-        if response.status_code != 200:
-            self.errors.append(f"{op} {response.status_code} {response.text[:200]}")
-            return
-        data = response.json()
+        return response
+
+    def _record(self, op: str, tenant: str, data: Any) -> None:
         if op in ("add", "add_infer"):
             for event in data["events"]:
                 if event["event"] == "ADD":
@@ -182,6 +195,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--search-requests", type=int, default=1000)
+    parser.add_argument("--sequential", type=int, default=300,
+                        help="searches from one client, against as many in-process ones")
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--tenants", type=int, default=100)
     parser.add_argument("--workers", type=int, default=2)
@@ -205,7 +220,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     env = {**os.environ, SETTINGS_ENV: settings.to_env(), "MEMPLANE_DISABLE_PLUGIN_AUTOLOAD": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "tests.bench.server_load:make_app",
                              "--factory", "--host", "127.0.0.1", "--port", str(args.port),
-                             "--workers", str(args.workers), "--log-level", "warning"], env=env)
+                             "--workers", str(args.workers), "--log-level", "warning",
+                             "--timeout-keep-alive", "30"], env=env)
     try:
         for _ in range(300):
             try:
@@ -219,6 +235,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         ops = [rng.choice(mix) for _ in range(args.requests)]
         load = Load(url, keys, args.seed)
         elapsed = asyncio.run(load.run(ops, args.clients))
+        sequential = Load(url, keys, args.seed + 2)  # one client: overhead without queueing
+        sequential_elapsed = asyncio.run(sequential.run(["search"] * args.sequential, 1))
+        floor = Load(url, keys, args.seed + 3)
+        floor_elapsed = asyncio.run(floor.run(["healthz"] * args.search_requests, args.clients))
         search_only = Load(url, keys, args.seed + 1)
         search_elapsed = asyncio.run(search_only.run(["search"] * args.search_requests,
                                                      args.clients))
@@ -231,11 +251,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                       "routes": {op: {"n": len(v), "p50_ms": round(pct(v, 0.5), 1),
                                       "p99_ms": round(pct(v, 0.99), 1)}
                                  for op, v in sorted(load.latency.items())},
-                      "errors": len(load.errors) + len(search_only.errors),
-                      "error_samples": (load.errors + search_only.errors)[:5],
+                      "errors": len(load.errors) + len(search_only.errors) + len(floor.errors),
+                      "error_samples": (load.errors + search_only.errors + floor.errors)[:5],
                       "cross_tenant_results": load.cross_tenant + search_only.cross_tenant},
             "consistency": consistency(url, admin, load),
-            "search": {"server_per_s": round(args.search_requests / search_elapsed, 1),
+            "search": {"sequential_server_ms": round(sequential_elapsed / args.sequential * 1000, 2),
+                       "server_per_s": round(args.search_requests / search_elapsed, 1),
+                       "healthz_same_clients_per_s": round(args.search_requests / floor_elapsed, 1),
                        "server_p50_ms": round(pct(search_only.latency["search"], 0.5), 1),
                        "server_p99_ms": round(pct(search_only.latency["search"], 0.99), 1)},
         }
@@ -243,8 +265,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         proc.terminate()
         proc.wait(timeout=30)
     inproc = in_process_search(config, tenants, args.search_requests, args.seed)
+    result["search"]["sequential_in_process_ms"] = round(1000 / in_process_search(
+        config, tenants, args.sequential, args.seed + 2), 2)
     result["search"]["in_process_per_s"] = round(inproc, 1)
     result["search"]["server_to_in_process"] = round(result["search"]["server_per_s"] / inproc, 2)
+    result["load_average"] = os.getloadavg()
     print(json.dumps(result, indent=2))
     ok = (result["mixed"]["errors"] == 0 and result["mixed"]["cross_tenant_results"] == 0
           and not any(v for k, v in result["consistency"].items() if k != "acknowledged_writes"))

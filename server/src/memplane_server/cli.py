@@ -55,7 +55,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         MemoryConfig.from_dict(settings.memory_config)  # fail fast, before any worker starts
     os.environ[SETTINGS_ENV] = settings.to_env()  # workers read it (they re-import the app)
     uvicorn.run("memplane_server.app:app_from_env", factory=True, host=settings.host,
-                port=settings.port, workers=settings.workers, log_level="info")
+                port=settings.port, workers=settings.workers, log_level="info",
+                timeout_keep_alive=settings.keep_alive_seconds)
     return 0
 
 

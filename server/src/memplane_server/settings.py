@@ -57,6 +57,9 @@ class ServerSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     workers: int = Field(1, ge=1)
+    #: idle keep-alive of client connections. Longer than a client's pool expiry (httpx:
+    #: 5 s), so the server is not the side closing a connection a client is reusing.
+    keep_alive_seconds: int = Field(30, ge=1)
 
     @model_validator(mode="before")
     @classmethod
