@@ -75,6 +75,10 @@ def test_serve_and_cli_against_the_server(served: tuple[str, Path], tmp_path: Pa
     assert hits[0]["record"]["text"] == "I live in Porto"
     export = run("--server", url, "export", env=env)
     assert len(export.splitlines()) == 2
+    (tmp_path / "carol.jsonl").write_text(export)
+    report = json.loads(run("--server", url, "import", str(tmp_path / "carol.jsonl"), "--json",
+                            env=env))
+    assert report == {"imported": 0, "skipped_existing": 1, "reembedded": 0}
     refused = subprocess.run([*MEMPLANE, "--server", url, "list", "--user", "dave"],
                              capture_output=True, text=True, env={**os.environ, **env}, timeout=60)
     assert refused.returncode == 2 and "may not touch" in refused.stderr
