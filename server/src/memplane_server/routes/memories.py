@@ -28,7 +28,7 @@ router = APIRouter(prefix="/v1", tags=["memories"], responses=ERROR_RESPONSES)
 
 GrantDep = Annotated[Grant, Depends(require_grant)]
 StateDep = Annotated[ServerState, Depends(get_state)]
-UserQ = Annotated[str | None, Query()]
+OptQ = Annotated[str | None, Query()]
 
 
 def ids(scope: Scope) -> dict[str, Any]:
@@ -78,9 +78,9 @@ async def search(body: SearchBody, grant: GrantDep, state: StateDep) -> SearchRe
 
 @router.get("/memories", response_model=PageResponse)
 async def list_memories(
-    grant: GrantDep, state: StateDep, user_id: UserQ = None, agent_id: UserQ = None,
-    run_id: UserQ = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: UserQ = None, include_deleted: bool = False, include_expired: bool = False,
+    grant: GrantDep, state: StateDep, user_id: OptQ = None, agent_id: OptQ = None,
+    run_id: OptQ = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: OptQ = None, include_deleted: bool = False, include_expired: bool = False,
     filters: Annotated[str | None, Query(description="a JSON filter object")] = None,
 ) -> PageResponse:
     scope = select_scope(grant, user_id, agent_id, run_id)
@@ -95,8 +95,8 @@ async def list_memories(
 
 
 @router.delete("/memories", response_model=DeletedResponse)
-async def delete_all(grant: GrantDep, state: StateDep, user_id: UserQ = None,
-                     agent_id: UserQ = None, run_id: UserQ = None) -> DeletedResponse:
+async def delete_all(grant: GrantDep, state: StateDep, user_id: OptQ = None,
+                     agent_id: OptQ = None, run_id: OptQ = None) -> DeletedResponse:
     scope = select_scope(grant, user_id, agent_id, run_id)
     gone: list[str] = []
     cursor: str | None = None
@@ -112,8 +112,8 @@ async def delete_all(grant: GrantDep, state: StateDep, user_id: UserQ = None,
 
 
 @router.get("/memories/{memory_id}", response_model=MemoryRecord)
-async def get(memory_id: str, grant: GrantDep, state: StateDep, user_id: UserQ = None,
-              agent_id: UserQ = None, run_id: UserQ = None, include_deleted: bool = False,
+async def get(memory_id: str, grant: GrantDep, state: StateDep, user_id: OptQ = None,
+              agent_id: OptQ = None, run_id: OptQ = None, include_deleted: bool = False,
               include_expired: bool = False) -> MemoryRecord:
     scope = select_scope(grant, user_id, agent_id, run_id)
     return await state.memory.get(memory_id, **ids(scope),
@@ -131,8 +131,8 @@ async def update(memory_id: str, body: UpdateBody, grant: GrantDep,
 
 
 @router.delete("/memories/{memory_id}", response_model=MemoryEvent)
-async def delete(memory_id: str, grant: GrantDep, state: StateDep, user_id: UserQ = None,
-                 agent_id: UserQ = None, run_id: UserQ = None) -> MemoryEvent:
+async def delete(memory_id: str, grant: GrantDep, state: StateDep, user_id: OptQ = None,
+                 agent_id: OptQ = None, run_id: OptQ = None) -> MemoryEvent:
     scope = select_scope(grant, user_id, agent_id, run_id)
     event = await state.memory.delete(memory_id, **ids(scope))
     await state.record(grant, "delete", scope, [memory_id])
@@ -150,7 +150,7 @@ async def restore(memory_id: str, grant: GrantDep, state: StateDep,
 
 
 @router.get("/memories/{memory_id}/history", response_model=HistoryResponse)
-async def history(memory_id: str, grant: GrantDep, state: StateDep, user_id: UserQ = None,
-                  agent_id: UserQ = None, run_id: UserQ = None) -> HistoryResponse:
+async def history(memory_id: str, grant: GrantDep, state: StateDep, user_id: OptQ = None,
+                  agent_id: OptQ = None, run_id: OptQ = None) -> HistoryResponse:
     scope = select_scope(grant, user_id, agent_id, run_id)
     return HistoryResponse(history=await state.memory.history(memory_id, **ids(scope)))
