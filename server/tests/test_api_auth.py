@@ -165,9 +165,15 @@ def test_jwt_with_jwks_url(tmp_path: Path) -> None:
     jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(private.public_key()))
     (tmp_path / "jwks.json").write_text(json.dumps({"keys": [{**jwk, "kid": "k1"}]}))
 
+    fetches: list[str] = []
+
     class Quiet(SimpleHTTPRequestHandler):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, directory=str(tmp_path), **kwargs)
+
+        def do_GET(self) -> None:
+            fetches.append(self.path)
+            super().do_GET()
 
         def log_message(self, *args: Any) -> None:
             pass
@@ -185,5 +191,12 @@ def test_jwt_with_jwks_url(tmp_path: Path) -> None:
             assert _list(live, _token(live), user_id="bob").status_code == 403
             other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
             assert _list(live, _token(live, key=other)).status_code == 401
+            # unknown kids cannot make the server fetch the JWKS again and again
+            for i in range(10):
+                forged = jwt.encode({"iss": ISSUER, "aud": AUDIENCE, "sub": "alice",
+                                     "exp": int(time.time()) + 300}, other, algorithm="RS256",
+                                    headers={"kid": f"unknown-{i}"})
+                assert _list(live, forged).status_code == 401
+            assert len(fetches) == 1
     finally:
         httpd.shutdown()

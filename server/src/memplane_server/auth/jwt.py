@@ -4,6 +4,8 @@ audience, expiry; configured claims become the grant's scope."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 from typing import Any
 
 import jwt
@@ -13,27 +15,40 @@ from memplane.models import Scope
 from memplane_server.auth.grant import Grant
 from memplane_server.settings import JWTSettings
 
+#: a JWKS URL is fetched again at most this often, whatever kids tokens carry: an
+#: unknown kid must not let anyone make the server hammer the identity provider.
+REFRESH_SECONDS = 60.0
+
 
 class JWTVerifier:
     def __init__(self, settings: JWTSettings) -> None:
         self.settings = settings
         self._keyset: PyJWKSet | None = None
         self._client: PyJWKClient | None = None
+        self._fetched = -REFRESH_SECONDS
+        self._lock = threading.Lock()
         if settings.jwks_file is not None:
             self._keyset = PyJWKSet.from_dict(json.loads(settings.jwks_file.read_text("utf-8")))
         else:
             assert settings.jwks_url is not None
-            self._client = PyJWKClient(settings.jwks_url, cache_keys=True, lifespan=300)
+            self._client = PyJWKClient(settings.jwks_url, cache_jwk_set=False)
+
+    def _match(self, kid: str | None) -> Any | None:
+        keys = [k for k in (self._keyset.keys if self._keyset else []) if kid is None or k.key_id == kid]
+        return keys[0].key if keys else None
 
     def _key(self, token: str) -> Any:
-        if self._client is not None:
-            return self._client.get_signing_key_from_jwt(token).key
-        assert self._keyset is not None
         kid = jwt.get_unverified_header(token).get("kid")
-        keys = [k for k in self._keyset.keys if kid is None or k.key_id == kid]
-        if not keys:
+        key = self._match(kid)
+        if key is None and self._client is not None:
+            with self._lock:  # one fetch at a time, and at most one per REFRESH_SECONDS
+                if time.monotonic() - self._fetched >= REFRESH_SECONDS:
+                    self._fetched = time.monotonic()
+                    self._keyset = self._client.get_jwk_set(refresh=True)
+            key = self._match(kid)
+        if key is None:
             raise jwt.InvalidTokenError("no JWKS key matches the token's kid")
-        return keys[0].key
+        return key
 
     def verify(self, token: str) -> Grant | None:
         """The grant a valid token carries, or None (any verification failure)."""
