@@ -49,8 +49,13 @@ def test_keys_lifecycle(tmp_path: Path) -> None:
     key = run("keys", "create", "--user", "alice", "--name", "laptop", "--keys-db", db).strip()
     assert key.startswith("mp_")
     created = json.loads(run("keys", "create", "--admin", "--json", "--keys-db", db))
+    multi = json.loads(run("keys", "create", "--user", "carol", "--scope", "user=bob,agent=x",
+                           "--scope", "agent=y", "--json", "--keys-db", db))
+    assert multi["scopes"] == [{"user_id": "carol"}, {"user_id": "bob", "agent_id": "x"},
+                               {"agent_id": "y"}]
     listed = json.loads(run("keys", "list", "--json", "--keys-db", db))
-    assert [k["scopes"] for k in listed] in ([[{"user_id": "alice"}], []], [[], [{"user_id": "alice"}]])
+    assert sorted(map(str, (k["scopes"] for k in listed))) == sorted(map(str, (
+        [{"user_id": "alice"}], [], multi["scopes"])))
     key_id = key.split("_")[1]
     rotated = run("keys", "rotate", key_id, "--keys-db", db).strip()
     assert rotated.startswith(f"mp_{key_id}_") and rotated != key
