@@ -39,6 +39,11 @@ def global_options(*, in_subcommand: bool) -> argparse.ArgumentParser:
         help="YAML or TOML config file (default: $MEMPLANE_CONFIG, else the "
         "environment variables, else the embedded defaults)",
     )
+    parent.add_argument(
+        "--server", metavar="URL", default=default(os.environ.get("MEMPLANE_SERVER_URL")),
+        help="talk to a memplane server instead of a local store (key from "
+        "$MEMPLANE_API_KEY; default: $MEMPLANE_SERVER_URL)",
+    )
     parent.add_argument("--user", metavar="ID", default=default(None), help="scope: user id")
     parent.add_argument("--agent", metavar="ID", default=default(None), help="scope: agent id")
     parent.add_argument("--run", metavar="ID", default=default(None), help="scope: run id")

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import ValidationError as PydanticValidationError
 
@@ -29,7 +29,8 @@ def scope_of(args: argparse.Namespace, operation: str, *, required: bool = True)
         )
     except PydanticValidationError:
         raise ValidationError("--user, --agent and --run take non-empty ids") from None
-    if required and scope.is_empty:
+    # against a server, the API key may decide the scope (one bound to a single scope)
+    if required and scope.is_empty and not getattr(args, "server", None):
         raise ValidationError(
             f"memplane {operation} needs a scope: pass --user, --agent or --run (at least one)"
         )
@@ -60,6 +61,11 @@ def store_location(store: object) -> str | None:
 
 
 def open_memory(args: argparse.Namespace) -> Memory:
+    if getattr(args, "server", None):
+        from memplane.client import MemoryClient
+
+        # same methods and results: the subcommands cannot tell the difference
+        return cast("Memory", MemoryClient(args.server))
     config = load_config(args)  # config errors first: they need no provider import
     from memplane.memory import Memory
 

@@ -128,6 +128,8 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
 
 def cmd_export(args: argparse.Namespace) -> int:
     scope = scope_of(args, "export")
+    if getattr(args, "server", None):
+        return _export_remote(args, scope)
     with open_memory(args) as memory:
         store, embedder = memory.vector_store, memory.embedder
         if args.output:
@@ -152,7 +154,41 @@ def _read_file(name: str) -> tuple[ExportHeader, list[ExportLine]]:
         return read_export(iter(handle))
 
 
+def _export_remote(args: argparse.Namespace, scope: Scope) -> int:
+    from memplane.client import MemoryClient
+
+    with MemoryClient(args.server) as client:
+        lines = client.export_lines(**scope_kwargs(scope), vectors=args.vectors)
+        if args.output:
+            with Path(args.output).open("w", encoding="utf-8") as out:
+                out.writelines(line + "\n" for line in lines)
+        else:
+            sys.stdout.writelines(line + "\n" for line in lines)
+    return 0
+
+
+def _import_remote(args: argparse.Namespace) -> int:
+    from memplane.client import MemoryClient
+
+    scope = scope_of(args, "import", required=False)
+    if args.file == "-":
+        lines = list(sys.stdin)
+    else:
+        with Path(args.file).open(encoding="utf-8") as handle:
+            lines = list(handle)
+    with MemoryClient(args.server) as client:
+        report = client.import_lines(lines, **scope_kwargs(scope), reembed=args.reembed)
+    if args.json:
+        print_json(report)
+    else:
+        sys.stdout.write(f"imported {report['imported']}, skipped {report['skipped_existing']} "
+                         f"already present, embedded {report['reembedded']} again\n")
+    return 0
+
+
 def cmd_import(args: argparse.Namespace) -> int:
+    if getattr(args, "server", None):
+        return _import_remote(args)
     header, entries = _read_file(args.file)
     if header.count is None:
         sys.stderr.write("warning: the file has no record count or checksum (an older export); "

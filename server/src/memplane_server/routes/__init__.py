@@ -1,0 +1,1 @@
+"""REST routers: memories (CRUD + search), transfer (export/import), admin, health."""
