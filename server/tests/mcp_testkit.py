@@ -175,25 +175,31 @@ def http_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpServer
         yield server
 
 
-Connect = Callable[[str], contextlib.AbstractAsyncContextManager[ClientSession]]
+class Connect:
+    """``connect(name)``: a client session bound to the user ``connect.user(name)``
+    (the name made unique per test), over one transport."""
+
+    def __init__(self, transport: str, tag: str, open_session: Callable[[str], Any]) -> None:
+        self.transport, self.tag, self._open = transport, tag, open_session
+
+    def user(self, name: str) -> str:
+        return f"{name}-{self.tag}"
+
+    def __call__(self, name: str) -> contextlib.AbstractAsyncContextManager[ClientSession]:
+        session: contextlib.AbstractAsyncContextManager[ClientSession] = self._open(self.user(name))
+        return session
 
 
 @pytest.fixture(params=["stdio", "http"])
 def connect(request: pytest.FixtureRequest, tmp_path: Path) -> Connect:
-    """``connect(name)``: a client session bound to the user ``name`` (made unique
-    per test), over the transport of this parametrisation."""
     tag = uuid.uuid4().hex[:8]
     if request.param == "stdio":
         env = memory_env(tmp_path / "memory.db")
-
-        def over_stdio(name: str) -> contextlib.AbstractAsyncContextManager[ClientSession]:
-            return stdio_session({**env, "MEMPLANE_MCP_USER_ID": f"{name}-{tag}"})
-
-        return over_stdio
+        return Connect("stdio", tag, lambda user: stdio_session({**env, "MEMPLANE_MCP_USER_ID": user}))
     server: HttpServer = request.getfixturevalue("http_server")
 
-    def over_http(name: str) -> contextlib.AbstractAsyncContextManager[ClientSession]:
-        token = server.key(Scope(user_id=f"{name}-{tag}"))
+    def over_http(user: str) -> contextlib.AbstractAsyncContextManager[ClientSession]:
+        token = server.key(Scope(user_id=user))
         return http_session(server.url, {"Authorization": f"Bearer {token}"})
 
-    return over_http
+    return Connect("http", tag, over_http)
