@@ -75,13 +75,18 @@ async def stdio_session(env: dict[str, str], command: str = sys.executable,
 
 
 @contextlib.asynccontextmanager
-async def http_session(url: str, headers: dict[str, str]) -> AsyncIterator[ClientSession]:
+async def http_session(url: str, headers: dict[str, str], *, modern: bool = False) -> AsyncIterator[ClientSession]:
+    """``modern``: the stateless 2026-07-28 protocol (server/discover) instead of
+    the initialize handshake; the server answers both."""
     async with (
         httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30.0)) as client,
         streamable_http_client(url, http_client=client) as (read, write),
         ClientSession(read, write) as session,
     ):
-        await session.initialize()
+        if modern:
+            await session.discover()
+        else:
+            await session.initialize()
         yield session
 
 
@@ -155,7 +160,7 @@ async def ok(session: ClientSession, tool: str, **arguments: Any) -> dict[str, A
     assert not result.is_error, text_of(result)
     assert result.structured_content is not None
     assert text_of(result).strip(), "every result is readable as text too"
-    return result.structured_content
+    return dict(result.structured_content)
 
 
 async def fails(session: ClientSession, tool: str, **arguments: Any) -> str:

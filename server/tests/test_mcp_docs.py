@@ -22,6 +22,7 @@ import pytest
 from mcp_testkit import TOOLS, HttpServer, fails, http_session, ok, stdio_session
 
 from memplane.models import Scope
+from memplane_server.auth import Grant
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "mcp.md"
 pytestmark = pytest.mark.skipif(not DOC.is_file(), reason="docs/ is not next to this checkout")
@@ -67,7 +68,7 @@ def _token(entry: dict[str, Any]) -> str:
 
 async def test_the_http_configuration_connects_as_written(http_server: HttpServer) -> None:
     entry = servers()["memplane-http"]
-    http_server.keys[_token(entry)] = kit.Grant(key_id="docs", admin=False,
+    http_server.keys[_token(entry)] = Grant(key_id="docs", admin=False,
                                                 scopes=(Scope(user_id="alice-docs"),))
     async with http_session(_url(http_server, entry), entry["headers"]) as s:
         added = await ok(s, "add_memory", text="I like oolong", infer=False)
@@ -77,7 +78,7 @@ async def test_the_http_configuration_connects_as_written(http_server: HttpServe
 async def test_the_team_configuration_picks_its_scope_by_header(http_server: HttpServer) -> None:
     entry = servers()["memplane-team"]
     picked = entry["headers"]["X-Memplane-User-Id"]
-    http_server.keys[_token(entry)] = kit.Grant(key_id="team", admin=False,
+    http_server.keys[_token(entry)] = Grant(key_id="team", admin=False,
                                                 scopes=(Scope(user_id="alice"), Scope(user_id=picked)))
     async with http_session(_url(http_server, entry), entry["headers"]) as s:
         added = await ok(s, "add_memory", text="Team standup is at nine", infer=False)

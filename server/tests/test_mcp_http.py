@@ -103,6 +103,23 @@ async def test_each_request_is_authorised_on_its_own(http_server: HttpServer) ->
             await s.call_tool("list_memories", {})
 
 
+async def test_the_2026_protocol_is_bound_to_the_grant_too(http_server: HttpServer) -> None:
+    """The SDK serves the discover-based protocol on another code path; same binding."""
+    bob = {"Authorization": f"Bearer {http_server.key(Scope(user_id='bob-modern'))}"}
+    alice = {"Authorization": f"Bearer {http_server.key(Scope(user_id='alice-modern'))}"}
+    async with http_session(http_server.url, bob, modern=True) as s:
+        assert s.protocol_version == "2026-07-28"
+        added = await ok(s, "add_memory", text="Bob's modern secret", infer=False)
+        assert added["events"][0]["scope"]["user_id"] == "bob-modern"
+        bob_id = added["events"][0]["id"]
+    async with http_session(http_server.url, alice, modern=True) as s:
+        assert (await fails(s, "get_memory", memory_id=bob_id)).startswith("memory_not_found")
+        assert (await fails(s, "delete_memory", memory_id=bob_id)).startswith("memory_not_found")
+        with pytest.raises(MCPError):
+            await s.read_resource(f"memory://{bob_id}")
+        assert (await ok(s, "search_memories", query="Bob's modern secret"))["results"] == []
+
+
 def test_create_app_mounts_mcp_behind_the_servers_auth(tmp_path: Path) -> None:
     from fastapi.testclient import TestClient
 

@@ -117,7 +117,8 @@ async def test_every_tool_round_trip(connect: Connect) -> None:
 async def test_results_read_as_text(connect: Connect) -> None:
     async with connect("alice") as s:
         result = await s.call_tool("add_memory", {"text": "I like sushi"})
-        memory_id = result.structured_content["events"][0]["id"]  # type: ignore[index]
+        assert result.structured_content is not None
+        memory_id = result.structured_content["events"][0]["id"]
         assert text_of(result) == f"ADD [{memory_id}] User likes sushi"
         result = await s.call_tool("search_memories", {"query": "sushi"})
         assert f"[{memory_id}] User likes sushi" in text_of(result)

@@ -240,9 +240,10 @@ def _messages(text: str | None, messages: list[Message] | None) -> str | list[di
 
 def _inside(scope: Scope, record_scope: Scope) -> None:
     # The core already filters by scope; checking again here means a store bug
-    # cannot turn into a cross-tenant answer through this surface.
+    # cannot turn into a cross-tenant answer through this surface (fail closed).
     if not scope.matches(record_scope):
-        raise MemoryNotFound("no such memory in this scope")
+        raise ToolFailure("scope_violation", "refused: the store returned a memory outside this "
+                          "connection's scope (a store bug); nothing was returned")
 
 
 # --- the server ------------------------------------------------------------------
@@ -407,7 +408,7 @@ def build_server(memory: MemoryGetter, scope_of: ScopeResolver, *, name: str = "
             return (await fetch(memory(), scope_args(scope))).model_dump_json(indent=2)
         except MemoryNotFound as exc:
             raise ResourceNotFoundError(str(exc)) from None
-        except MemplaneError as exc:
+        except (MemplaneError, ToolFailure) as exc:
             raise ResourceError(f"{error_code(exc)}: {exc}") from None
 
     @server.resource("memory://{memory_id}", name="memory", mime_type="application/json",
