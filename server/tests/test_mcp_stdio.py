@@ -45,6 +45,16 @@ def test_without_a_scope_the_server_refuses_to_start(argv: list[str], tmp_path: 
     assert done.stdout == "", "stdout is the protocol channel: nothing else may go there"
 
 
+def test_without_the_mcp_sdk_the_command_says_what_to_install() -> None:
+    # sys.modules[name] = None makes `import mcp` fail as if the extra were not installed
+    code = ("import sys; sys.modules['mcp'] = None; from memplane_server.mcp.cli import main; "
+            "sys.exit(main(['--user', 'alice']))")
+    done = subprocess.run([sys.executable, "-c", code], env=base_env(), stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert "pip install 'memplane-server[mcp]'" in done.stderr
+
+
 async def test_flags_bind_the_scope_and_win_over_the_environment(tmp_path: Path) -> None:
     memplane = shutil.which("memplane", path=BIN)
     assert memplane

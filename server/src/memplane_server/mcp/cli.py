@@ -33,7 +33,13 @@ def run(args: argparse.Namespace) -> int:
     import anyio
 
     from memplane.config import MemoryConfig
-    from memplane_server.mcp.stdio import scope_from, serve_stdio
+
+    try:
+        from memplane_server.mcp.stdio import scope_from, serve_stdio
+    except ImportError as exc:  # memplane-server installed without the mcp extra
+        raise MemplaneError(
+            f"memplane mcp needs the MCP SDK ({exc}): pip install 'memplane-server[mcp]'"
+        ) from None
 
     scope = scope_from(user_id=getattr(args, "user", None), agent_id=getattr(args, "agent", None),
                        run_id=getattr(args, "run", None))
