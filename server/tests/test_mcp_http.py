@@ -103,6 +103,22 @@ async def test_each_request_is_authorised_on_its_own(http_server: HttpServer) ->
             await s.call_tool("list_memories", {})
 
 
+async def test_an_oversized_request_body_is_refused_before_any_tool_runs(http_server: HttpServer) -> None:
+    user = Scope(user_id="hank-big")
+    token = http_server.key(user)
+    call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+        "name": "add_memory", "arguments": {"text": "x" * (5 * 1024 * 1024), "infer": False}}}
+    headers = {"Authorization": f"Bearer {token}", **ACCEPT, "MCP-Protocol-Version": "2025-06-18"}
+    async with httpx.AsyncClient() as client:
+        response = await client.post(http_server.url, json=call, headers=headers)
+        assert response.status_code == 413
+        # without a credential the body is not even read: 401 first
+        response = await client.post(http_server.url, json=call, headers=ACCEPT)
+        assert response.status_code == 401
+    async with http_session(http_server.url, {"Authorization": f"Bearer {token}"}) as s:
+        assert (await ok(s, "list_memories"))["records"] == []
+
+
 async def test_the_2026_protocol_is_bound_to_the_grant_too(http_server: HttpServer) -> None:
     """The SDK serves the discover-based protocol on another code path; same binding."""
     bob = {"Authorization": f"Bearer {http_server.key(Scope(user_id='bob-modern'))}"}
