@@ -12,6 +12,7 @@ import json
 
 import mcp_testkit as kit
 import pytest
+from mcp import ClientSession
 from mcp.shared.exceptions import MCPError
 from mcp_testkit import Connect, fails, ok
 
@@ -20,24 +21,18 @@ connect, http_server = kit.connect, kit.http_server  # fixtures
 BOB_TEXT = "Bob's bank PIN hint is the name of his first cat"
 
 
-async def _bob_memory(connect: Connect) -> tuple[str, str]:
-    async with connect("bob") as bob:
-        memory_id = (await ok(bob, "add_memory", text=BOB_TEXT, infer=False,
-                              metadata={"topic": "secret"}))["events"][0]["id"]
-        for i in range(3):
-            await ok(bob, "add_memory", text=f"Bob note {i} about cats", infer=False, metadata={"topic": "secret"})
-        cursor = (await ok(bob, "list_memories", limit=1))["next_cursor"]
+async def _bob_memory(bob: ClientSession) -> tuple[str, str]:
+    memory_id = (await ok(bob, "add_memory", text=BOB_TEXT, infer=False,
+                          metadata={"topic": "secret"}))["events"][0]["id"]
+    for i in range(3):
+        await ok(bob, "add_memory", text=f"Bob note {i} about cats", infer=False, metadata={"topic": "secret"})
+    cursor = (await ok(bob, "list_memories", limit=1))["next_cursor"]
     return memory_id, cursor
 
 
-async def _bob_sees(connect: Connect, memory_id: str) -> dict[str, object]:
-    async with connect("bob") as bob:
-        return await ok(bob, "get_memory", memory_id=memory_id, include_deleted=True)
-
-
 async def test_alice_cannot_read_bobs_memory_by_id(connect: Connect) -> None:
-    bob_id, _ = await _bob_memory(connect)
-    async with connect("alice") as alice:
+    async with connect("bob") as bob, connect("alice") as alice:
+        bob_id, _ = await _bob_memory(bob)
         assert (await fails(alice, "get_memory", memory_id=bob_id)).startswith("memory_not_found")
         assert (await fails(alice, "get_memory", memory_id=bob_id, include_deleted=True)).startswith(
             "memory_not_found")
@@ -48,33 +43,26 @@ async def test_alice_cannot_read_bobs_memory_by_id(connect: Connect) -> None:
             assert BOB_TEXT not in str(err.value)
 
 
-async def test_alice_cannot_update_bobs_memory(connect: Connect) -> None:
-    bob_id, _ = await _bob_memory(connect)
-    async with connect("alice") as alice:
+async def test_alice_cannot_update_delete_or_restore_bobs_memory(connect: Connect) -> None:
+    async with connect("bob") as bob, connect("alice") as alice:
+        bob_id, _ = await _bob_memory(bob)
         text = await fails(alice, "update_memory", memory_id=bob_id, text="owned by alice")
         assert text.startswith("memory_not_found")
-    assert (await _bob_sees(connect, bob_id))["text"] == BOB_TEXT
+        assert (await ok(bob, "get_memory", memory_id=bob_id))["text"] == BOB_TEXT
 
-
-async def test_alice_cannot_delete_bobs_memory(connect: Connect) -> None:
-    bob_id, _ = await _bob_memory(connect)
-    async with connect("alice") as alice:
         assert (await fails(alice, "delete_memory", memory_id=bob_id)).startswith("memory_not_found")
-    assert (await _bob_sees(connect, bob_id))["deleted_at"] is None
+        assert (await ok(bob, "get_memory", memory_id=bob_id))["deleted_at"] is None
 
-
-async def test_alice_cannot_restore_bobs_deleted_memory(connect: Connect) -> None:
-    bob_id, _ = await _bob_memory(connect)
-    async with connect("bob") as bob:
         await ok(bob, "delete_memory", memory_id=bob_id)
-    async with connect("alice") as alice:
         assert (await fails(alice, "restore_memory", memory_id=bob_id)).startswith("memory_not_found")
-    assert (await _bob_sees(connect, bob_id))["deleted_at"] is not None
+        assert (await ok(bob, "get_memory", memory_id=bob_id, include_deleted=True))["deleted_at"] is not None
+        history = await ok(bob, "memory_history", memory_id=bob_id)
+        assert [h["event"] for h in history["history"]] == ["ADD", "DELETE"], "alice's calls left a trace"
 
 
 async def test_alice_cannot_reach_bob_by_search_filter_or_cursor(connect: Connect) -> None:
-    bob_id, bob_cursor = await _bob_memory(connect)
-    async with connect("alice") as alice:
+    async with connect("bob") as bob, connect("alice") as alice:
+        bob_id, bob_cursor = await _bob_memory(bob)
         mine = (await ok(alice, "add_memory", text="Alice note about cats", infer=False,
                          metadata={"topic": "secret"}))["events"][0]["id"]
         # the same words and the same metadata as bob's: only alice's comes back
