@@ -166,6 +166,8 @@ async def test_hostile_arguments_are_refused_and_write_nothing(connect: Connect)
         assert await fails(s, "list_memories", limit=10**6)
         assert await fails(s, "get_memory", memory_id="x" * (mcp_tools.MAX_ID_CHARS + 1))
         assert await fails(s, "add_memory", messages=[{"role": "god", "content": "I like tea"}])
+        assert await fails(s, "add_memory", text="")
+        assert await fails(s, "add_memory", messages=[])
 
         # scope fields smuggled into metadata or filters are refused, at any depth
         for metadata in ({"user_id": "bob"}, {"nested": {"agent_id": "x"}}, {"list": [{"run_id": "r"}]}):

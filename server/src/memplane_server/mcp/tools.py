@@ -270,9 +270,6 @@ def build_server(memory: MemoryGetter, scope_of: ScopeResolver, *, name: str = "
             return error_result(exc)
         return _structured(model, text)
 
-    def scoped(ctx: Context[Any, Any]) -> Scope:
-        return scope_of(ctx)
-
     read_only = ToolAnnotations(read_only_hint=True, destructive_hint=False, open_world_hint=False)
     writes = ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=False)
 
@@ -280,7 +277,7 @@ def build_server(memory: MemoryGetter, scope_of: ScopeResolver, *, name: str = "
     async def add_memory(
         ctx: Context[Any, Any],
         text: Annotated[str | None, Field(
-            max_length=MAX_TEXT_CHARS, description="one user message (or give messages)")] = None,
+            min_length=1, max_length=MAX_TEXT_CHARS, description="one user message (or give messages)")] = None,
         messages: Annotated[list[Message] | None, Field(
             max_length=MAX_MESSAGES, description="a conversation: [{role, content}, ...]")] = None,
         metadata: Annotated[dict[str, Any] | None, Field(
@@ -404,7 +401,7 @@ def build_server(memory: MemoryGetter, scope_of: ScopeResolver, *, name: str = "
     # URI without a tool call; same scope binding, same not-found for other scopes.
     async def read(ctx: Context[Any, Any], fetch: Callable[[AsyncMemory, ScopeArgs], Awaitable[BaseModel]]) -> str:
         try:
-            scope = scoped(ctx)
+            scope = scope_of(ctx)
             return (await fetch(memory(), scope_args(scope))).model_dump_json(indent=2)
         except MemoryNotFound as exc:
             raise ResourceNotFoundError(str(exc)) from None
