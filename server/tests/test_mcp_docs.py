@@ -84,3 +84,20 @@ async def test_the_team_configuration_picks_its_scope_by_header(http_server: Htt
         added = await ok(s, "add_memory", text="Team standup is at nine", infer=False)
         assert added["events"][0]["scope"]["user_id"] == picked
         await fails(s, "get_memory", memory_id="nope")
+
+
+async def test_the_page_documents_every_tool_argument_and_resource() -> None:
+    from memplane_server.mcp.tools import build_server
+
+    def no_memory() -> Any:
+        raise AssertionError("listing needs no Memory")
+
+    server = build_server(no_memory, lambda _ctx: Scope(user_id="docs"))
+    doc = DOC.read_text(encoding="utf-8")
+    rows = {line.split("|")[1].strip(" `"): line for line in doc.splitlines() if line.startswith("| `")}
+    for tool in await server.list_tools():
+        assert tool.name in rows, f"docs/mcp.md has no table row for {tool.name}"
+        for argument in tool.input_schema.get("properties", {}):
+            assert f"`{argument}`" in rows[tool.name], f"{tool.name}: argument {argument} undocumented"
+    for template in await server.list_resource_templates():
+        assert f"`{template.uri_template}`" in doc
