@@ -95,11 +95,13 @@ class GrantMiddleware:
         try:
             grant = await self.resolve(headers.get("authorization"))
         except AuthError as exc:
+            log.info("MCP request refused: 401 unauthenticated (%s)", exc)  # never the credential
             await _reply(send, 401, "unauthenticated", str(exc), {"www-authenticate": "Bearer"})
             return
         try:
             bound = select_scope(grant, headers)
         except ScopeRefused as exc:
+            log.info("MCP request refused: %d %s", exc.status, exc.code)
             await _reply(send, exc.status, exc.code, str(exc))
             return
         scope[SCOPE_KEY] = bound
@@ -139,7 +141,7 @@ def mount_mcp(
     def get_memory() -> AsyncMemory:
         found = memory if memory is not None else getattr(app.state, "memory", None)
         if not isinstance(found, AsyncMemory):
-            raise RuntimeError("mount_mcp: no AsyncMemory (pass memory= or set app.state.memory)")
+            raise RuntimeError("mount_mcp: no AsyncMemory (pass memory= or set app.state.memory to an AsyncMemory)")
         return found
 
     server = build_server(get_memory, request_scope)
