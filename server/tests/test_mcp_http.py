@@ -147,3 +147,25 @@ def test_create_app_mounts_mcp_behind_the_servers_auth(tmp_path: Path) -> None:
         response = client.post("/mcp", json=INIT, headers=ACCEPT)
         assert response.status_code == 401
         assert response.json()["error"]["code"] == "unauthenticated"
+
+
+async def test_tools_fail_closed_when_a_request_carries_no_authenticated_scope(tmp_path: Path) -> None:
+    """The HTTP resolver on a connection that did not pass GrantMiddleware (here the
+    SDK's in-process transport) refuses every tool and resource instead of guessing."""
+    from mcp import Client
+
+    from memplane.async_memory import AsyncMemory
+    from memplane_server.mcp.http import request_scope
+    from memplane_server.mcp.tools import build_server
+
+    async with AsyncMemory(kit.memory_config(tmp_path / "m.db")) as memory:
+        await memory.add("Ivy likes figs", user_id="ivy", infer=False)
+        server = build_server(lambda: memory, request_scope)
+        async with Client(server) as client:
+            for tool, args in [("list_memories", {}), ("search_memories", {"query": "figs"}),
+                               ("add_memory", {"text": "I like plums"})]:
+                result = await client.call_tool(tool, args)
+                assert result.is_error and kit.text_of(result).startswith("scope_required: "), tool
+            with pytest.raises(MCPError):
+                await client.read_resource("memory://anything")
+        assert len((await memory.get_all(user_id="ivy")).records) == 1
