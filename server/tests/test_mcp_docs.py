@@ -101,3 +101,16 @@ async def test_the_page_documents_every_tool_argument_and_resource() -> None:
             assert f"`{argument}`" in rows[tool.name], f"{tool.name}: argument {argument} undocumented"
     for template in await server.list_resource_templates():
         assert f"`{template.uri_template}`" in doc
+
+
+async def test_the_python_client_example_runs(http_server: HttpServer, capsys: pytest.CaptureFixture[str]) -> None:
+    (example,) = re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S)
+    entry = servers()["memplane-http"]
+    assert entry["url"] in example and _token(entry) in example, "the example uses the HTTP entry's url and key"
+    http_server.keys[_token(entry)] = Grant(key_id="docs", admin=False, scopes=(Scope(user_id="alice-docs"),))
+    # The page's code as is, inside a coroutine, pointed at the test server's port.
+    source = example.replace(entry["url"], _url(http_server, entry))
+    namespace: dict[str, Any] = {}
+    exec("async def example():\n" + "".join(f"    {line}\n" for line in source.splitlines()), namespace)
+    await namespace["example"]()
+    assert "'results': [" in capsys.readouterr().out
