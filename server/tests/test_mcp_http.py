@@ -16,6 +16,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_testkit import HttpServer, fails, http_session, ok
 
 from memplane.models import Scope
+from memplane_server.auth import Grant
 
 http_server = kit.http_server  # fixture
 
@@ -169,3 +170,27 @@ async def test_tools_fail_closed_when_a_request_carries_no_authenticated_scope(t
             with pytest.raises(MCPError):
                 await client.read_resource("memory://anything")
         assert len((await memory.get_all(user_id="ivy")).records) == 1
+
+
+def test_mounting_leaves_the_apps_logging_alone() -> None:
+    import logging
+
+    from fastapi import FastAPI
+
+    from memplane_server.mcp.http import mount_mcp
+
+    root = logging.getLogger()
+    saved = (root.level, list(root.handlers))
+    # an app that has not configured logging: basicConfig would take over the root logger
+    root.handlers[:] = []
+    root.setLevel(logging.WARNING)
+    try:
+        mount_mcp(FastAPI(), http_server_resolver_never_called)
+        assert (root.level, root.handlers) == (logging.WARNING, [])
+    finally:
+        root.setLevel(saved[0])
+        root.handlers[:] = saved[1]
+
+
+async def http_server_resolver_never_called(_header: str | None) -> Grant:
+    raise AssertionError("not called")

@@ -8,7 +8,9 @@ the Memory comes from the usual configuration (``--config``, ``$MEMPLANE_CONFIG`
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 from collections.abc import Mapping
 
 from pydantic import ValidationError as PydanticValidationError
@@ -48,6 +50,8 @@ def scope_from(
 
 async def serve_stdio(config: MemoryConfig, scope: Scope) -> None:
     """Serve MCP on stdin/stdout until the client closes the pipe."""
+    # stdout is the protocol channel: log lines go to stderr, which clients keep as the server's log
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     async with AsyncMemory(config) as memory:  # opens the store before the first request
         server = build_server(lambda: memory, lambda _ctx: scope)
         await server.run_stdio_async()

@@ -9,6 +9,7 @@ argument, so a model (or a prompt injected into it) can never pick a tenant.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypedDict, TypeVar
@@ -258,7 +259,15 @@ scope chosen by the connection; no argument can reach another user's memories.""
 
 def build_server(memory: MemoryGetter, scope_of: ScopeResolver, *, name: str = "memplane") -> MCPServer[Any]:
     """An MCPServer whose tools run against ``memory()`` inside ``scope_of(ctx)``."""
-    server: MCPServer[Any] = MCPServer(name, instructions=INSTRUCTIONS, version=memplane_version)
+    # MCPServer() calls logging.basicConfig on the root logger; an app that mounts
+    # us keeps its own logging set-up (stdio configures stderr logging itself).
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    try:
+        server: MCPServer[Any] = MCPServer(name, instructions=INSTRUCTIONS, version=memplane_version)
+    finally:
+        root.setLevel(level)
+        root.handlers[:] = handlers
 
     async def run(ctx: Context[Any, Any], op: Callable[[AsyncMemory, ScopeArgs], Awaitable[T]],
                   render: Callable[[T], tuple[BaseModel, str]]) -> CallToolResult:
