@@ -30,11 +30,11 @@ DESCRIPTION = (
 def run(args: argparse.Namespace) -> int:
     # Imported here: `memplane --help` and every Memory() load the hook plugin,
     # which must not pull in the MCP SDK.
-    import anyio
-
     from memplane.config import MemoryConfig
 
     try:
+        import anyio
+
         from memplane_server.mcp.stdio import scope_from, serve_stdio
     except ImportError as exc:  # memplane-server installed without the mcp extra
         raise MemplaneError(
