@@ -62,6 +62,7 @@ def create_app(settings: ServerSettings | None = None, *,
         mem = memory if memory is not None else AsyncMemory(settings.memory_config)
         app.state.server = ServerState(settings=settings, memory=mem, keys=keys, audit=audit,
                                        cursor_secret=db.meta("cursor_secret"))
+        app.state.memory = mem  # what the MCP mount serves (memplane_server.mcp.http)
         try:
             async with AsyncExitStack() as stack:
                 # optional pieces that need start-up/shutdown (e.g. an MCP session manager)
