@@ -205,6 +205,7 @@ def test_a_key_bound_to_bob_never_sees_alices_memories(watched: Watched, seeded:
     page.click("#scope-open")
     pw_expect(page.locator("#error")).to_contain_text("scope_forbidden")
     pw_expect(page.locator("#scope-panel")).to_be_hidden()
+    assert page.locator("#scopes button.active").count() == 0  # nothing claims to be open
     assert "Alice" not in page.locator("body").inner_text()
 
     # searching in bob's scope never returns alice's memories
@@ -247,6 +248,7 @@ def test_admin_browses_any_scope_and_hostile_search_hits_stay_text(watched: Watc
     pw_expect(page.locator("#scope-title")).to_have_text("user_id=alice")
     page.fill("#query", "script note avatar img")
     page.click("#search-button")
+    pw_expect(page.locator("#results-box")).to_be_visible()
     texts = page.locator("#results li.hit .text").all_inner_texts()
     assert SCRIPT_PAYLOAD in texts and IMG_PAYLOAD in texts, texts
     assert page.locator("#results img, #results script").count() == 0

@@ -135,6 +135,7 @@
       // A scope the key may not read shows nothing of it, not even a stale list.
       $("scope-panel").hidden = true;
       state.scope = null;
+      for (const b of document.querySelectorAll("#scopes button.scope")) b.classList.remove("active");
       throw err;
     }
     for (const b of document.querySelectorAll("#scopes button.scope")) {
