@@ -122,6 +122,14 @@ def login(page: Page, server: LiveServer, key: str) -> None:
     page.click("#login-button")
 
 
+def stored(seeded: Seeded, memory_id: str) -> dict[str, Any]:
+    """The record as the API lists it, soft-deleted ones included."""
+    with seeded.rest(seeded.alice) as rest:
+        page = rest.get("/v1/memories", params={"include_deleted": "true", "limit": 100}).json()
+    [record] = [r for r in page["records"] if r["id"] == memory_id]
+    return dict(record)
+
+
 def memory(page: Page, memory_id: str) -> Any:
     return page.locator(f'#memories li.memory[data-id="{memory_id}"]')
 
@@ -166,12 +174,11 @@ def test_alice_searches_reads_history_deletes_restores_and_exports(
     # delete from the page, then restore from the page
     memory(page, ids["alps"]).locator("button.delete").click()
     pw_expect(memory(page, ids["alps"])).to_have_class("memory is-deleted")
-    with seeded.rest(seeded.alice) as rest:
-        assert rest.get(f"/v1/memories/{ids['alps']}").json()["deleted_at"] is not None
+    assert stored(seeded, ids["alps"])["deleted_at"] is not None
     memory(page, ids["alps"]).locator("button.restore").click()
     pw_expect(memory(page, ids["alps"])).to_have_class("memory")
+    assert stored(seeded, ids["alps"])["deleted_at"] is None
     with seeded.rest(seeded.alice) as rest:
-        assert rest.get(f"/v1/memories/{ids['alps']}").json()["deleted_at"] is None
         events = [e["event"] for e in rest.get(f"/v1/memories/{ids['alps']}/history").json()["history"]]
     assert events == ["ADD", "DELETE", "RESTORE"]
     memory(page, ids["alps"]).locator("button.history").click()

@@ -129,3 +129,25 @@ def test_metrics_needs_no_key_but_serves_no_memory_text(server: LiveServer) -> N
     assert "memplane_http_requests_total" in body
     assert secret.split()[-1] not in body
     assert "metrics-c" not in body  # scopes are not labels
+
+
+async def test_async_provider_calls_share_the_sync_method_label(tmp_path: Path) -> None:
+    """AsyncMemory calls the a-prefixed methods; they are timed under the same name."""
+    from prometheus_client import REGISTRY
+
+    from memplane.async_memory import AsyncMemory
+
+    plugins = PluginManager(autoload=False)
+    plugins.register(provider_metrics, name="metrics")
+    labels = {"kind": "embedders", "provider": "hashing", "method": "embed", "outcome": "ok"}
+    name = "memplane_provider_call_duration_seconds_count"
+    before = REGISTRY.get_sample_value(name, labels) or 0
+    config = {"embedder": "hashing", "llm": "rules",
+              "vector_store": {"provider": "sqlite", "config": {"path": str(tmp_path / "a.db")}}}
+    memory = AsyncMemory(config, plugins=plugins)
+    try:
+        await memory.search("tea", user_id="u")
+    finally:
+        await memory.close()
+    assert (REGISTRY.get_sample_value(name, labels) or 0) == before + 1
+    assert REGISTRY.get_sample_value(name, {**labels, "method": "aembed"}) is None
