@@ -28,6 +28,7 @@ CHROMIUM_ARGS = [
 ]
 SCRIPT_PAYLOAD = "<script>window.__pwned = 1</script> note"
 IMG_PAYLOAD = '<img src=x onerror="window.__pwned = 2"> avatar'
+HOSTILE_USER = '<b id="eve">eve</b><img src=x onerror="window.__pwned = 3">'
 
 if not Path(CHROMIUM).exists():
     if os.environ.get("CI"):
@@ -73,6 +74,8 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
             assert patched.status_code == 200, patched.text
         with s.rest(s.bob) as bob:
             s.ids["bob"] = _add(bob, "Bob keeps the vault code 4321 in his desk")
+        with s.rest(server.key(user_id=HOSTILE_USER)) as eve:
+            s.ids["eve"] = _add(eve, "Eve's scope id is markup")
         yield s
 
 
@@ -191,6 +194,11 @@ def test_alice_searches_reads_history_deletes_restores_and_exports(
     assert lines[0]["format"] == "memplane-export" and lines[0]["scope"] == {"user_id": "alice"}
     assert {line["record"]["id"] for line in lines[1:]} == {ids[k] for k in ("alps", "lang", "script", "img")}
 
+    # and in the history timeline
+    memory(page, ids["img"]).locator("button.history").click()
+    pw_expect(page.locator("#history li.entry ins")).to_have_text([IMG_PAYLOAD])
+    assert page.locator("#history img").count() == 0
+
     shot = tmp_path / "inspector.png"
     page.screenshot(path=str(shot), full_page=True)
     if out := os.environ.get("MEMPLANE_SCREENSHOT_DIR"):
@@ -249,6 +257,19 @@ def test_admin_browses_any_scope_and_hostile_search_hits_stay_text(watched: Watc
     page = watched.page
     login(page, seeded.server, seeded.admin)
     pw_expect(page.locator("#app")).to_be_visible()
+    # a scope id carrying markup is listed as text and opens like any other (where the
+    # server's admin listing does not include it, it is typed in instead)
+    pw_expect(page.locator("#scopes li").first).to_be_visible()
+    hostile = page.locator("#scopes button.scope", has_text="eve")
+    if hostile.count():
+        pw_expect(hostile).to_have_text(f"user_id={HOSTILE_USER}")
+        hostile.click()
+    else:
+        page.fill("#scope-user", HOSTILE_USER)
+        page.click("#scope-open")
+    assert page.locator("#scopes b, #scopes img, #eve").count() == 0
+    pw_expect(page.locator("#scope-title")).to_have_text(f"user_id={HOSTILE_USER}")
+    pw_expect(page.locator("#memories li.memory .text")).to_have_text(["Eve's scope id is markup"])
     # the stand-in lists the scopes of the keys; the admin can open any by typing it
     page.fill("#scope-user", "alice")
     page.click("#scope-open")
