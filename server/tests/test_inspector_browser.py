@@ -311,3 +311,20 @@ def test_the_page_is_served_with_a_strict_policy_and_only_its_own_assets(seeded:
     # the page itself carries no data: without a key the API refuses everything
     assert httpx.get(f"{url}/v1/memories", params={"user_id": "alice"}).status_code == 401
     assert httpx.get(f"{url}/v1/scopes").status_code == 401
+
+
+def test_long_scopes_page_with_load_more(watched: Watched, seeded: Seeded) -> None:
+    carol = seeded.server.key(user_id="carol")
+    with seeded.rest(carol) as rest:
+        for i in range(55):
+            _add(rest, f"Carol's note number {i}")
+    page = watched.page
+    login(page, seeded.server, carol)
+    pw_expect(page.locator("#memories li.memory")).to_have_count(50)
+    pw_expect(page.locator("#count")).to_have_text("(50+)")
+    page.click("#more")
+    pw_expect(page.locator("#memories li.memory")).to_have_count(55)
+    pw_expect(page.locator("#more")).to_be_hidden()
+    texts = page.locator("#memories li.memory .text").all_inner_texts()
+    assert sorted(texts) == sorted(f"Carol's note number {i}" for i in range(55))  # no repeats
+    assert watched.errors == []
