@@ -36,7 +36,6 @@ class LiveServer:
     settings: ServerSettings
 
     def key(self, *, user_id: str | None = None, admin: bool = False) -> str:
-        # The server-api team's key store; adapt this one call if its name differs.
         from memplane_server.keys import create_key
 
         return create_key(self.settings.keys_db, user_id=user_id, admin=admin)

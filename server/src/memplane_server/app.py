@@ -17,6 +17,7 @@ from fastapi import FastAPI
 
 from memplane import __version__ as core_version
 from memplane.async_memory import AsyncMemory
+from memplane.plugins.hooks import PluginManager
 from memplane_server import __version__
 from memplane_server.audit import AuditLog
 from memplane_server.auth import GrantResolver, install
@@ -41,6 +42,15 @@ def _optional(name: str) -> ModuleType | None:
     return importlib.import_module(name)
 
 
+def _plugins() -> PluginManager:
+    """The hook plugins of the server's Memory: the installed ones, plus provider-call
+    metrics when the metrics extra is installed (wrappers are fixed when Memory is built)."""
+    plugins = PluginManager()
+    if (metrics := _optional("memplane_server.metrics")) is not None:
+        plugins.register(metrics.provider_metrics, name="memplane-server-metrics")
+    return plugins
+
+
 def create_app(settings: ServerSettings | None = None, *,
                memory: AsyncMemory | None = None) -> FastAPI:
     """The app. ``memory`` (optional) replaces the one built from
@@ -59,7 +69,8 @@ def create_app(settings: ServerSettings | None = None, *,
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = memory is None
-        mem = memory if memory is not None else AsyncMemory(settings.memory_config)
+        mem = memory if memory is not None else AsyncMemory(settings.memory_config,
+                                                           plugins=_plugins())
         app.state.server = ServerState(settings=settings, memory=mem, keys=keys, audit=audit,
                                        cursor_secret=db.meta("cursor_secret"))
         app.state.memory = mem  # what the MCP mount serves (memplane_server.mcp.http)

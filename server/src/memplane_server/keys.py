@@ -12,6 +12,7 @@ import hmac
 import json
 import secrets
 from dataclasses import dataclass
+from pathlib import Path
 from datetime import UTC, datetime
 
 from memplane.models import Scope
@@ -127,3 +128,13 @@ def _info(row: tuple[object, ...]) -> KeyInfo:
                    admin=bool(row[2]), scopes=scopes, created_at=str(row[4]),
                    rotated_at=None if row[5] is None else str(row[5]),
                    revoked_at=None if row[6] is None else str(row[6]))
+
+
+def create_key(keys_db: Path, *, user_id: str | None = None, agent_id: str | None = None,
+               admin: bool = False, name: str | None = None) -> str:
+    """One new key in the key database at ``keys_db`` (what `memplane keys create` does),
+    for scripts and tests that provision keys without the CLI. Returns the full key."""
+    scope = Scope(user_id=user_id, agent_id=agent_id)
+    token, _ = KeyStore(ServerDB(keys_db)).create(
+        scopes=[] if scope.is_empty else [scope], admin=admin, name=name)
+    return token
