@@ -40,7 +40,6 @@ from memplane.errors import ProviderError
 from memplane.models import ChatMessage
 from memplane.providers.base import LLM
 
-
 #: the answer text the well-formed body carries; the invalid-UTF-8 case corrupts it
 MARKER = "malformed-corpus-answer"
 JSON_HEADERS = {"content-type": "application/json"}
@@ -180,7 +179,7 @@ def assert_typed_provider_error(call: Callable[[], Any], case: str) -> ProviderE
             f"{expected}"
         )
         return error
-    except Exception as error:  # noqa: BLE001 - the point: anything else is a failure
+    except Exception as error:
         pytest.fail(f"{case} ({CASES[case].description}) raised {type(error).__name__}: "
                     f"{error!r}; expected memplane.errors.ProviderError")
     pytest.fail(f"{case} ({CASES[case].description}) raised nothing; expected ProviderError")
