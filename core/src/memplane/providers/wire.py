@@ -92,6 +92,15 @@ def text(value: Any, what: str, provider: str) -> str | None:
     raise wrong_shape(provider, f"{what} is {_kind(value)}, expected a string")
 
 
+def undamaged(value: str, what: str, provider: str) -> str:
+    """``value`` unless it holds U+FFFD, the mark an SDK that decodes with
+    ``errors="replace"`` (httpx's ``response.text``) leaves where the body was not
+    valid UTF-8: such a body is garbled, and is retried rather than remembered."""
+    if "\ufffd" in value:
+        raise garbled(provider, f"{what} holds U+FFFD: the body was not valid UTF-8")
+    return value
+
+
 def token_count(usage: Any, name: str, provider: str) -> int:
     """A non-negative integer token count from a usage block (0 when absent)."""
     value = field(usage, name)
