@@ -53,8 +53,8 @@ from memplane.providers.base import LLM
 from memplane_conformance.contract import ContractBase, skip_unless_capable
 from memplane_conformance.endpoint import ScriptedEndpoint
 from memplane_conformance.malformed import MalformedResponseContract
-from memplane_conformance.retries import RetryPolicyContract
 from memplane_conformance.parts import Parts, optional_fixture, parts_from_fixtures
+from memplane_conformance.retries import RetryPolicyContract
 
 FACT = "User lives in Lisbon"
 CLEAN = json.dumps({"decisions": [{"event": "ADD", "text": FACT, "reason": "new fact"}]})
