@@ -18,7 +18,7 @@ from memplane.errors import ProviderError, ValidationError
 from memplane.providers import wire
 from memplane.providers.base import Embedder, Purpose, Vectors
 from memplane.providers.retry import acall_with_retries, call_with_retries
-from memplane_gemini.errors import PROVIDER, map_error
+from memplane_gemini.errors import PROVIDER, body_length, map_error
 from memplane_gemini.settings import GeminiConnection, retry_policy
 
 #: full vector size of models we know, used when output_dimensionality is unset.
@@ -103,6 +103,8 @@ class GeminiEmbedder(Embedder):
         wire.record(raw, "the response", PROVIDER)
         embeddings = wire.records(wire.field(raw, "embeddings"), "embeddings", PROVIDER,
                                   optional=True)
+        if not embeddings and body_length(raw) == 0:
+            raise wire.garbled(PROVIDER, "an empty body")
         if len(embeddings) != expected:
             raise wire.wrong_shape(PROVIDER, f"{len(embeddings)} embeddings for {expected} texts")
         vectors = []

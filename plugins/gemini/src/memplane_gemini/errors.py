@@ -57,6 +57,17 @@ def retry_after_of(exc: Any) -> float | None:
     return None
 
 
+def body_length(raw: Any) -> int | None:
+    """The Content-Length of the HTTP response the SDK built ``raw`` from, if known.
+    The SDK makes the same empty response object of an empty body (garbled: retry)
+    and of JSON it does not recognise (wrong shape): only the length tells them apart."""
+    headers = getattr(getattr(raw, "sdk_http_response", None), "headers", None)
+    try:
+        return int(headers["content-length"]) if isinstance(headers, dict) else None
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 def _mentions_invalid_key(exc: Any) -> bool:
     return "API_KEY_INVALID" in str(getattr(exc, "details", "")) or "API key not valid" in str(
         getattr(exc, "message", "")

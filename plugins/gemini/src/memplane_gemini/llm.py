@@ -14,20 +14,11 @@ from memplane.models import ChatMessage, Usage
 from memplane.providers import wire
 from memplane.providers.base import LLM, LLMResponse
 from memplane.providers.retry import acall_with_retries, call_with_retries
-from memplane_gemini.errors import PROVIDER, map_error
+from memplane_gemini.errors import PROVIDER, body_length, map_error
 from memplane_gemini.settings import GeminiConnection, retry_policy
 
 #: memplane roles -> Gemini content roles ("system" goes to the system instruction).
 _ROLES = {"user": "user", "assistant": "model", "tool": "user"}
-
-
-def _body_length(raw: Any) -> int | None:
-    """The Content-Length of the HTTP response the SDK built ``raw`` from, if known."""
-    headers = wire.field(wire.field(raw, "sdk_http_response"), "headers")
-    try:
-        return int(headers["content-length"]) if isinstance(headers, dict) else None
-    except (KeyError, ValueError):
-        return None
 
 
 class GeminiLLMConfig(GeminiConnection):
@@ -99,7 +90,7 @@ class GeminiLLM(LLM):
         if not candidates and feedback is None:
             # neither an answer nor the reason there is none. The SDK makes the same empty
             # response of an empty body (garbled) and of JSON it does not know (wrong shape)
-            if _body_length(raw) == 0:
+            if body_length(raw) == 0:
                 raise wire.garbled(PROVIDER, "an empty body")
             raise wire.wrong_shape(PROVIDER, "no candidates and no prompt feedback")
         if not candidates:
