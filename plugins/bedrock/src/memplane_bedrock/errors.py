@@ -104,16 +104,6 @@ def map_error(exc: BaseException, *, what: str = "bedrock") -> MemplaneError:
                          retryable=False)
 
 
-def guarded(fn: Any, *, what: str = "bedrock") -> Any:
-    """Run ``fn()`` and re-raise any failure as a memplane error."""
-    try:
-        return fn()
-    except MemplaneError:
-        raise
-    except Exception as exc:
-        raise map_error(exc, what=what) from exc
-
-
 def with_retries(fn: Callable[[], T], conn: BedrockConnection, *, what: str = "bedrock") -> T:
     """``fn()`` under the shared retry policy (:mod:`memplane.providers.retry`);
     botocore's own retries are off (one attempt per call) so they cannot multiply."""
