@@ -13,6 +13,7 @@ from memplane.errors import DimensionMismatch, ValidationError
 from memplane.filters import LOGICAL, OPERATORS, Filter, evaluate, require_supported
 from memplane.models import Change, HistoryEntry, MemoryRecord, Page, Scope, SearchHit, utcnow
 from memplane.providers.base import ProviderConfig, Reranker, RerankResult, VectorStore
+from memplane.stores.common import check_metadata
 
 
 class DictStoreConfig(ProviderConfig):
@@ -69,6 +70,7 @@ class DictStore(VectorStore):
                     )
                 if change.vector is None and change.record.id not in self._data["rows"]:
                     raise ValidationError("a new record needs a vector")
+                check_metadata(change.record.id, change.record.metadata)
             for change in changes:
                 old = self._data["rows"].get(change.record.id)
                 vector = change.vector if change.vector is not None else old[1]

@@ -17,7 +17,16 @@ from memplane.providers.retry_after import retry_after_seconds
         ({}, None),
         ({"retry-after": "7"}, 7.0),
         ({"retry-after": "1.5"}, 1.5),
-        ({"retry-after": "-3"}, 0.0),  # a negative wait is no wait
+        # not a wait (RFC 9110 delay-seconds is a non-negative integer): treated as
+        # absent, so the client's own backoff applies instead of a hammering retry
+        ({"retry-after": "-3"}, None),
+        ({"retry-after": "nan"}, None),
+        ({"retry-after": "NaN"}, None),
+        ({"retry-after": "inf"}, None),
+        ({"retry-after": "-inf"}, None),
+        ({"retry-after-ms": "nan", "retry-after": "2"}, 2.0),
+        ({"retry-after-ms": "inf"}, None),
+        ({"retry-after-ms": "-100"}, None),
         ({"retry-after-ms": "250", "retry-after": "9"}, 0.25),  # the precise header wins
         ({"retry-after-ms": "soon", "retry-after": "9"}, 9.0),  # unreadable: fall back
         ({"retry-after": "whenever"}, None),

@@ -86,3 +86,19 @@ def test_inmemory_store_refuses_bad_changes_before_writing() -> None:
         store.apply([add(good, [1.0, 0.0]), add(bad, [0.0, 1.0], memory_id=good.id)])
     assert store.count(SCOPE) == 0
     assert store.history(good.id, SCOPE) == []
+
+
+@pytest.mark.parametrize("metadata", [
+    {"x": float("nan")}, {"x": float("inf")}, {"x": [1, float("-inf")]}, {"x": {"y": float("nan")}},
+])
+def test_metadata_without_a_json_number_is_refused(metadata: dict[str, object]) -> None:
+    with pytest.raises(ValidationError, match="NaN or infinity"):
+        common.check_metadata("m1", metadata)
+
+
+def test_integers_beyond_64_bits_are_refused_only_where_the_store_asks() -> None:
+    big = {"x": [2**63]}
+    common.check_metadata("m1", big)  # JSON and SQLite keep it
+    with pytest.raises(ValidationError, match="64 bits"):
+        common.check_metadata("m1", big, int64=True)
+    common.check_metadata("m1", {"x": 2**63 - 1, "y": -(2**63), "b": True}, int64=True)

@@ -46,6 +46,8 @@ pytest.register_assert_rewrite(
     "memplane_conformance.contract",
     "memplane_conformance.filter_semantics",
     "memplane_conformance.faults",
+    "memplane_conformance.malformed",
+    "memplane_conformance.retries",
     "memplane_conformance.docs",
 )
 

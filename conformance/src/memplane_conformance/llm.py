@@ -52,7 +52,9 @@ from memplane.models import ChatMessage, DecisionList, Scope
 from memplane.providers.base import LLM
 from memplane_conformance.contract import ContractBase, skip_unless_capable
 from memplane_conformance.endpoint import ScriptedEndpoint
+from memplane_conformance.malformed import MalformedResponseContract
 from memplane_conformance.parts import Parts, optional_fixture, parts_from_fixtures
+from memplane_conformance.retries import RetryPolicyContract
 
 FACT = "User lives in Lisbon"
 CLEAN = json.dumps({"decisions": [{"event": "ADD", "text": FACT, "reason": "new fact"}]})
@@ -161,8 +163,11 @@ class LLMBehaviourContract(ContractBase):
         assert not any("miso" in t.lower() for t in _texts(live_memory, "live"))
 
 
-class LLMContract(LLMBehaviourContract):
-    """The LLM contract. Needs ``llm_factory`` and ``scripted_endpoint``."""
+class LLMContract(MalformedResponseContract, RetryPolicyContract, LLMBehaviourContract):
+    """The LLM contract. Needs ``llm_factory`` and ``scripted_endpoint``. Includes the
+    malformed-response corpus (:mod:`memplane_conformance.malformed`) for endpoints
+    with a wire adapter, and the shared retry policy's checks
+    (:mod:`memplane_conformance.retries`) for providers with ``max_retry_wait``."""
 
     _memplane_suite_class: ClassVar[bool] = True
 

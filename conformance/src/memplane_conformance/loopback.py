@@ -37,7 +37,7 @@ class Reply:
 class Scripted:
     """One queued item: a reply the model gives, or a fault."""
 
-    kind: str  # "text" | "structured" | "fault"
+    kind: str  # "text" | "structured" | "fault" | "raw" (a Reply sent as it is)
     value: Any = None
     retry_after: float | None = None
 
@@ -205,6 +205,14 @@ class LoopbackServer:
             self._requests.clear()
             self.problems.clear()
 
+    def enqueue_raw(self, status: int, body: bytes,
+                    headers: dict[str, str] | None = None) -> None:
+        """The next request, whatever it is, is answered with exactly these bytes
+        (no validation, no protocol): for malformed-response tests, see
+        :mod:`memplane_conformance.malformed`."""
+        with self._lock:
+            self._script.append(Scripted("raw", Reply(status, body, dict(headers or {}))))
+
     def enqueue(self, item: Scripted) -> None:
         """Queue any scripted item (subclasses use it for richer replies)."""
         with self._lock:
@@ -243,6 +251,27 @@ class LoopbackServer:
         )
         with self._lock:
             self._requests.append(request)
+        reply = self._take_raw() or self._handled(request)
+        if reply.delay and self._stopping.wait(reply.delay):
+            return
+        try:
+            handler.send_response(reply.status)
+            for key, value in reply.headers.items():
+                handler.send_header(key, value)
+            handler.send_header("content-length", str(len(reply.body)))
+            handler.end_headers()
+            handler.wfile.write(reply.body)
+        except OSError:
+            pass  # the client gave up (its timeout): nothing to answer
+
+    def _take_raw(self) -> Reply | None:
+        with self._lock:
+            if self._script and self._script[0].kind == "raw":
+                reply: Reply = self._script.popleft().value
+                return reply
+        return None
+
+    def _handled(self, request: RecordedRequest) -> Reply:
         try:
             reply = self.handle(request)
         except BadRequest as exc:
@@ -256,17 +285,7 @@ class LoopbackServer:
             reply = self.bad_request(f"loopback server error: {exc!r}")
             reply.status = 500
             reply.headers["x-should-retry"] = "false"
-        if reply.delay and self._stopping.wait(reply.delay):
-            return
-        try:
-            handler.send_response(reply.status)
-            for key, value in reply.headers.items():
-                handler.send_header(key, value)
-            handler.send_header("content-length", str(len(reply.body)))
-            handler.end_headers()
-            handler.wfile.write(reply.body)
-        except OSError:
-            pass  # the client gave up (its timeout): nothing to answer
+        return reply
 
     def fault_reply(self, item: Scripted) -> Reply:
         """The generic shape of each fault; subclasses give error bodies their shape."""

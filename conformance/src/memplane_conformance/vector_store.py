@@ -41,7 +41,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from memplane.errors import DimensionMismatch, MemplaneError, UnsupportedFilter
+from memplane.errors import DimensionMismatch, MemplaneError, UnsupportedFilter, ValidationError
 from memplane.filters import LOGICAL, OPERATORS, evaluate, operators_used, parse_filter
 from memplane.models import Change, HistoryEvent, MemoryRecord, Scope, utcnow
 from memplane.providers.base import VectorStore
@@ -669,6 +669,21 @@ class VectorStoreContract(ContractBase):
             store.apply([add_change(bad, [1.0] * (DIM + 1))])
         store.apply([add_change(good, basis(0))])
         assert _ids(store.list_records(ALICE).records) == [good.id]
+
+    @pytest.mark.parametrize("value", [float("nan"), float("inf"), [1.0, float("-inf")],
+                                       {"nested": float("nan")}], ids=["nan", "inf", "list", "dict"])
+    def test_nan_or_infinite_metadata_is_refused(self, store: VectorStore, value: Any) -> None:
+        """Metadata holding NaN or infinity raises ``ValidationError`` and writes
+        nothing: JSON has no such numbers, and a store that kept them as null would
+        disagree with one that refuses them.
+
+        Troubleshooting: call ``memplane.stores.common.check_change`` (or
+        ``check_metadata``) on every change before writing.
+        """
+        bad = record("bad metadata", ALICE, metadata={"score": value})
+        with pytest.raises(ValidationError):
+            store.apply([add_change(bad, basis(0))])
+        assert _ids(store.list_records(ALICE).records) == []
 
     def test_atomic_apply_lands_all_or_nothing(self, store: VectorStore) -> None:
         """With ``atomic_apply`` a batch whose last change fails leaves no trace of the

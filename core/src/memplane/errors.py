@@ -6,6 +6,8 @@ application can catch one type. Each message says what went wrong *and* what to 
 
 from __future__ import annotations
 
+import math
+
 
 class MemplaneError(Exception):
     """Base class of every error memplane raises on purpose."""
@@ -60,7 +62,9 @@ class AuthenticationError(ProviderError):
 
 
 class RateLimitError(ProviderError):
-    """The provider asked us to slow down; ``retry_after`` is in seconds when known."""
+    """The provider asked us to slow down; ``retry_after`` is in seconds when known
+    (a finite, non-negative number, or None: a ``nan``, infinite or negative wait is
+    dropped here so no caller ever sleeps on one)."""
 
     retryable = True
 
@@ -68,6 +72,8 @@ class RateLimitError(ProviderError):
         self, message: str, *, provider: str = "", retry_after: float | None = None
     ) -> None:
         super().__init__(message, provider=provider)
+        if retry_after is not None and not (math.isfinite(retry_after) and retry_after >= 0):
+            retry_after = None
         self.retry_after = retry_after
 
 

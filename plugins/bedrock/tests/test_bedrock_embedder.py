@@ -96,8 +96,9 @@ def test_malformed_embedding_body(server: BedrockLoopback) -> None:
     from memplane.errors import ProviderError
 
     server.enqueue_fault("malformed")
-    with pytest.raises(ProviderError, match="not JSON"):
-        BedrockEmbedder(server.client_config()).embed(["x"])
+    with pytest.raises(ProviderError, match="not JSON") as caught:
+        BedrockEmbedder(server.client_config(max_retries=0)).embed(["x"])
+    assert caught.value.retryable
 
 
 async def test_async_embed_matches_sync(server: BedrockLoopback) -> None:

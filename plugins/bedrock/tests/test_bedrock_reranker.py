@@ -70,9 +70,15 @@ def test_errors_map(server: BedrockLoopback) -> None:
     server.enqueue_fault("rate_limit", retry_after=0)
     with pytest.raises(RateLimitError):
         reranker.rerank("q", DOCS)
-    server.enqueue_fault("malformed")
-    with pytest.raises(ProviderError, match="results"):
+    server.enqueue_fault("malformed")  # cut off: botocore hands back nothing
+    with pytest.raises(ProviderError, match="could not be decoded") as caught:
         reranker.rerank("q", DOCS)
+    assert caught.value.retryable
+    server.enqueue_raw(200, b'{"results": [{"index": 0, "relevanceScore": "high"}]}',
+                       {"content-type": "application/json"})
+    with pytest.raises(ProviderError) as caught:
+        reranker.rerank("q", DOCS)
+    assert not caught.value.retryable
     wrong_region = BedrockReranker(server.client_config(model="arn:aws:bedrock:eu-west-1::foundation-model/amazon.rerank-v1:0"))
     with pytest.raises(ProviderError, match="ValidationException"):
         wrong_region.rerank("q", DOCS)

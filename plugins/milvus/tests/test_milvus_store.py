@@ -128,3 +128,27 @@ def test_non_finite_vectors_are_refused_before_writing(store: MilvusVectorStore)
     assert store.count(ALICE, include_deleted=True) == 0  # the whole batch was refused
     with pytest.raises(ValidationError, match="NaN"):
         store.search([float("inf")] + [0.0] * 7, ALICE)
+
+
+@pytest.mark.parametrize("value", [2**63, -(2**63) - 1, [1, 2**70], {"deep": 2**64}])
+def test_integers_beyond_64_bits_are_a_validation_error_before_writing(
+    store: MilvusVectorStore, value: object
+) -> None:
+    # the JSON field is 64-bit: the server's refusal came back as a *retryable*
+    # ProviderError, though no retry can succeed
+    good = MemoryRecord(text="good", scope=ALICE)
+    bad = MemoryRecord(text="bad", scope=ALICE, metadata={"n": value})
+    with pytest.raises(ValidationError, match="64 bits"):
+        store.apply([Change(record=good, vector=[1.0] * 8), Change(record=bad, vector=[0.0] * 7 + [1.0])])
+    assert store.count(ALICE, include_deleted=True) == 0  # the whole batch was refused
+    edge = MemoryRecord(text="edge", scope=ALICE, metadata={"max": 2**63 - 1, "min": -(2**63)})
+    store.apply([Change(record=edge, vector=[1.0] * 8)])
+    [kept] = store.get([edge.id], ALICE)
+    assert kept.metadata == {"max": 2**63 - 1, "min": -(2**63)}
+
+
+def test_non_finite_metadata_is_refused_not_stored_as_null(store: MilvusVectorStore) -> None:
+    bad = MemoryRecord(text="bad", scope=ALICE, metadata={"score": float("nan")})
+    with pytest.raises(ValidationError, match="NaN or infinity"):
+        store.apply([Change(record=bad, vector=[1.0] * 8)])
+    assert store.count(ALICE, include_deleted=True) == 0

@@ -24,8 +24,9 @@ def check_dimension(dimension: object) -> int:
 
 def check_change(change: Change, dimension: int | None) -> None:
     """A change a store may write: its record has a scope, its vector (if any) has
-    ``dimension`` finite values (length unchecked when ``dimension`` is None), and its
-    history entry belongs to its record."""
+    ``dimension`` finite values (length unchecked when ``dimension`` is None), its
+    metadata no NaN or infinity (:func:`check_metadata`), and its history entry
+    belongs to its record."""
     record = change.record
     record.scope.require("apply")
     if change.vector is not None:
@@ -39,10 +40,40 @@ def check_change(change: Change, dimension: int | None) -> None:
                 f"memory {record.id!r} has a vector with NaN or infinite values; "
                 f"check the embedder's output"
             )
+    check_metadata(record.id, record.metadata)
     if change.history is not None and change.history.memory_id != record.id:
         raise ValidationError(
             f"history entry for {change.history.memory_id!r} attached to memory {record.id!r}"
         )
+
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def check_metadata(record_id: str, metadata: Any, *, int64: bool = False) -> None:
+    """Metadata every store can keep as it was given: no NaN or infinite number
+    anywhere in it (JSON has none; stores used to turn them into null silently while
+    SQLite refused them), and with ``int64`` no integer beyond 64 bits (for stores
+    whose JSON type is 64-bit, e.g. Milvus, where the server's refusal would come
+    back as a retryable error although it is permanent)."""
+    stack: list[tuple[str, Any]] = [("metadata", metadata)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValidationError(
+                f"memory {record_id!r}: {path} is {value}; JSON has no NaN or infinity, so "
+                f"no store can keep it: use null or a string"
+            )
+        if (int64 and isinstance(value, int) and not isinstance(value, bool)
+                and not INT64_MIN <= value <= INT64_MAX):
+            raise ValidationError(
+                f"memory {record_id!r}: {path} is an integer beyond 64 bits, which this "
+                f"store cannot keep; store it as a string"
+            )
+        if isinstance(value, dict):
+            stack.extend((f"{path}[{key!r}]", item) for key, item in value.items())
+        elif isinstance(value, list | tuple):
+            stack.extend((f"{path}[{i}]", item) for i, item in enumerate(value))
 
 
 def check_query_vector(vector: Sequence[float], dimension: int | None) -> None:

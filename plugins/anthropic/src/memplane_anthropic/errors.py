@@ -10,9 +10,9 @@ from memplane.errors import (
     MemplaneError,
     ProviderError,
     ProviderTimeout,
-    RateLimitError,
 )
-from memplane.providers.retry_after import retry_after_seconds
+from memplane.providers.retry import error_for_status
+from memplane.providers.wire import garbled, wrong_shape
 
 
 def _detail(exc: Any) -> str:
@@ -46,38 +46,14 @@ def map_anthropic_error(exc: BaseException, provider: str) -> MemplaneError | No
             f"`api_key` in the provider config or ANTHROPIC_API_KEY",
             provider=provider,
         )
-    if isinstance(exc, anthropic.RateLimitError):
-        return RateLimitError(
-            f"{provider}: rate limited ({_detail(exc)}); slow down, raise `max_retries` "
-            f"or `max_retry_wait`, or raise your limits",
-            provider=provider,
-            retry_after=retry_after_seconds(exc.response.headers),
-        )
     if isinstance(exc, anthropic.APIStatusError):
-        status = exc.status_code
-        retryable = status in (408, 409) or status >= 500  # 529 = overloaded
-        if exc.response.headers.get("x-should-retry") in ("true", "false"):
-            retryable = exc.response.headers["x-should-retry"] == "true"  # the server knows best
-        hint = "the API failed or is overloaded; try again later" if retryable else (
-            "the request was refused; check `model`, `max_tokens` and the schema"
+        return error_for_status(
+            exc.status_code, provider=provider, detail=_detail(exc), headers=exc.response.headers
         )
-        return ProviderError(
-            f"{provider}: HTTP {status}: {_detail(exc)}; {hint}",
-            provider=provider,
-            retryable=retryable,
-        )
-    if isinstance(exc, anthropic.APIResponseValidationError | json.JSONDecodeError):
-        return malformed_response(provider, exc)
+    if isinstance(exc, anthropic.APIResponseValidationError):
+        return wrong_shape(provider, str(exc))
+    if isinstance(exc, json.JSONDecodeError | UnicodeDecodeError):
+        return garbled(provider, f"{type(exc).__name__}: {exc}")
     if isinstance(exc, anthropic.AnthropicError):
         return ProviderError(f"{provider}: {exc}", provider=provider, retryable=False)
     return None
-
-
-def malformed_response(provider: str, exc: BaseException | str) -> ProviderError:
-    # A garbled body is usually a proxy or an overloaded server: trying again may help.
-    return ProviderError(
-        f"{provider}: the API sent a response that is not a valid message ({exc}); "
-        f"check `base_url`",
-        provider=provider,
-        retryable=True,
-    )

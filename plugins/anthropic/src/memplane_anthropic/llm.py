@@ -18,10 +18,11 @@ from typing import Any, ClassVar
 
 from memplane.errors import ConfigurationError, ValidationError
 from memplane.models import ChatMessage, Usage
+from memplane.providers import wire
 from memplane.providers.base import LLM, LLMResponse, ProviderConfig
+from memplane.providers.retry import RetryPolicy, acall_with_retries, call_with_retries
 from memplane_anthropic.config import AnthropicConfig
-from memplane_anthropic.errors import malformed_response, map_anthropic_error
-from memplane_anthropic.retry import awith_retries, with_retries
+from memplane_anthropic.errors import map_anthropic_error
 
 _NAME_UNSAFE = re.compile(r"[^a-zA-Z0-9_-]")
 #: key under which a non-object schema is wrapped (tool inputs must be objects)
@@ -107,7 +108,7 @@ class AnthropicLLM(LLM):
             api_key=cfg.api_key.get_secret_value() if cfg.api_key else None,
             base_url=cfg.base_url,
             timeout=cfg.timeout,
-            max_retries=0,  # retries are ours: see memplane_anthropic.retry
+            max_retries=0,  # retries are memplane's: see memplane.providers.retry
             default_headers=cfg.default_headers or None,
         )
 
@@ -159,40 +160,50 @@ class AnthropicLLM(LLM):
         return request
 
     def _response(self, message: Any, request: _Request) -> LLMResponse:
-        blocks = getattr(message, "content", None)
-        if blocks is None:
-            raise malformed_response(self.name, "no content in the message")
-        texts = [b.text for b in blocks if getattr(b, "type", None) == "text"]
+        name = self.name
+        if isinstance(message, str | bytes):
+            # the SDK hands back the raw text of a body that is not JSON
+            raise wire.garbled(name, f"a non-JSON body: {message[:60]!r}")
+        wire.record(message, "the message", name)
+        blocks = wire.records(wire.field(message, "content"), "content", name)
+        texts: list[str] = []
         structured = None
-        for block in blocks:
-            if getattr(block, "type", None) == "tool_use" and block.name == request.tool:
-                value = block.input
+        tool_text: str | None = None
+        for i, block in enumerate(blocks):
+            kind = wire.field(block, "type")
+            if kind == "text":
+                texts.append(wire.text(wire.field(block, "text"), f"content[{i}].text", name) or "")
+            elif kind == "tool_use" and wire.field(block, "name") == request.tool and tool_text is None:
+                value = wire.field(block, "input")
                 if request.wrapped and isinstance(value, dict):
                     value = value.get(WRAPPED)
                 structured = value if isinstance(value, dict) else None
-                if not texts:
-                    texts = [json.dumps(value)]
-                break
-        usage = getattr(message, "usage", None)
+                tool_text = json.dumps(value)
+        usage = wire.record(wire.field(message, "usage"), "usage", name, optional=True)
         prompt = sum(
-            getattr(usage, key, 0) or 0
+            wire.token_count(usage, key, name)
             for key in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
         )
+        model = wire.field(message, "model")
+        stop = wire.text(wire.field(message, "stop_reason"), "stop_reason", name)
         return LLMResponse(
-            text="".join(texts),
+            text="".join(texts) if texts else (tool_text or ""),
             structured=structured,
             usage=Usage(
                 llm_calls=1,
                 prompt_tokens=prompt,
-                completion_tokens=getattr(usage, "output_tokens", 0) or 0,
+                completion_tokens=wire.token_count(usage, "output_tokens", name),
             ),
-            model=getattr(message, "model", None),
-            finish_reason=getattr(message, "stop_reason", None),
+            model=model if isinstance(model, str) else None,
+            finish_reason=stop,
         )
 
-    def _translate(self, exc: Exception) -> Exception:
+    def _translate(self, exc: Exception) -> BaseException:
         mapped = map_anthropic_error(exc, self.name)
         return mapped if mapped is not None else exc
+
+    def _policy(self) -> RetryPolicy:
+        return RetryPolicy(max_retries=self.config.max_retries, max_wait=self.config.max_retry_wait)
 
     # --- the contract ------------------------------------------------------------
 
@@ -205,13 +216,12 @@ class AnthropicLLM(LLM):
         max_tokens: int | None = None,
     ) -> LLMResponse:
         request = self._request(messages, json_schema, schema_name, max_tokens)
-        message = with_retries(
-            lambda: self._sync_client().messages.create(**request.kwargs),
+        # the answer is read inside the retry loop: a garbled body is retried too
+        return call_with_retries(
+            lambda: self._response(self._sync_client().messages.create(**request.kwargs), request),
+            self._policy(),
             self._translate,
-            max_retries=self.config.max_retries,
-            max_wait=self.config.max_retry_wait,
         )
-        return self._response(message, request)
 
     async def agenerate(
         self,
@@ -223,13 +233,11 @@ class AnthropicLLM(LLM):
     ) -> LLMResponse:
         request = self._request(messages, json_schema, schema_name, max_tokens)
         client = self._async_client()
-        message = await awith_retries(
-            lambda: client.messages.create(**request.kwargs),
-            self._translate,
-            max_retries=self.config.max_retries,
-            max_wait=self.config.max_retry_wait,
-        )
-        return self._response(message, request)
+
+        async def attempt() -> LLMResponse:
+            return self._response(await client.messages.create(**request.kwargs), request)
+
+        return await acall_with_retries(attempt, self._policy(), self._translate)
 
     def close(self) -> None:
         if self._sync is not None:

@@ -12,7 +12,9 @@ from memplane_bedrock.settings import BedrockConnection
 def build_client(conn: BedrockConnection, service: str) -> Any:
     """A boto3 client for ``service`` (bedrock-runtime or bedrock-agent-runtime).
 
-    Retries are botocore's own (``retry_mode``), bounded by ``max_retries``.
+    botocore makes one attempt per call: memplane retries through
+    :mod:`memplane.providers.retry` (``max_retries``, ``max_retry_wait``), so that
+    ``max_retries`` means what it means in every cloud plugin.
     """
     import boto3
     from botocore.config import Config
@@ -34,7 +36,7 @@ def build_client(conn: BedrockConnection, service: str) -> Any:
             "AWS_DEFAULT_REGION, or a region in the AWS profile"
         )
     config = Config(
-        retries={"mode": conn.retry_mode, "total_max_attempts": conn.max_retries + 1},
+        retries={"mode": conn.retry_mode, "total_max_attempts": 1},
         read_timeout=conn.timeout,
         connect_timeout=conn.connect_timeout,
         user_agent_extra="memplane",

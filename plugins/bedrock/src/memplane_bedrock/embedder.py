@@ -19,8 +19,9 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, model_validator
 
 from memplane.errors import ProviderError, ValidationError
+from memplane.providers import wire
 from memplane.providers.base import Embedder, Purpose, Vectors
-from memplane_bedrock.errors import PROVIDER, guarded
+from memplane_bedrock.errors import PROVIDER, with_retries
 from memplane_bedrock.settings import BedrockConnection
 
 Family = Literal["titan-v2", "titan-v1", "cohere-v3", "cohere-v4"]
@@ -117,21 +118,29 @@ class BedrockEmbedder(Embedder):
 
     # --- calls --------------------------------------------------------------------
     def _invoke(self, body: dict[str, Any]) -> dict[str, Any]:
-        response = guarded(
-            lambda: self._client.invoke_model(
-                modelId=self.config.model, body=json.dumps(body),
-                contentType="application/json", accept="application/json",
-            ),
-            what="bedrock invoke_model",
+        return with_retries(lambda: self._attempt(body), self.config, what="bedrock invoke_model")
+
+    def _attempt(self, body: dict[str, Any]) -> dict[str, Any]:
+        response = self._client.invoke_model(
+            modelId=self.config.model, body=json.dumps(body),
+            contentType="application/json", accept="application/json",
         )
+        data = response["body"].read()
         try:
-            payload = json.loads(guarded(response["body"].read, what="bedrock invoke_model"))
-        except ValueError as exc:
-            raise ProviderError(f"bedrock returned an embedding body that is not JSON: {exc}",
-                                provider=PROVIDER, retryable=False) from exc
-        return payload if isinstance(payload, dict) else {}
+            payload = json.loads(data)
+        except ValueError as exc:  # incl. invalid UTF-8
+            raise wire.garbled(PROVIDER, f"bedrock returned an embedding body that is not JSON: "
+                                         f"{exc}") from exc
+        if not isinstance(payload, dict):
+            raise wire.wrong_shape(PROVIDER, "the embedding body is not a JSON object")
+        return payload
 
     def _checked(self, vector: Any) -> list[float]:
+        if isinstance(vector, list) and not all(
+            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+            for v in vector
+        ):
+            raise wire.wrong_shape(PROVIDER, "an embedding holds something other than finite numbers")
         if not isinstance(vector, list) or len(vector) != self.dimension:
             size = len(vector) if isinstance(vector, list) else "no"
             raise ProviderError(

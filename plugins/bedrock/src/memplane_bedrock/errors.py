@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from memplane.errors import (
     AuthenticationError,
@@ -12,7 +13,12 @@ from memplane.errors import (
     ProviderTimeout,
     RateLimitError,
 )
+from memplane.providers.retry import RetryPolicy, call_with_retries, error_for_status
 from memplane.providers.retry_after import retry_after_seconds
+from memplane.providers.wire import garbled, wrong_shape
+from memplane_bedrock.settings import BedrockConnection
+
+T = TypeVar("T")
 
 PROVIDER = "bedrock"
 _AUTH_CODES = {
@@ -25,11 +31,14 @@ _RETRYABLE_CODES = {"InternalServerException", "ServiceUnavailableException",
                     "ModelErrorException", "BadGatewayException", "DependencyFailedException"}
 
 
+def _headers(response: dict[str, Any]) -> dict[str, str]:
+    return {k.lower(): v for k, v in
+            (response.get("ResponseMetadata", {}).get("HTTPHeaders") or {}).items()}
+
+
 def retry_after_of(response: dict[str, Any]) -> float | None:
     """Seconds to wait from ``x-amz-retry-after`` (milliseconds) or ``Retry-After``."""
-    headers = {k.lower(): v for k, v in
-               (response.get("ResponseMetadata", {}).get("HTTPHeaders") or {}).items()}
-    return retry_after_seconds(headers, millis_header="x-amz-retry-after")
+    return retry_after_seconds(_headers(response), millis_header="x-amz-retry-after")
 
 
 def map_error(exc: BaseException, *, what: str = "bedrock") -> MemplaneError:
@@ -57,15 +66,18 @@ def map_error(exc: BaseException, *, what: str = "bedrock") -> MemplaneError:
                 f"{where}. Bedrock throttled the call; slow down or request a quota increase",
                 provider=PROVIDER, retry_after=retry_after_of(exc.response),
             )
-        if code == "ModelTimeoutException" or status in (408, 504):
+        if code == "ModelTimeoutException":
             return ProviderTimeout(f"{where}. Try again or shorten the input", provider=PROVIDER)
-        if code in _RETRYABLE_CODES or status >= 500:
+        if code in _RETRYABLE_CODES:
             return ProviderError(f"{where}. A server-side failure; try again",
                                  provider=PROVIDER, retryable=True)
-        hint = (" Check the model id (some models need an inference profile id such as "
-                "'us.anthropic...') and that it is available in this region")
-        return ProviderError(f"{where}.{hint if code in ('ValidationException', 'ResourceNotFoundException') else ''}",
-                             provider=PROVIDER, retryable=False)
+        if code in ("ValidationException", "ResourceNotFoundException"):
+            return ProviderError(
+                f"{where}. Check the model id (some models need an inference profile id such "
+                "as 'us.anthropic...') and that it is available in this region",
+                provider=PROVIDER, retryable=False)
+        return error_for_status(int(status or 0), provider=PROVIDER, detail=f"{code}: {message}",
+                                headers=_headers(exc.response), millis_header="x-amz-retry-after")
     if isinstance(exc, bx.ReadTimeoutError | bx.ConnectTimeoutError):
         return ProviderTimeout(
             f"{what} did not answer in time ({exc}); try again or raise `timeout`",
@@ -80,12 +92,11 @@ def map_error(exc: BaseException, *, what: str = "bedrock") -> MemplaneError:
         )
     if isinstance(exc, bx.NoRegionError):
         return ConfigurationError(f"{exc}: set `region` in the provider config or AWS_REGION")
+    if isinstance(exc, UnicodeDecodeError):
+        return garbled(PROVIDER, f"{what}: {exc}")
     if isinstance(exc, ResponseParserError | ValueError):
-        return ProviderError(
-            f"{what} answered with a body that could not be parsed ({exc}); check "
-            "`endpoint_url` points at a Bedrock endpoint",
-            provider=PROVIDER, retryable=False,
-        )
+        # botocore decoded the JSON but could not fit it to the operation's shapes
+        return wrong_shape(PROVIDER, f"{what}: {type(exc).__name__}: {exc}")
     if isinstance(exc, bx.ConnectionError | bx.HTTPClientError):
         return ProviderError(f"could not reach {what} ({exc}); check the network and "
                              "`endpoint_url`", provider=PROVIDER, retryable=True)
@@ -93,11 +104,8 @@ def map_error(exc: BaseException, *, what: str = "bedrock") -> MemplaneError:
                          retryable=False)
 
 
-def guarded(fn: Any, *, what: str = "bedrock") -> Any:
-    """Run ``fn()`` and re-raise any failure as a memplane error."""
-    try:
-        return fn()
-    except MemplaneError:
-        raise
-    except Exception as exc:
-        raise map_error(exc, what=what) from exc
+def with_retries(fn: Callable[[], T], conn: BedrockConnection, *, what: str = "bedrock") -> T:
+    """``fn()`` under the shared retry policy (:mod:`memplane.providers.retry`);
+    botocore's own retries are off (one attempt per call) so they cannot multiply."""
+    policy = RetryPolicy(max_retries=conn.max_retries, max_wait=conn.max_retry_wait)
+    return call_with_retries(fn, policy, lambda exc: map_error(exc, what=what))

@@ -16,10 +16,11 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from memplane.errors import ProviderError, ValidationError
+from memplane.errors import ValidationError
 from memplane.models import ChatMessage, Usage
+from memplane.providers import wire
 from memplane.providers.base import LLM, LLMResponse
-from memplane_bedrock.errors import PROVIDER, guarded
+from memplane_bedrock.errors import PROVIDER, with_retries
 from memplane_bedrock.settings import BedrockConnection
 
 _TOOL_NAME_CHARS = re.compile(r"[^a-zA-Z0-9_-]")
@@ -115,24 +116,28 @@ class BedrockLLM(LLM):
             request["additionalModelRequestFields"] = c.additional_model_request_fields
         return request
 
-    def _response(self, raw: dict[str, Any], forced_tool: str | None,
+    def _response(self, raw: Any, forced_tool: str | None,
                   wrapped: bool = False) -> LLMResponse:
-        message = raw.get("output", {}).get("message") if isinstance(raw.get("output"), dict) else None
-        content = message.get("content") if isinstance(message, dict) else None
-        if not isinstance(content, list):
-            # botocore hands back {"message": <raw body>} when the body is not JSON
-            raise ProviderError(
-                "bedrock converse answered without output.message.content (an unparsable or "
-                "foreign body); check `endpoint_url` points at Bedrock",
-                provider=PROVIDER, retryable=False,
-            )
-        texts = [block["text"] for block in content if "text" in block]
+        wire.record(raw, "the converse response", PROVIDER)
+        if not set(raw) - {"ResponseMetadata"}:
+            # botocore swallows a body it cannot decode as JSON (cut off, HTML, empty)
+            # and hands back nothing but the response metadata
+            raise wire.garbled(PROVIDER, "bedrock converse: an empty or undecodable body")
+        output = wire.record(wire.field(raw, "output"), "output", PROVIDER)
+        message = wire.record(wire.field(output, "message"), "output.message", PROVIDER)
+        content = wire.records(wire.field(message, "content"), "output.message.content",
+                               PROVIDER)
+        texts: list[str] = []
         structured: dict[str, Any] | None = None
-        for block in content:
-            use = block.get("toolUse")
-            if use and forced_tool and use.get("name") == forced_tool and isinstance(use.get("input"), dict):
-                structured = use["input"]
-                break
+        for i, block in enumerate(content):
+            value = wire.text(wire.field(block, "text"), f"content[{i}].text", PROVIDER)
+            if value is not None:
+                texts.append(value)
+            use = wire.field(block, "toolUse")
+            if (structured is None and use and forced_tool
+                    and wire.field(use, "name") == forced_tool
+                    and isinstance(wire.field(use, "input"), dict)):
+                structured = wire.field(use, "input")
         text = "".join(texts)
         if structured is not None and wrapped:
             value = structured.get(WRAPPED)
@@ -140,14 +145,15 @@ class BedrockLLM(LLM):
             text = text or json.dumps(value)
         elif structured is not None and not text:
             text = json.dumps(structured)
-        usage = raw.get("usage", {})
+        usage = wire.record(wire.field(raw, "usage"), "usage", PROVIDER, optional=True)
+        stop = wire.field(raw, "stopReason")
         return LLMResponse(
             text=text,
             structured=structured,
-            usage=Usage(llm_calls=1, prompt_tokens=usage.get("inputTokens", 0),
-                        completion_tokens=usage.get("outputTokens", 0)),
+            usage=Usage(llm_calls=1, prompt_tokens=wire.token_count(usage, "inputTokens", PROVIDER),
+                        completion_tokens=wire.token_count(usage, "outputTokens", PROVIDER)),
             model=self.config.model,
-            finish_reason=raw.get("stopReason"),
+            finish_reason=stop if isinstance(stop, str) else None,
         )
 
     def generate(
@@ -159,10 +165,13 @@ class BedrockLLM(LLM):
         max_tokens: int | None = None,
     ) -> LLMResponse:
         request = self._request(messages, json_schema, schema_name, max_tokens)
-        raw = guarded(lambda: self._client.converse(**request), what="bedrock converse")
         forced = request.get("toolConfig", {}).get("toolChoice", {}).get("tool", {}).get("name")
         wrapped = forced is not None and json_schema is not None and json_schema.get("type") != "object"
-        return self._response(raw, forced, wrapped)
+        # the answer is read inside the retry loop: a garbled body is retried too
+        return with_retries(
+            lambda: self._response(self._client.converse(**request), forced, wrapped),
+            self.config, what="bedrock converse",
+        )
 
     def close(self) -> None:
         client = self.__dict__.pop("_client", None)

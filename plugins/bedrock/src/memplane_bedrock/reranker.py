@@ -6,6 +6,7 @@ into the foundation-model ARN of the client's region.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from functools import cached_property
 from typing import Any, ClassVar
@@ -13,8 +14,9 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from memplane.errors import ProviderError, ValidationError
+from memplane.providers import wire
 from memplane.providers.base import Reranker, RerankResult
-from memplane_bedrock.errors import PROVIDER, guarded
+from memplane_bedrock.errors import PROVIDER, with_retries
 from memplane_bedrock.settings import BedrockConnection
 
 #: the Rerank API accepts at most this many sources per call.
@@ -64,6 +66,25 @@ class BedrockReranker(Reranker):
             },
         }
 
+    def _results(self, raw: Any, documents: Sequence[str]) -> list[RerankResult]:
+        if not isinstance(raw, dict) or not set(raw) - {"ResponseMetadata"}:
+            raise wire.garbled(PROVIDER, "bedrock rerank: an empty or undecodable body")
+        if not isinstance(raw.get("results"), list):
+            raise ProviderError("bedrock rerank answered without a results list",
+                                provider=PROVIDER, retryable=False)
+        results: list[RerankResult] = []
+        for item in raw["results"]:
+            index = wire.field(item, "index")
+            if (not isinstance(index, int) or isinstance(index, bool)
+                    or not 0 <= index < len(documents)):
+                raise ProviderError(f"bedrock rerank returned an unknown document index {index!r}",
+                                    provider=PROVIDER, retryable=False)
+            score = wire.field(item, "relevanceScore", 0.0)
+            if isinstance(score, bool) or not isinstance(score, int | float) or math.isnan(score):
+                raise wire.wrong_shape(PROVIDER, f"relevanceScore {score!r} is not a number")
+            results.append(RerankResult(index=index, score=min(1.0, max(0.0, float(score)))))
+        return results
+
     def rerank(self, query: str, documents: Sequence[str], *, top_n: int | None = None) -> list[RerankResult]:
         if top_n is not None and top_n < 1:
             raise ValidationError(f"top_n must be at least 1, got {top_n}")
@@ -75,18 +96,8 @@ class BedrockReranker(Reranker):
             return []
         wanted = min(top_n or len(documents), len(documents))
         request = self.request(query, documents, wanted)
-        raw = guarded(lambda: self._client.rerank(**request), what="bedrock rerank")
-        if not isinstance(raw.get("results"), list):
-            raise ProviderError("bedrock rerank answered without a results list",
-                                provider=PROVIDER, retryable=False)
-        results: list[RerankResult] = []
-        for item in raw["results"]:
-            index = item.get("index")
-            if not isinstance(index, int) or not 0 <= index < len(documents):
-                raise ProviderError(f"bedrock rerank returned an unknown document index {index!r}",
-                                    provider=PROVIDER, retryable=False)
-            score = min(1.0, max(0.0, float(item.get("relevanceScore", 0.0))))
-            results.append(RerankResult(index=index, score=score))
+        results = with_retries(lambda: self._results(self._client.rerank(**request), documents),
+                               self.config, what="bedrock rerank")
         results.sort(key=lambda r: (-r.score, r.index))  # best first, ties in input order
         return results[:wanted]
 

@@ -22,9 +22,20 @@ class BedrockConnection(ProviderConfig):
     endpoint_url: str | None = Field(None, description="override the endpoint (VPC endpoints, tests)")
     timeout: float = Field(60.0, gt=0, description="read timeout of one HTTP response, seconds")
     connect_timeout: float = Field(10.0, gt=0)
-    max_retries: int = Field(2, ge=0, le=10, description="retries after a retryable failure")
+    max_retries: int = Field(
+        2, ge=0, le=10,
+        description="retries after the first attempt (throttling, 5xx, timeouts, lost "
+        "connections, garbled bodies); 0 = one attempt",
+    )
+    max_retry_wait: float = Field(
+        60.0, ge=0,
+        description="longest x-amz-retry-after / Retry-After waited out; a longer one is "
+        "raised at once as RateLimitError(retry_after=...)",
+    )
     retry_mode: Literal["standard", "adaptive", "legacy"] = Field(
-        "standard", description="botocore retry mode (adaptive adds client-side rate limiting)"
+        "standard",
+        description="botocore retry mode; botocore makes one attempt per call (memplane "
+        "retries), so only adaptive's client-side rate limiting still has an effect",
     )
 
     @model_validator(mode="after")

@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
 import re
 import threading
 from collections import deque
@@ -47,6 +48,7 @@ from memplane_conformance.loopback import (
     text_words,
     word_vector,
 )
+from memplane_conformance.malformed import DELETE, ShapeEdits, reshape
 
 _AUTHORIZATION = re.compile(
     r"^AWS4-HMAC-SHA256 Credential=(?P<key>[A-Za-z0-9]+)/(?P<date>\d{8})/(?P<region>[a-z0-9-]+)/"
@@ -97,6 +99,20 @@ def loopback_relevance(query: str, document: str) -> float:
     if not query_words:
         return 0.0
     return len(query_words & set(text_words(document))) / len(query_words)
+
+
+#: the wire adapter of the malformed-response corpus (memplane_conformance.malformed):
+#: Converse's answer list is ``output.message.content``, its entries content blocks
+SHAPES: ShapeEdits = {
+    "answers_null_entry": [(("output", "message", "content", 0), None)],
+    "answers_not_list": [(("output", "message", "content"), "oops")],
+    "message_missing": [(("output", "message"), DELETE)],
+    "message_not_object": [(("output", "message"), "oops")],
+    "text_not_string": [(("output", "message", "content", 0, "text"), 42)],
+    "text_is_object": [(("output", "message", "content", 0, "text"), {"text": "hi"})],
+    "usage_not_integer": [(("usage", "inputTokens"), "many"), (("usage", "outputTokens"), "lots")],
+    "usage_not_object": [(("usage",), [1, 2])],
+}
 
 
 class BedrockLoopback(LoopbackServer):
@@ -157,6 +173,18 @@ class BedrockLoopback(LoopbackServer):
                 schema = (spec.get("inputSchema") or {}).get("json")
                 return schema if isinstance(schema, dict) else None
         return None
+
+    def well_formed_body(self, text: str) -> dict[str, Any]:
+        """A Converse answer of ``text`` (the malformed corpus starts from it)."""
+        return {
+            "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
+            "stopReason": "end_turn",
+            "usage": {"inputTokens": 5, "outputTokens": 2, "totalTokens": 7},
+            "metrics": {"latencyMs": 1},
+        }
+
+    def malformed_body(self, case: str, text: str) -> Any:
+        return reshape(self.well_formed_body(text), SHAPES.get(case))
 
     def reset(self) -> None:
         super().reset()
@@ -248,7 +276,8 @@ class BedrockLoopback(LoopbackServer):
             reply = self.error(429, "Too many requests, please wait before trying again.",
                                "ThrottlingException")
             if item.retry_after is not None:
-                reply.headers["x-amz-retry-after"] = str(int(item.retry_after * 1000))
+                if math.isfinite(item.retry_after):
+                    reply.headers["x-amz-retry-after"] = str(int(item.retry_after * 1000))
                 reply.headers["retry-after"] = f"{item.retry_after:g}"
             return reply
         if fault == "server_error":

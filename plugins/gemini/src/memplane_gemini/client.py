@@ -10,8 +10,8 @@ from memplane_gemini.settings import GeminiConnection
 def build_client(conn: GeminiConnection) -> Any:
     """A ``google.genai.Client`` for the configured backend.
 
-    The SDK's own retries are switched off: memplane retries in
-    :mod:`memplane_gemini.retry` so it can honour the server's retry delay and map
+    The SDK's own retries are switched off: memplane retries through
+    :mod:`memplane.providers.retry` so it can honour the server's retry delay and map
     every failure to a memplane error.
     """
     from google import genai

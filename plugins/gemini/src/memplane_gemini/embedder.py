@@ -15,10 +15,11 @@ from typing import Any, ClassVar
 from pydantic import Field, model_validator
 
 from memplane.errors import ProviderError, ValidationError
+from memplane.providers import wire
 from memplane.providers.base import Embedder, Purpose, Vectors
-from memplane_gemini.errors import PROVIDER, map_error
-from memplane_gemini.retry import RetryPolicy, acall, call
-from memplane_gemini.settings import GeminiConnection
+from memplane.providers.retry import acall_with_retries, call_with_retries
+from memplane_gemini.errors import PROVIDER, body_length, map_error
+from memplane_gemini.settings import GeminiConnection, retry_policy
 
 #: full vector size of models we know, used when output_dimensionality is unset.
 NATIVE_DIMENSIONS = {
@@ -83,11 +84,6 @@ class GeminiEmbedder(Embedder):
 
         return build_client(self.config)
 
-    @property
-    def _policy(self) -> RetryPolicy:
-        c = self.config
-        return RetryPolicy(c.max_retries, c.retry_initial_delay, c.retry_max_delay)
-
     def _embed_config(self, purpose: Purpose) -> Any:
         from google.genai import types
 
@@ -104,15 +100,22 @@ class GeminiEmbedder(Embedder):
         return [list(texts[i : i + size]) for i in range(0, len(texts), size)]
 
     def _vectors(self, raw: Any, expected: int) -> list[list[float]]:
-        embeddings = raw.embeddings or []
+        wire.record(raw, "the response", PROVIDER)
+        embeddings = wire.records(wire.field(raw, "embeddings"), "embeddings", PROVIDER,
+                                  optional=True)
+        if not embeddings and body_length(raw) == 0:
+            raise wire.garbled(PROVIDER, "an empty body")
         if len(embeddings) != expected:
-            raise ProviderError(
-                f"gemini returned {len(embeddings)} embeddings for {expected} texts",
-                provider=PROVIDER, retryable=False,
-            )
+            raise wire.wrong_shape(PROVIDER, f"{len(embeddings)} embeddings for {expected} texts")
         vectors = []
-        for embedding in embeddings:
-            values = list(embedding.values or [])
+        for i, embedding in enumerate(embeddings):
+            values = wire.field(embedding, "values") or []
+            if not isinstance(values, list) or not all(
+                isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+                for v in values
+            ):
+                raise wire.wrong_shape(PROVIDER, f"embeddings[{i}].values is not a list of numbers")
+            values = [float(v) for v in values]
             if len(values) != self.dimension:
                 raise ProviderError(
                     f"gemini returned {len(values)}-dimensional vectors but this embedder is "
@@ -128,6 +131,13 @@ class GeminiEmbedder(Embedder):
         models = self._client.aio.models if asynchronous else self._client.models
         return models.embed_content(model=self.config.model, contents=batch, config=config)
 
+    def _attempt(self, batch: list[str], config: Any) -> list[list[float]]:
+        return self._vectors(self._client_call(batch, config, asynchronous=False), len(batch))
+
+    async def _aattempt(self, batch: list[str], config: Any) -> list[list[float]]:
+        raw = await self._client_call(batch, config, asynchronous=True)
+        return self._vectors(raw, len(batch))
+
     @staticmethod
     def _check_texts(texts: Sequence[str]) -> None:
         if any(not isinstance(t, str) or not t for t in texts):
@@ -138,12 +148,10 @@ class GeminiEmbedder(Embedder):
         config = self._embed_config(purpose)
         vectors: list[list[float]] = []
         for batch in self._batches(texts):
-            raw = call(
-                partial(self._client_call, batch, config, asynchronous=False),
-                self._policy,
-                map_error,
-            )
-            vectors.extend(self._vectors(raw, len(batch)))
+            # the answer is read inside the retry loop: a garbled body is retried too
+            vectors.extend(call_with_retries(
+                partial(self._attempt, batch, config), retry_policy(self.config), map_error,
+            ))
         return vectors
 
     async def aembed(self, texts: Sequence[str], *, purpose: Purpose = "document") -> Vectors:
@@ -151,12 +159,9 @@ class GeminiEmbedder(Embedder):
         config = self._embed_config(purpose)
         vectors: list[list[float]] = []
         for batch in self._batches(texts):
-            raw = await acall(
-                partial(self._client_call, batch, config, asynchronous=True),
-                self._policy,
-                map_error,
-            )
-            vectors.extend(self._vectors(raw, len(batch)))
+            vectors.extend(await acall_with_retries(
+                partial(self._aattempt, batch, config), retry_policy(self.config), map_error,
+            ))
         return vectors
 
     def close(self) -> None:

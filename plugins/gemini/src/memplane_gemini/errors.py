@@ -14,7 +14,9 @@ from memplane.errors import (
     ProviderTimeout,
     RateLimitError,
 )
+from memplane.providers.retry import error_for_status
 from memplane.providers.retry_after import retry_after_seconds
+from memplane.providers.wire import garbled, wrong_shape
 
 PROVIDER = "gemini"
 _AUTH_STATUSES = {"UNAUTHENTICATED", "PERMISSION_DENIED"}
@@ -55,6 +57,17 @@ def retry_after_of(exc: Any) -> float | None:
     return None
 
 
+def body_length(raw: Any) -> int | None:
+    """The Content-Length of the HTTP response the SDK built ``raw`` from, if known.
+    The SDK makes the same empty response object of an empty body (garbled: retry)
+    and of JSON it does not recognise (wrong shape): only the length tells them apart."""
+    headers = getattr(getattr(raw, "sdk_http_response", None), "headers", None)
+    try:
+        return int(headers["content-length"]) if isinstance(headers, dict) else None
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 def _mentions_invalid_key(exc: Any) -> bool:
     return "API_KEY_INVALID" in str(getattr(exc, "details", "")) or "API key not valid" in str(
         getattr(exc, "message", "")
@@ -65,6 +78,7 @@ def map_error(exc: BaseException) -> MemplaneError:
     """The memplane error for a failure raised by the SDK or its transport."""
     if isinstance(exc, MemplaneError):
         return exc
+    import pydantic
     from google.genai import errors as genai_errors
 
     if isinstance(exc, genai_errors.APIError):
@@ -82,21 +96,17 @@ def map_error(exc: BaseException) -> MemplaneError:
                 f"{where}. Slow down or raise the quota", provider=PROVIDER,
                 retry_after=retry_after_of(exc),
             )
-        if code in (408, 504) or status == "DEADLINE_EXCEEDED":
+        if status == "DEADLINE_EXCEEDED":
             return ProviderTimeout(f"{where}. Try again or raise `timeout`", provider=PROVIDER)
-        if code >= 500:
-            return ProviderError(f"{where}. A server-side failure; try again", provider=PROVIDER,
-                                 retryable=True)
-        return ProviderError(
-            f"{where}. The request was rejected; check the model name and the config",
-            provider=PROVIDER, retryable=False,
-        )
-    if isinstance(exc, genai_errors.UnknownApiResponseError | json.JSONDecodeError):
-        return ProviderError(
-            f"gemini answered with a body that is not valid JSON ({exc}); check `base_url` "
-            "points at a Gemini endpoint",
-            provider=PROVIDER, retryable=False,
-        )
+        headers = getattr(getattr(exc, "response", None), "headers", None)
+        return error_for_status(code, provider=PROVIDER, detail=f"{status} {message}".strip(),
+                                headers=headers)
+    if isinstance(exc, genai_errors.UnknownApiResponseError | json.JSONDecodeError
+                  | UnicodeDecodeError):
+        return garbled(PROVIDER, f"{type(exc).__name__}: {exc}")
+    if isinstance(exc, pydantic.ValidationError):
+        # the SDK validates the body into its models: a wrong shape
+        return wrong_shape(PROVIDER, str(exc).splitlines()[0])
     if isinstance(exc, _timeout_types()):
         return ProviderTimeout(
             f"gemini did not answer within the timeout ({type(exc).__name__}); try again or "

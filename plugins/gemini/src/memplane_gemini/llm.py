@@ -11,10 +11,11 @@ from pydantic import Field
 
 from memplane.errors import ProviderError, ValidationError
 from memplane.models import ChatMessage, Usage
+from memplane.providers import wire
 from memplane.providers.base import LLM, LLMResponse
-from memplane_gemini.errors import PROVIDER, map_error
-from memplane_gemini.retry import RetryPolicy, acall, call
-from memplane_gemini.settings import GeminiConnection
+from memplane.providers.retry import acall_with_retries, call_with_retries
+from memplane_gemini.errors import PROVIDER, body_length, map_error
+from memplane_gemini.settings import GeminiConnection, retry_policy
 
 #: memplane roles -> Gemini content roles ("system" goes to the system instruction).
 _ROLES = {"user": "user", "assistant": "model", "tool": "user"}
@@ -42,11 +43,6 @@ class GeminiLLM(LLM):
         from memplane_gemini.client import build_client
 
         return build_client(self.config)
-
-    @property
-    def _policy(self) -> RetryPolicy:
-        c = self.config
-        return RetryPolicy(c.max_retries, c.retry_initial_delay, c.retry_max_delay)
 
     # --- request --------------------------------------------------------------
     def _request(
@@ -87,18 +83,38 @@ class GeminiLLM(LLM):
 
     # --- response -------------------------------------------------------------
     def _response(self, raw: Any, json_schema: dict[str, Any] | None) -> LLMResponse:
-        candidates = raw.candidates or []
+        wire.record(raw, "the response", PROVIDER)
+        candidates = wire.records(wire.field(raw, "candidates"), "candidates", PROVIDER,
+                                  optional=True)
+        feedback = wire.field(raw, "prompt_feedback")
+        if not candidates and feedback is None:
+            # neither an answer nor the reason there is none. The SDK makes the same empty
+            # response of an empty body (garbled) and of JSON it does not know (wrong shape)
+            if body_length(raw) == 0:
+                raise wire.garbled(PROVIDER, "an empty body")
+            raise wire.wrong_shape(PROVIDER, "no candidates and no prompt feedback")
         if not candidates:
-            feedback = getattr(raw, "prompt_feedback", None)
-            reason = getattr(feedback, "block_reason", None) or "no candidates"
+            reason = wire.field(feedback, "block_reason") or "no candidates"
             raise ProviderError(
                 f"gemini returned no answer ({reason}); rephrase the input or review the "
                 "safety settings",
                 provider=PROVIDER, retryable=False,
             )
         candidate = candidates[0]
-        parts = candidate.content.parts if candidate.content and candidate.content.parts else []
-        text = "".join(p.text for p in parts if p.text and not getattr(p, "thought", False))
+        if wire.field(candidate, "content") is None and wire.field(candidate, "finish_reason") is None:
+            # a blocked candidate says why (finish_reason); this one says nothing. The SDK
+            # builds such a Candidate() from a null entry or from a non-list `candidates`
+            raise wire.wrong_shape(PROVIDER, "candidates[0] has neither content nor finishReason")
+        content = wire.record(wire.field(candidate, "content"), "candidates[0].content",
+                              PROVIDER, optional=True)
+        parts = wire.records(wire.field(content, "parts"), "candidates[0].content.parts",
+                             PROVIDER, optional=True)
+        texts = []
+        for i, part in enumerate(parts):
+            value = wire.text(wire.field(part, "text"), f"parts[{i}].text", PROVIDER)
+            if value and not wire.field(part, "thought", False):
+                texts.append(wire.undamaged(value, f"parts[{i}].text", PROVIDER))
+        text = "".join(texts)
         structured: dict[str, Any] | None = None
         if json_schema is not None and text:
             try:
@@ -106,20 +122,22 @@ class GeminiLLM(LLM):
             except json.JSONDecodeError:
                 parsed = None  # e.g. cut off at MAX_TOKENS: core falls back to tolerant parsing
             structured = parsed if isinstance(parsed, dict) else None
-        meta = raw.usage_metadata
+        meta = wire.record(wire.field(raw, "usage_metadata"), "usage_metadata", PROVIDER,
+                           optional=True)
         usage = Usage(
             llm_calls=1,
-            prompt_tokens=(meta.prompt_token_count or 0) if meta else 0,
+            prompt_tokens=wire.token_count(meta, "prompt_token_count", PROVIDER),
             # thinking tokens are billed as output
-            completion_tokens=((meta.candidates_token_count or 0)
-                               + (meta.thoughts_token_count or 0)) if meta else 0,
+            completion_tokens=wire.token_count(meta, "candidates_token_count", PROVIDER)
+            + wire.token_count(meta, "thoughts_token_count", PROVIDER),
         )
-        finish = candidate.finish_reason
+        finish = wire.field(candidate, "finish_reason")
+        model = wire.field(raw, "model_version")
         return LLMResponse(
             text=text,
             structured=structured,
             usage=usage,
-            model=raw.model_version or self.config.model,
+            model=model if isinstance(model, str) and model else self.config.model,
             finish_reason=str(getattr(finish, "value", finish)) if finish is not None else None,
         )
 
@@ -133,14 +151,14 @@ class GeminiLLM(LLM):
         max_tokens: int | None = None,
     ) -> LLMResponse:
         contents, config = self._request(messages, json_schema, max_tokens)
-        raw = call(
-            lambda: self._client.models.generate_content(
+        # the answer is read inside the retry loop: a garbled body is retried too
+        return call_with_retries(
+            lambda: self._response(self._client.models.generate_content(
                 model=self.config.model, contents=contents, config=config
-            ),
-            self._policy,
+            ), json_schema),
+            retry_policy(self.config),
             map_error,
         )
-        return self._response(raw, json_schema)
 
     async def agenerate(
         self,
@@ -151,14 +169,14 @@ class GeminiLLM(LLM):
         max_tokens: int | None = None,
     ) -> LLMResponse:
         contents, config = self._request(messages, json_schema, max_tokens)
-        raw = await acall(
-            lambda: self._client.aio.models.generate_content(
+
+        async def attempt() -> LLMResponse:
+            raw = await self._client.aio.models.generate_content(
                 model=self.config.model, contents=contents, config=config
-            ),
-            self._policy,
-            map_error,
-        )
-        return self._response(raw, json_schema)
+            )
+            return self._response(raw, json_schema)
+
+        return await acall_with_retries(attempt, retry_policy(self.config), map_error)
 
     def close(self) -> None:
         client = self.__dict__.pop("_client", None)

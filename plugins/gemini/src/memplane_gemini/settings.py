@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr
 
 from memplane.errors import ConfigurationError
 from memplane.providers.base import ProviderConfig
+from memplane.providers.retry import RetryPolicy
 
 API_KEY_ENV = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
 PROJECT_ENV = "GOOGLE_CLOUD_PROJECT"
@@ -39,7 +40,16 @@ class GeminiConnection(ProviderConfig):
     api_version: str | None = Field(None, description="override the REST API version, e.g. v1beta")
     headers: dict[str, str] = Field(default_factory=dict, description="extra HTTP headers")
     timeout: float = Field(60.0, gt=0, description="seconds to wait for one HTTP response")
-    max_retries: int = Field(2, ge=0, le=10, description="retries after a retryable failure")
+    max_retries: int = Field(
+        2, ge=0, le=10,
+        description="retries after the first attempt (429, 408, 5xx, timeouts, lost "
+        "connections, garbled bodies); 0 = one attempt",
+    )
+    max_retry_wait: float = Field(
+        60.0, ge=0,
+        description="longest server-requested wait (Retry-After, RetryInfo) waited out; a "
+        "longer one is raised at once as RateLimitError(retry_after=...)",
+    )
     retry_initial_delay: float = Field(1.0, ge=0, description="first backoff delay, seconds")
     retry_max_delay: float = Field(30.0, ge=0, description="cap on any one backoff delay, seconds")
 
@@ -65,3 +75,9 @@ class GeminiConnection(ProviderConfig):
 
     def resolved_location(self) -> str:
         return self.location or os.environ.get(LOCATION_ENV) or DEFAULT_LOCATION
+
+
+def retry_policy(conn: GeminiConnection) -> RetryPolicy:
+    """The shared retry policy (:mod:`memplane.providers.retry`) from the config."""
+    return RetryPolicy(max_retries=conn.max_retries, max_wait=conn.max_retry_wait,
+                       initial_delay=conn.retry_initial_delay, max_delay=conn.retry_max_delay)

@@ -45,7 +45,21 @@ from memplane_conformance.loopback import (
     text_words,
     word_vector,
 )
+from memplane_conformance.malformed import ShapeEdits, reshape
 
+#: the wire adapter of the malformed-response corpus (memplane_conformance.malformed).
+#: A candidate without content is legal (a blocked or recited answer), so
+#: ``message_missing`` has no counterpart on this wire.
+SHAPES: ShapeEdits = {
+    "answers_null_entry": [(("candidates", 0), None)],
+    "answers_not_list": [(("candidates",), "oops")],
+    "message_not_object": [(("candidates", 0, "content"), "oops")],
+    "text_not_string": [(("candidates", 0, "content", "parts", 0, "text"), 42)],
+    "text_is_object": [(("candidates", 0, "content", "parts", 0, "text"), {"text": "hi"})],
+    "usage_not_integer": [(("usageMetadata", "promptTokenCount"), "many"),
+                          (("usageMetadata", "candidatesTokenCount"), "lots")],
+    "usage_not_object": [(("usageMetadata",), [1, 2])],
+}
 _API_PATH = re.compile(r"^/(v1|v1beta|v1alpha)/models/([^/:]+):([A-Za-z]+)$")
 _VERTEX_PATH = re.compile(
     r"^/(v1|v1beta1)/projects/([^/]+)/locations/([^/]+)/publishers/google/models/([^/:]+):([A-Za-z]+)$"
@@ -132,6 +146,19 @@ class GeminiLoopback(LoopbackServer):
     def enqueue_blocked(self, reason: str = "SAFETY") -> None:
         """The prompt is blocked: no candidates, ``promptFeedback.blockReason`` set."""
         self.enqueue(Scripted("text", _Reply("", block_reason=reason)))
+
+    def well_formed_body(self, text: str) -> dict[str, Any]:
+        """A generateContent answer of ``text`` (the malformed corpus starts from it)."""
+        return {
+            "candidates": [{"content": {"role": "model", "parts": [{"text": text}]},
+                            "finishReason": "STOP", "index": 0}],
+            "usageMetadata": {"promptTokenCount": 5, "candidatesTokenCount": 2,
+                              "totalTokenCount": 7},
+            "modelVersion": "loopback-gemini",
+        }
+
+    def malformed_body(self, case: str, text: str) -> Any:
+        return reshape(self.well_formed_body(text), SHAPES.get(case))
 
     def json_schema_of(self, request: Any) -> dict[str, Any] | None:
         body = request.body if isinstance(request.body, dict) else {}

@@ -231,6 +231,8 @@ class MilvusVectorStore(VectorStore):
     def _check_change(self, change: Change) -> None:
         common.check_change(change, self._dimension)
         record = change.record
+        # the JSON field is 64-bit: refuse here, not as the server's retryable error
+        common.check_metadata(record.id, record.metadata, int64=True)
         if len(record.text.encode("utf-8")) > self.config.max_text_length:
             raise ValidationError(
                 f"memory {record.id!r} is longer than {self.config.max_text_length} bytes "

@@ -11,6 +11,7 @@ import os
 from typing import Any
 
 from memplane.errors import ConfigurationError
+from memplane.providers.retry import RetryPolicy
 from memplane_openai.config import AzureConnectionConfig, ConnectionConfig, OpenAIConnectionConfig
 
 
@@ -35,13 +36,17 @@ def check_credentials(config: ConnectionConfig, provider: str) -> None:
     )
 
 
+def retry_policy(config: ConnectionConfig) -> RetryPolicy:
+    return RetryPolicy(max_retries=config.max_retries, max_wait=config.max_retry_wait)
+
+
 def _common(config: ConnectionConfig) -> dict[str, Any]:
     return {
         "api_key": _secret(config.api_key),
         "organization": config.organization,
         "project": config.project,
         "timeout": config.timeout,
-        "max_retries": config.max_retries,
+        "max_retries": 0,  # retries are memplane's: see memplane.providers.retry
         "default_headers": config.default_headers or None,
     }
 

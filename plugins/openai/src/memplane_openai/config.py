@@ -22,7 +22,14 @@ class ConnectionConfig(ProviderConfig):
     )
     timeout: float = Field(default=60.0, gt=0, description="seconds per HTTP attempt")
     max_retries: int = Field(
-        default=2, ge=0, le=10, description="retries after the first attempt (429, 5xx, timeouts)"
+        default=2, ge=0, le=10,
+        description="retries after the first attempt (429, 408, 409, 5xx, timeouts, lost "
+        "connections, garbled bodies); 0 = one attempt",
+    )
+    max_retry_wait: float = Field(
+        default=60.0, ge=0,
+        description="longest Retry-After waited out; a longer one is raised at once as "
+        "RateLimitError(retry_after=...)",
     )
     organization: str | None = None
     project: str | None = None

@@ -6,15 +6,19 @@ an estimated token budget); vectors come back in input order.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
+from functools import partial
 from typing import Any, ClassVar
 
 from memplane.errors import ProviderError, ValidationError
 from memplane.models import Usage
+from memplane.providers import wire
 from memplane.providers.base import Embedder, ProviderConfig, Purpose, Vectors
-from memplane_openai.clients import ClientHolder, check_credentials
+from memplane.providers.retry import acall_with_retries, call_with_retries
+from memplane_openai.clients import ClientHolder, check_credentials, retry_policy
 from memplane_openai.config import AzureOpenAIEmbedderConfig, OpenAIEmbedderConfig
-from memplane_openai.errors import malformed_response, map_openai_error
+from memplane_openai.errors import map_openai_error
 
 #: Native sizes of OpenAI's embedding models; other models are probed once.
 KNOWN_DIMENSIONS = {
@@ -43,6 +47,15 @@ def batches(texts: Sequence[str], max_inputs: int, max_tokens: int) -> Iterator[
         budget += cost
     if batch:
         yield batch
+
+
+def _floats(value: Any, what: str, provider: str) -> list[float]:
+    if not isinstance(value, list) or not value:
+        raise wire.wrong_shape(provider, f"{what} is not a non-empty list of numbers")
+    if not all(isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+               for x in value):
+        raise wire.wrong_shape(provider, f"{what} holds something other than finite numbers")
+    return [float(x) for x in value]
 
 
 class OpenAIEmbedder(Embedder):
@@ -92,12 +105,22 @@ class OpenAIEmbedder(Embedder):
         return list(batches(texts, self.config.batch_size, self.config.max_batch_tokens))
 
     def _vectors(self, response: Any, batch: list[str]) -> list[list[float]]:
-        data = sorted(getattr(response, "data", None) or [], key=lambda item: item.index)
-        if len(data) != len(batch):
-            raise malformed_response(
-                self.name, f"{len(data)} embeddings returned for {len(batch)} inputs"
-            )
-        vectors = [list(item.embedding) for item in data]
+        name = self.name
+        if isinstance(response, str | bytes):
+            raise wire.garbled(name, f"a non-JSON body: {response[:60]!r}")
+        wire.record(response, "the embeddings response", name)
+        items = wire.records(wire.field(response, "data"), "data", name)
+        if len(items) != len(batch):
+            raise wire.wrong_shape(name, f"{len(items)} embeddings returned for {len(batch)} inputs")
+        indexed = []
+        for i, item in enumerate(items):
+            index = wire.field(item, "index")
+            if isinstance(index, bool) or not isinstance(index, int):
+                raise wire.wrong_shape(name, f"data[{i}].index is {index!r}, expected an integer")
+            indexed.append((index, _floats(wire.field(item, "embedding"), f"data[{i}].embedding", name)))
+        if sorted(index for index, _ in indexed) != list(range(len(batch))):
+            raise wire.wrong_shape(name, "the embeddings' indexes do not match the inputs")
+        vectors = [vector for _, vector in sorted(indexed, key=lambda pair: pair[0])]
         expected = self._dimension
         for vector in vectors:
             if expected is None:
@@ -110,35 +133,36 @@ class OpenAIEmbedder(Embedder):
                     provider=self.name,
                     retryable=False,
                 )
+        usage = wire.record(wire.field(response, "usage"), "usage", name, optional=True)
+        tokens = wire.token_count(usage, "prompt_tokens", name)
         self._dimension = expected
-        usage = getattr(response, "usage", None)
-        self.usage.add(
-            Usage(embedding_calls=1, prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0)
-        )
+        self.usage.add(Usage(embedding_calls=1, prompt_tokens=tokens))
         return vectors
 
-    def _fail(self, exc: Exception) -> Exception:
+    def _translate(self, exc: Exception) -> BaseException:
         mapped = map_openai_error(exc, self.name)
         return mapped if mapped is not None else exc
+
+    # the answer is read inside the retry loop: a garbled body is retried too
+    def _attempt(self, batch: list[str]) -> list[list[float]]:
+        return self._vectors(self._clients.sync().embeddings.create(**self._kwargs(batch)), batch)
+
+    async def _aattempt(self, batch: list[str]) -> list[list[float]]:
+        response = await self._clients.async_().embeddings.create(**self._kwargs(batch))
+        return self._vectors(response, batch)
 
     def embed(self, texts: Sequence[str], *, purpose: Purpose = "document") -> Vectors:
         out: list[list[float]] = []
         for batch in self._batches(texts):
-            try:
-                response = self._clients.sync().embeddings.create(**self._kwargs(batch))
-            except Exception as exc:
-                raise self._fail(exc) from exc
-            out.extend(self._vectors(response, batch))
+            out.extend(call_with_retries(partial(self._attempt, batch),
+                                         retry_policy(self.config), self._translate))
         return out
 
     async def aembed(self, texts: Sequence[str], *, purpose: Purpose = "document") -> Vectors:
         out: list[list[float]] = []
         for batch in self._batches(texts):
-            try:
-                response = await self._clients.async_().embeddings.create(**self._kwargs(batch))
-            except Exception as exc:
-                raise self._fail(exc) from exc
-            out.extend(self._vectors(response, batch))
+            out.extend(await acall_with_retries(partial(self._aattempt, batch),
+                                                retry_policy(self.config), self._translate))
         return out
 
     def close(self) -> None:

@@ -1,7 +1,7 @@
 """Translate OpenAI SDK exceptions into :mod:`memplane.errors`.
 
-The SDK has already retried what it retries (429, 408, 409, 5xx, timeouts, lost
-connections) ``max_retries`` times when one of these reaches us.
+The SDK's own retries are off (``max_retries=0`` on the client): the provider retries
+through :mod:`memplane.providers.retry`, which needs each failure as a typed error.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from memplane.errors import (
     MemplaneError,
     ProviderError,
     ProviderTimeout,
-    RateLimitError,
 )
-from memplane.providers.retry_after import retry_after_seconds
+from memplane.providers.retry import error_for_status
+from memplane.providers.wire import garbled, wrong_shape
 
 
 def _detail(exc: Any) -> str:
@@ -53,38 +53,14 @@ def map_openai_error(exc: BaseException, provider: str) -> MemplaneError | None:
             f"`api_key` in the provider config or the SDK's environment variable",
             provider=provider,
         )
-    if isinstance(exc, openai.RateLimitError):
-        return RateLimitError(
-            f"{provider}: rate limited after the configured retries ({_detail(exc)}); "
-            f"slow down, raise `max_retries`, or raise your quota",
-            provider=provider,
-            retry_after=retry_after_seconds(exc.response.headers),
-        )
     if isinstance(exc, openai.APIStatusError):
-        status = exc.status_code
-        retryable = status in (408, 409) or status >= 500
-        if exc.response.headers.get("x-should-retry") in ("true", "false"):
-            retryable = exc.response.headers["x-should-retry"] == "true"  # the server knows best
-        hint = "the server failed; try again later" if retryable else (
-            "the request was refused; check `model`, the schema and the server's capabilities"
+        return error_for_status(
+            exc.status_code, provider=provider, detail=_detail(exc), headers=exc.response.headers
         )
-        return ProviderError(
-            f"{provider}: HTTP {status}: {_detail(exc)}; {hint}",
-            provider=provider,
-            retryable=retryable,
-        )
-    if isinstance(exc, openai.APIResponseValidationError | json.JSONDecodeError):
-        return malformed_response(provider, exc)
+    if isinstance(exc, openai.APIResponseValidationError):
+        return wrong_shape(provider, str(exc))
+    if isinstance(exc, json.JSONDecodeError | UnicodeDecodeError):
+        return garbled(provider, f"{type(exc).__name__}: {exc}")
     if isinstance(exc, openai.OpenAIError):
         return ProviderError(f"{provider}: {exc}", provider=provider, retryable=False)
     return None
-
-
-def malformed_response(provider: str, exc: BaseException | str) -> ProviderError:
-    # A garbled body is usually a proxy or overloaded server: trying again may help.
-    return ProviderError(
-        f"{provider}: the server sent a response that is not valid for the API ({exc}); "
-        f"check that `base_url` points at an OpenAI-compatible endpoint",
-        provider=provider,
-        retryable=True,
-    )

@@ -3,7 +3,8 @@
 With a schema it asks for strict structured outputs (``structured_output:
 json_schema``); servers without them use JSON mode with the schema in the prompt
 (``json_object``) or plain text (``text``), and the core parses tolerantly.
-Retries are the SDK's (bounded by ``max_retries``, honouring Retry-After).
+Retries are memplane's shared policy (:mod:`memplane.providers.retry`), with the SDK's
+own retries off; the answer is read defensively (:mod:`memplane.providers.wire`).
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from memplane.models import ChatMessage, Usage
+from memplane.providers import wire
 from memplane.providers.base import LLM, LLMResponse, ProviderConfig
-from memplane_openai.clients import ClientHolder, check_credentials
+from memplane.providers.retry import acall_with_retries, call_with_retries
+from memplane_openai.clients import ClientHolder, check_credentials, retry_policy
 from memplane_openai.config import AzureOpenAILLMConfig, OpenAILLMConfig
-from memplane_openai.errors import malformed_response, map_openai_error
+from memplane_openai.errors import map_openai_error
 from memplane_openai.schema import NotStrictable, strict_schema, strip_introduced_nulls
 
 _NAME_UNSAFE = re.compile(r"[^a-zA-Z0-9_-]")
@@ -125,32 +128,38 @@ class OpenAILLM(LLM):
     # --- response ----------------------------------------------------------------
 
     def _response(self, completion: Any, request: _Request) -> LLMResponse:
-        choices = getattr(completion, "choices", None)
+        name = self.name
+        if isinstance(completion, str | bytes):
+            # the SDK hands back the raw text of a body that is not JSON
+            raise wire.garbled(name, f"a non-JSON body: {completion[:60]!r}")
+        wire.record(completion, "the completion", name)
+        choices = wire.records(wire.field(completion, "choices"), "choices", name)
         if not choices:
-            raise malformed_response(self.name, "no choices in the completion")
+            raise wire.wrong_shape(name, "no choices in the completion")
         choice = choices[0]
-        message = choice.message
-        text = message.content or ""
-        refusal = getattr(message, "refusal", None)
+        message = wire.record(wire.field(choice, "message"), "choices[0].message", name)
+        text = wire.text(wire.field(message, "content"), "choices[0].message.content", name) or ""
+        refusal = wire.text(wire.field(message, "refusal"), "choices[0].message.refusal", name)
+        finish = wire.text(wire.field(choice, "finish_reason"), "choices[0].finish_reason", name)
+        usage = wire.record(wire.field(completion, "usage"), "usage", name, optional=True)
+        prompt_tokens = wire.token_count(usage, "prompt_tokens", name)
+        completion_tokens = wire.token_count(usage, "completion_tokens", name)
         structured = None
         if request.schema is not None and text and not refusal:
             structured = _parse_object(text)
             if structured is not None and self.config.structured_output == "json_schema":
                 structured = strip_introduced_nulls(structured, request.schema)
-        usage = getattr(completion, "usage", None)
+        model = wire.field(completion, "model")
         return LLMResponse(
             text=text or (refusal or ""),
             structured=structured,
-            usage=Usage(
-                llm_calls=1,
-                prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
-                completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
-            ),
-            model=getattr(completion, "model", None),
-            finish_reason="refusal" if refusal else choice.finish_reason,
+            usage=Usage(llm_calls=1, prompt_tokens=prompt_tokens,
+                        completion_tokens=completion_tokens),
+            model=model if isinstance(model, str) else None,
+            finish_reason="refusal" if refusal else finish,
         )
 
-    def _fail(self, exc: Exception) -> Exception:
+    def _translate(self, exc: Exception) -> BaseException:
         mapped = map_openai_error(exc, self.name)
         return mapped if mapped is not None else exc
 
@@ -165,11 +174,14 @@ class OpenAILLM(LLM):
         max_tokens: int | None = None,
     ) -> LLMResponse:
         request = self._request(messages, json_schema, schema_name, max_tokens)
-        try:
-            completion = self._clients.sync().chat.completions.create(**request.kwargs)
-        except Exception as exc:
-            raise self._fail(exc) from exc
-        return self._response(completion, request)
+        # the answer is parsed inside the retry loop: a garbled body is retried too
+        return call_with_retries(
+            lambda: self._response(
+                self._clients.sync().chat.completions.create(**request.kwargs), request
+            ),
+            retry_policy(self.config),
+            self._translate,
+        )
 
     async def agenerate(
         self,
@@ -180,11 +192,12 @@ class OpenAILLM(LLM):
         max_tokens: int | None = None,
     ) -> LLMResponse:
         request = self._request(messages, json_schema, schema_name, max_tokens)
-        try:
+
+        async def attempt() -> LLMResponse:
             completion = await self._clients.async_().chat.completions.create(**request.kwargs)
-        except Exception as exc:
-            raise self._fail(exc) from exc
-        return self._response(completion, request)
+            return self._response(completion, request)
+
+        return await acall_with_retries(attempt, retry_policy(self.config), self._translate)
 
     def close(self) -> None:
         self._clients.close()

@@ -28,9 +28,25 @@ from memplane_conformance.loopback import (
     Scripted,
     json_reply,
 )
+from memplane_conformance.malformed import DELETE, ShapeEdits, reshape
 
 TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 BLOCK_TYPES = {"text", "image", "document", "tool_use", "tool_result"}
+
+
+#: the wire adapter of the malformed-response corpus (memplane_conformance.malformed):
+#: the Messages API's answer list is ``content``, its entries are the content blocks
+SHAPES: ShapeEdits = {
+    "answers_null_entry": [(("content", 0), None)],
+    "answers_not_list": [(("content",), "oops")],
+    "message_missing": [(("content",), DELETE)],
+    "message_not_object": [(("content", 0), "oops")],
+    "text_not_string": [(("content", 0, "text"), 42)],
+    "text_is_object": [(("content", 0, "text"), {"text": "hi"})],
+    "usage_not_integer": [(("usage", "input_tokens"), "many"),
+                          (("usage", "output_tokens"), "lots")],
+    "usage_not_object": [(("usage",), [1, 2])],
+}
 
 
 def words(text: str) -> int:
@@ -197,6 +213,19 @@ class AnthropicLoopback(LoopbackServer):
             "stop_sequence": None,
             "usage": {**usage, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0},
         }, {"request-id": f"req_loopback_{int(time.time() * 1000)}"})
+
+    def well_formed_body(self, text: str) -> dict[str, Any]:
+        """A message answering ``text`` (the malformed corpus starts from it)."""
+        return {
+            "id": "msg_loopback_wire", "type": "message", "role": "assistant",
+            "model": "claude-haiku-4-5", "content": [{"type": "text", "text": text}],
+            "stop_reason": "end_turn", "stop_sequence": None,
+            "usage": {"input_tokens": 5, "output_tokens": 2,
+                      "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0},
+        }
+
+    def malformed_body(self, case: str, text: str) -> Any:
+        return reshape(self.well_formed_body(text), SHAPES.get(case))
 
     def error(self, status: int, message: str, kind: str) -> Reply:
         kinds = {401: "authentication_error", 429: "rate_limit_error", 500: "api_error",

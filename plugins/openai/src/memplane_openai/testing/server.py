@@ -33,6 +33,7 @@ from memplane_conformance.loopback import (
     Scripted,
     json_reply,
 )
+from memplane_conformance.malformed import DELETE, ShapeEdits, reshape
 
 ROLES = {"system", "developer", "user", "assistant", "tool"}
 NAME_PATTERN = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
@@ -45,6 +46,20 @@ MODEL_DIMENSIONS = {
 }
 #: models that refuse the ``dimensions`` parameter, as the real API does
 FIXED_DIMENSION_MODELS = {"text-embedding-ada-002"}
+
+
+#: the wire adapter of the malformed-response corpus (memplane_conformance.malformed)
+SHAPES: ShapeEdits = {
+    "answers_null_entry": [(("choices", 0), None)],
+    "answers_not_list": [(("choices",), "oops")],
+    "message_missing": [(("choices", 0, "message"), DELETE)],
+    "message_not_object": [(("choices", 0, "message"), "oops")],
+    "text_not_string": [(("choices", 0, "message", "content"), 42)],
+    "text_is_object": [(("choices", 0, "message", "content"), {"text": "hi"})],
+    "usage_not_integer": [(("usage", "prompt_tokens"), "many"),
+                          (("usage", "completion_tokens"), "lots")],
+    "usage_not_object": [(("usage",), [1, 2])],
+}
 
 
 def words(text: str) -> int:
@@ -130,6 +145,20 @@ class OpenAILoopback(LoopbackServer):
         structured outputs answer requests the model will not fulfil."""
         with self._lock:
             self._script.append(Scripted("refusal", refusal))
+
+    def well_formed_body(self, text: str) -> dict[str, Any]:
+        """A chat completion answering ``text`` (the malformed corpus starts from it)."""
+        return {
+            "id": "chatcmpl-loopback-wire", "object": "chat.completion", "created": 0,
+            "model": "gpt-4o-mini",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text,
+                                                 "refusal": None},
+                         "finish_reason": "stop", "logprobs": None}],
+            "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7},
+        }
+
+    def malformed_body(self, case: str, text: str) -> Any:
+        return reshape(self.well_formed_body(text), SHAPES.get(case))
 
     def json_schema_of(self, request: RecordedRequest) -> dict[str, Any] | None:
         body = request.body if isinstance(request.body, dict) else {}
