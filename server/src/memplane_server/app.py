@@ -31,14 +31,25 @@ from memplane_server.settings import ServerSettings
 from memplane_server.state import ServerState
 
 
+#: the third-party package each optional piece needs (its extra of memplane-server).
+_OPTIONAL_NEEDS = {
+    "memplane_server.metrics": "prometheus_client",
+    "memplane_server.inspector": None,
+    "memplane_server.mcp.http": "mcp",
+}
+
+
 def _optional(name: str) -> ModuleType | None:
-    """Import ``name`` if it is installed; a module that exists but fails to import
-    raises (a broken piece must not vanish silently)."""
+    """Import ``name`` if it and the extra it needs are installed; a piece whose extra is
+    present but that fails to import raises (a broken piece must not vanish silently)."""
     try:
         if importlib.util.find_spec(name) is None:
             return None
     except ModuleNotFoundError:  # a parent package is missing
         return None
+    needs = _OPTIONAL_NEEDS.get(name)
+    if needs is not None and importlib.util.find_spec(needs) is None:
+        return None  # its extra (e.g. memplane-server[mcp]) is not installed
     return importlib.import_module(name)
 
 
