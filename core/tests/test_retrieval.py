@@ -171,7 +171,8 @@ def test_keyword_only_candidates_reach_the_results(memory_factory: Callable[...,
 def test_vector_only_when_hybrid_is_off(m: Memory) -> None:
     m.add(["User plays the cello"], user_id="u", infer=False)
     hits = m.search("cello", user_id="u", hybrid=False, explain=True)
-    assert set(hits[0].signals) == {"vector", "vector_score"}
+    assert set(hits[0].signals) == {"vector", "vector_score", "share_vector"}
+    assert hits[0].signals["share_vector"] == 1.0
     assert hits[0].score == pytest.approx(max(0.0, 2 * hits[0].signals["vector_score"] - 1))
 
 
