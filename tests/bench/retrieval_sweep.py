@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import itertools
 import json
-import pickle
 import sys
 from pathlib import Path
 from typing import Any
@@ -30,25 +29,18 @@ memplane.fusion.keyword_terms = functools.lru_cache(maxsize=None)(memplane.fusio
 def load(paths: list[str]) -> dict[tuple[str, str], tuple[ev.EvalSet, list[ev.Asked]]]:
     out = {}
     for path in paths:
-        with open(path, "rb") as fh:
-            while True:
-                try:
-                    s, asked = pickle.load(fh)
-                except EOFError:
-                    break
-                out[(s.name, s.half)] = (s, asked)
+        for s, asked in ev.read_dump(path):
+            out[(s.name, s.half)] = (s, asked)
     return out
 
 
 def grid() -> dict[str, str]:
     specs = {"vector": "vector", "default(old)": "boost:"}
-    for pivot, b in itertools.product((0, 40, 80), (0.5, 1.0)):
-        if pivot == 0 and b != 0.5:
-            continue
-        for depth, power, floor in ((0, 1, 0), (10, 1, 0), (10, 2, 0), (20, 1, 0), (10, 1, 0.25), (5, 1, 0)):
-            for share in (0.5, 0.67):
-                specs[f"p{pivot} b{b} d{depth} pow{power} fl{floor} s{share}"] = (
-                    f"boost:pivot={pivot},b={b},depth={depth},power={power},floor={floor},share={share}")
+    for pivot, b in ((0, 0.5), (100, 1.0), (150, 0.5), (150, 1.0), (250, 1.0)):
+        for extra in ("", "conf=3", "depth=10,floor=0.5"):
+            for share in (0.5, 0.6, 0.67, 0.75):
+                body = f"pivot={pivot},b={b},share={share}" + ("," + extra if extra else "")
+                specs[body] = "boost:" + body
     return specs
 
 

@@ -53,6 +53,8 @@ class BoostParams:
     agreement_depth: int = 0  # 0: confidence is always 1
     agreement_power: float = 1.0
     agreement_floor: float = 0.0
+    confidence_scale: float = 0.0  # 0: off; else confidence *= best / (best + scale)
+    plausibility_power: float = 0.0  # 0: off; else evidence *= (v / best v) ** power
 
 
 def clip(x: float) -> float:
@@ -113,6 +115,10 @@ def boost(
         ranked = sorted(keyword_hits, key=lambda h: -relevance[h.id])
         raw = agreement(vector_hits, ranked, params.agreement_depth)
         confidence = params.agreement_floor + (1 - params.agreement_floor) * raw ** params.agreement_power
+    if params.confidence_scale > 0 and keyword_hits:
+        strongest = max(odds(h.score) for h in keyword_hits)
+        confidence *= strongest / (strongest + params.confidence_scale)
+    top_base = max((max(0.0, 2.0 * v - 1.0) for v in vectors.values()), default=0.0)
     terms = set(keyword_terms(query))
     for rid, c in candidates.items():
         raw_v = vectors.get(rid, floor)
@@ -126,6 +132,8 @@ def boost(
         coverage = max(query_coverage(terms, c.record.text), 1.0 / max(1, len(terms)))
         strength = relevance[rid] / best if best > 0 else 0.0
         evidence = strength * math.sqrt(coverage)
+        if params.plausibility_power > 0 and top_base > 0:
+            evidence *= (base / top_base) ** params.plausibility_power
         contribution = (1.0 - base) * params.share * confidence * evidence
         c.score += contribution
         c.signals["keyword"] = contribution

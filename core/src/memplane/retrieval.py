@@ -13,16 +13,15 @@ Signals (each fetched with the caller's scope and filters, ``candidate_pool`` de
 Fusion (``search.fusion``), over the signals that returned at least one hit with a
 score above 0 (a zero score carries no evidence):
 
-- ``boost`` (default): ``score = v + (1 - v) * w * e`` where
+- ``boost`` (default): ``score = v + (1 - v) * w * c * e`` where
   ``v = max(0, cos)`` is the cosine similarity clipped at 0 (``2 * vector_score - 1``),
-  ``w = keyword_weight / (vector_weight + keyword_weight)`` and the keyword evidence
-  ``e = (odds(k) / max odds(k)) * sqrt(coverage)`` in [0, 1]: ``odds(k) = k / (1 - k)``
-  undoes the store's ``s / (1 + s)`` squashing of BM25 (the max runs over this
-  query's keyword hits), and ``coverage`` is the share of the query's distinct
-  terms found in the memory. Keyword evidence can only raise a score and never past
-  1; one shared word out of four can add at most ``w * 0.5`` of the gap, so it does
-  not beat a clearly closer vector match. A candidate missing from the vector list
-  takes its lowest score (it can be no higher).
+  ``w = keyword_weight / (vector_weight + keyword_weight)``, ``c`` the query's
+  keyword confidence and ``e`` the candidate's keyword evidence in [0, 1]
+  (``memplane.fusion`` has the formulas: keyword relevance divided by a length
+  factor for texts longer than ``keyword_length_pivot`` terms, relative to this
+  query's best, times ``sqrt(coverage)`` of the query's distinct terms). Keyword
+  evidence can only raise a score and never past 1. A candidate missing from the
+  vector list takes its lowest score (it can be no higher).
 - ``rrf``: ``score = sum_i w_i / (k + rank_i) / sum_i w_i / (k + 1)``,
   ``rank_i`` 1-based in signal ``i``; a candidate absent from a signal adds
   nothing. Rank-based: the top hit scores 1 however unrelated it is.
@@ -33,8 +32,11 @@ score above 0 (a zero score carries no evidence):
 Then, optionally: rerank the best ``rerank_pool`` fused candidates (the reranker's
 score replaces the fused one), and a recency boost
 ``score = (1 - w) * score + w * 0.5 ** (age_days / half_life_days)`` where age is
-measured from ``observed_at`` (else ``created_at``). ``explain=True`` fills
-``SearchHit.signals`` with each signal's contribution and raw value.
+measured from ``observed_at`` (else ``created_at``) back to the request's ``as_of``,
+by default the newest observation among the candidates when that is in the past
+(backfilled data), else now. ``explain=True`` fills ``SearchHit.signals`` with each
+signal's contribution and raw value, and ``share_<signal>``: its part of the final
+score (the shares sum to 1).
 """
 
 from __future__ import annotations
