@@ -131,3 +131,22 @@ def test_explain_shares_sum_to_one_and_follow_contributions() -> None:
     assert explain_shares({"vector": 0.0}, 0.0)["share_vector"] == 0.0
     reranked = explain_shares({"vector": 0.5, "fused": 0.5, "rerank": 0.9}, 0.9)
     assert reranked["share_rerank"] == 1.0 and "share_vector" not in reranked
+
+
+def test_confidence_scale_follows_the_strongest_keyword_match() -> None:
+    vector = [hit("a", 0.8, "alpha"), hit("b", 0.7, "beta")]
+    weak = [hit("b", 0.5, "beta")]  # odds 1
+    strong = [hit("b", 0.9, "beta")]  # odds 9
+    params = BoostParams(share=0.5, confidence_scale=3.0)
+    assert run_boost(vector, weak, params, "beta")["b"].signals["keyword_confidence"] == pytest.approx(1 / 4)
+    assert run_boost(vector, strong, params, "beta")["b"].signals["keyword_confidence"] == pytest.approx(9 / 12)
+
+
+def test_default_settings_normalise_long_texts() -> None:
+    """The shipped defaults (chosen on held-out halves, docs/benchmarks.md) turn
+    length normalisation on and leave the other knobs off."""
+    from memplane.config import SearchConfig
+    from memplane.retrieval import boost_params
+
+    params = boost_params(SearchConfig(), {"vector": 1.0, "keyword": 1.0})
+    assert params == BoostParams(share=0.5, length_pivot=100, length_b=1.0)

@@ -46,7 +46,7 @@ def test_boost_formula() -> None:
     assert fused["c"].score == 0.0  # cos < 0: no similarity at all
     assert fused["b"].signals == pytest.approx({
         "vector": v_b, "vector_score": 0.7, "keyword": (1 - v_b) * w * e_b, "keyword_score": 0.75,
-        "keyword_strength": 1.0, "keyword_coverage": 3 / 4})
+        "keyword_strength": 1.0, "keyword_coverage": 3 / 4, "keyword_confidence": 1.0})
     assert "keyword" not in fused["c"].signals
 
 

@@ -319,7 +319,7 @@ def parse_variant(spec: str) -> Variant:
 
     names = {"pivot": "length_pivot", "b": "length_b", "depth": "agreement_depth",
              "power": "agreement_power", "floor": "agreement_floor", "share": "share",
-             "conf": "confidence_scale", "plaus": "plausibility_power"}
+             "conf": "confidence_scale"}
     body = spec.split(":", 1)[1] if ":" in spec else ""
     values = dict(item.split("=") for item in body.split(",") if item)
     chunked = values.pop("chunked", "0") == "1"
@@ -333,7 +333,7 @@ def parse_variant(spec: str) -> Variant:
 VARIANTS: dict[str, Variant] = {
     "vector": product(hybrid=False),
     "default": product(),
-    "old_default": product(),  # replaced below once the defaults change
+    "old_default": product(keyword_length_pivot=0),  # the default before issue #16
     "keyword": product(vector_weight=0.0),
     "rrf": product(fusion="rrf"),
     "vector_chunkmax": product(hybrid=False, chunked=True),
@@ -359,6 +359,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--conversations", type=int, default=0, help="first N per half (0: all)")
     parser.add_argument("--check", action="store_true", help="compare with Memory.search end to end")
     parser.add_argument("--out", default=None, help="write the figures as JSON here")
+    parser.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
     parser.add_argument("--dump", default=None, help="pickle the candidate lists here (for sweeps)")
     parser.add_argument("--load", default=None, help="read candidate lists from a --dump file")
     args = parser.parse_args(argv)
@@ -391,8 +392,38 @@ def main(argv: list[str] | None = None) -> None:
             with open(args.dump, "ab") as fh:
                 pickle.dump((s, asked), fh)
     cache.save()
+    if args.markdown:
+        print(markdown(results, sets))
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=1) + "\n")
+
+
+def markdown(results: dict[str, Any], sets: list[EvalSet]) -> str:
+    """One table per set: overall figures per half, then recall@10 per category."""
+    out = []
+    for name, halves in results["sets"].items():
+        cats = next(s.categories for s in sets if s.name == name)
+        out.append(f"\n**{name}** (" + ", ".join(
+            f"half {h}: {row['conversations']} conversations, {row['questions']} questions"
+            for h, row in sorted(halves.items())) + ")\n")
+        head = ["variant"] + [f"{h} {m}" for h in sorted(halves) for m in ("R@10", "H@10", "R@30")]
+        out.append("| " + " | ".join(head) + " |")
+        out.append("|" + "---|" * len(head))
+        variants = next(iter(halves.values()))["variants"]
+        for v in variants:
+            cells = [f"{halves[h]['variants'][v]['overall'][m]:.3f}" for h in sorted(halves)
+                     for m in ("recall@10", "hit@10", "recall@30")]
+            out.append(f"| {v} | " + " | ".join(cells) + " |")
+        out.append("")
+        head = ["recall@10 by category"] + [f"{h} {c} ({halves[h]['variants'][v][c]['questions']})"
+                                           for h in sorted(halves) for c in cats.values()]
+        out.append("| " + " | ".join(head) + " |")
+        out.append("|" + "---|" * len(head))
+        for v in variants:
+            cells = [f"{halves[h]['variants'][v][c].get('recall@10', float('nan')):.3f}"
+                     for h in sorted(halves) for c in cats.values()]
+            out.append(f"| {v} | " + " | ".join(cells) + " |")
+    return "\n".join(out)
 
 
 def print_table(s: EvalSet, row: dict[str, Any]) -> None:

@@ -13,7 +13,6 @@ read to report the chosen setting.
 from __future__ import annotations
 
 import functools
-import itertools
 import json
 import sys
 from pathlib import Path

@@ -148,8 +148,12 @@ class SearchConfig(_Strict):
     #: ``boost`` length normalisation of keyword evidence: a text of ``n`` terms
     #: longer than the pivot has its keyword relevance divided by
     #: ``1 + keyword_length_b * (n / keyword_length_pivot - 1)`` (0 turns it off).
-    keyword_length_pivot: int = Field(0, ge=0)
-    keyword_length_b: float = Field(0.75, ge=0.0, le=1.0)
+    keyword_length_pivot: int = Field(100, ge=0)
+    keyword_length_b: float = Field(1.0, ge=0.0, le=1.0)
+    #: ``boost`` keyword confidence per query from its strongest keyword match
+    #: ``s`` (unbounded relevance, e.g. summed IDF): the boost is scaled by
+    #: ``s / (s + keyword_confidence_scale)`` (0: never scaled).
+    keyword_confidence_scale: float = Field(0.0, ge=0.0)
     #: ``boost`` keyword confidence per query: the share of the keyword top
     #: ``keyword_agreement_depth`` that is also in the vector top as many, raised
     #: to ``keyword_agreement_power``, lifted by ``keyword_agreement_floor``

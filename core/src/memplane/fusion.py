@@ -15,12 +15,15 @@ keyword evidence close part of the gap to 1:
   terms) leaves texts up to ``pivot`` terms alone and divides the relevance of longer
   ones, as BM25's length normalisation does: a turn of hundreds of words collects
   matches for almost any query without being about it;
-- ``confidence`` in [0, 1] for the whole query: how much the keyword list agrees
-  with the vector list, the share of the keyword top ``depth`` that also ranks in
-  the vector top ``depth`` (raised to ``agreement_power``). When the words a
-  question shares with the memories point at texts the embedder finds unrelated
-  (a preference question against long answers that share its vocabulary), the
-  keyword evidence counts for less; when the two lists agree, it counts fully.
+- ``confidence`` in [0, 1] for the whole query: how strong its best keyword match
+  is, ``s / (s + confidence_scale)`` with ``s`` the best hit's unbounded relevance
+  (in the sqlite store, the summed scope IDF of the distinct query words it holds).
+  A question whose only shared words are everyday ones ("what should I cook this
+  weekend?") gets a small keyword boost, one naming something rare ("the ferry to
+  Hvar") nearly the full one. Optionally (off by default) also the agreement of the
+  keyword and vector lists: the share of the keyword top ``depth`` that ranks in the
+  vector top ``depth``; measured, it costs more where keywords rescue weak vectors
+  (other languages) than it saves (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -54,7 +57,6 @@ class BoostParams:
     agreement_power: float = 1.0
     agreement_floor: float = 0.0
     confidence_scale: float = 0.0  # 0: off; else confidence *= best / (best + scale)
-    plausibility_power: float = 0.0  # 0: off; else evidence *= (v / best v) ** power
 
 
 def clip(x: float) -> float:
@@ -118,7 +120,6 @@ def boost(
     if params.confidence_scale > 0 and keyword_hits:
         strongest = max(odds(h.score) for h in keyword_hits)
         confidence *= strongest / (strongest + params.confidence_scale)
-    top_base = max((max(0.0, 2.0 * v - 1.0) for v in vectors.values()), default=0.0)
     terms = set(keyword_terms(query))
     for rid, c in candidates.items():
         raw_v = vectors.get(rid, floor)
@@ -132,16 +133,13 @@ def boost(
         coverage = max(query_coverage(terms, c.record.text), 1.0 / max(1, len(terms)))
         strength = relevance[rid] / best if best > 0 else 0.0
         evidence = strength * math.sqrt(coverage)
-        if params.plausibility_power > 0 and top_base > 0:
-            evidence *= (base / top_base) ** params.plausibility_power
         contribution = (1.0 - base) * params.share * confidence * evidence
         c.score += contribution
         c.signals["keyword"] = contribution
         c.signals["keyword_score"] = next(h.score for h in keyword_hits if h.id == rid)
         c.signals["keyword_strength"] = strength
         c.signals["keyword_coverage"] = coverage
-        if params.agreement_depth > 0:
-            c.signals["keyword_confidence"] = confidence
+        c.signals["keyword_confidence"] = confidence
 
 
 def reference_time(records: Sequence[MemoryRecord], now: datetime) -> datetime:

@@ -96,6 +96,7 @@ def boost_params(settings: SearchConfig, weights: dict[str, float]) -> BoostPara
         agreement_depth=settings.keyword_agreement_depth,
         agreement_power=settings.keyword_agreement_power,
         agreement_floor=settings.keyword_agreement_floor,
+        confidence_scale=settings.keyword_confidence_scale,
     )
 
 

@@ -342,7 +342,6 @@ def conversation(rng: random.Random, index: int) -> dict[str, object]:
         slots[n % (sessions - 6)].append(ev)
     for u in updates:  # the newer statement comes in one of the last sessions
         slots[rng.randrange(sessions - 6, sessions)].append(("new", u))
-    planted_ids: dict[int, str] = {}
     old_ids: dict[int, str] = {}
 
     def add(role: str, text: str, when: datetime) -> str:
