@@ -108,9 +108,10 @@ def boost(
     floor = min(vectors.values()) if vectors else 0.0
     keyword_hits = signals.get("keyword", []) if params.share > 0 else []
     relevance: dict[str, float] = {}
+    words: dict[str, list[str]] = {}  # each keyword hit's terms, split once
     for h in keyword_hits:
-        size = len(keyword_terms(h.record.text)) if params.length_pivot > 0 else 0
-        relevance[h.id] = odds(h.score) / length_factor(size, params.length_pivot, params.length_b)
+        words[h.id] = keyword_terms(h.record.text)
+        relevance[h.id] = odds(h.score) / length_factor(len(words[h.id]), params.length_pivot, params.length_b)
     best = max(relevance.values(), default=0.0)
     confidence = 1.0
     if params.agreement_depth > 0 and vector_hits and keyword_hits:
@@ -130,7 +131,8 @@ def boost(
         if rid not in relevance:
             continue
         # the store matched at least one query term even if our split disagrees
-        coverage = max(query_coverage(terms, c.record.text), 1.0 / max(1, len(terms)))
+        found = len(terms.intersection(words[rid])) / len(terms) if terms else 0.0
+        coverage = max(found, 1.0 / max(1, len(terms)))
         strength = relevance[rid] / best if best > 0 else 0.0
         evidence = strength * math.sqrt(coverage)
         contribution = (1.0 - base) * params.share * confidence * evidence
