@@ -97,8 +97,10 @@ def load_locomo(path: Path) -> list[EvalSet]:
 
 
 def load_generated(name: str) -> list[EvalSet]:
+    """Halves A (seed 1) and B (seed 2); ``name@N`` loads only seed N (a fresh set)."""
     out = []
-    for half, seed in (("A", 1), ("B", 2)):
+    name, _, only = name.partition("@")
+    for half, seed in ((f"seed{only}", int(only)),) if only else (("A", 1), ("B", 2)):
         raw = json.loads((EVALSETS / f"{name}-{seed}.json").read_text(encoding="utf-8"))
         convs = [
             Conv(
