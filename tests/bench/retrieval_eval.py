@@ -266,7 +266,7 @@ def read_dump(path: str) -> list[tuple[EvalSet, list[Asked]]]:
 Variant = Callable[[Asked], list[Any]]
 
 
-def product(params: Any = None, chunked: bool = False, **settings: Any) -> Variant:
+def product(params: Any = None, chunked: bool = False, from_now: bool = False, **settings: Any) -> Variant:
     """memplane's fusion with these ``SearchConfig`` settings (no rerank); ``params``
     overrides the boost knobs, ``chunked`` scores vectors by chunk-max (a simulation
     of multi-vector storage, which memplane does not have)."""
@@ -283,7 +283,8 @@ def product(params: Any = None, chunked: bool = False, **settings: Any) -> Varia
         weights = {"vector": config.vector_weight, "keyword": config.keyword_weight}
         fused = fuse(signals, weights, config, POOL, a.question.question, params)
         if config.recency_weight > 0:  # as search_flow does, with as_of left to its default
-            reference = reference_time([h.record for hits in signals.values() for h in hits], NOW)
+            reference = NOW if from_now else reference_time(
+                [h.record for hits in signals.values() for h in hits], NOW)
             fused = apply_recency(fused, reference, config.recency_weight, config.recency_half_life_days)
         return [c.record for c in fused]
 
@@ -325,11 +326,12 @@ def parse_variant(spec: str) -> Variant:
     body = spec.split(":", 1)[1] if ":" in spec else ""
     values = dict(item.split("=") for item in body.split(",") if item)
     chunked = values.pop("chunked", "0") == "1"
+    from_now = values.pop("asof", "") == "now"  # recency from today, as before issue #16
     settings = {key: float(values.pop(key)) for key in ("recency_weight", "recency_half_life_days")
                 if key in values}
     kwargs: dict[str, Any] = {names[k]: (int(v) if names[k] in ("length_pivot", "agreement_depth") else float(v))
                               for k, v in values.items()}
-    return product(BoostParams(**kwargs), chunked=chunked, **settings)
+    return product(BoostParams(**kwargs), chunked=chunked, from_now=from_now, **settings)
 
 
 VARIANTS: dict[str, Variant] = {
