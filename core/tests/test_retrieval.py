@@ -46,7 +46,7 @@ def test_boost_formula() -> None:
     assert fused["c"].score == 0.0  # cos < 0: no similarity at all
     assert fused["b"].signals == pytest.approx({
         "vector": v_b, "vector_score": 0.7, "keyword": (1 - v_b) * w * e_b, "keyword_score": 0.75,
-        "keyword_strength": 1.0, "keyword_coverage": 3 / 4})
+        "keyword_strength": 1.0, "keyword_coverage": 3 / 4, "keyword_confidence": 1.0})
     assert "keyword" not in fused["c"].signals
 
 
@@ -157,6 +157,25 @@ def test_explain_shows_each_signal(m: Memory) -> None:
     assert top.signals["vector"] == pytest.approx(max(0.0, 2 * top.signals["vector_score"] - 1))
     assert top.signals["keyword_coverage"] == 1.0 and top.signals["keyword_strength"] == 1.0
     assert all(h.signals == {} for h in m.search("Biscuit", user_id="u"))
+    # each signal's share of the final score
+    assert top.signals["share_vector"] + top.signals["share_keyword"] == pytest.approx(1.0)
+    assert top.signals["share_keyword"] == pytest.approx(top.signals["keyword"] / top.score)
+
+
+def test_recency_counts_from_the_newest_observation_for_backfilled_data(
+    memory_factory: Callable[..., Memory],
+) -> None:
+    """Data observed years ago: age counts back from its newest observation, so the
+    newer of two statements still gets the full recency signal."""
+    m = memory_factory(ScriptedLLM(), config={"search": {"recency_weight": 0.3, "recency_half_life_days": 30}})
+    m.add("User works at Acme", user_id="u", infer=False, observed_at=datetime(2021, 1, 5, tzinfo=UTC))
+    m.add("User works at Initech", user_id="u", infer=False, observed_at=datetime(2021, 3, 6, tzinfo=UTC))
+    hits = {h.text: h for h in m.search("where does the user work", user_id="u", explain=True)}
+    assert hits["User works at Initech"].signals["recency"] == pytest.approx(0.3)
+    assert hits["User works at Acme"].signals["recency"] == pytest.approx(0.3 * 0.5 ** (60 / 30))
+    top = max(hits.values(), key=lambda h: h.score)
+    assert top.text == "User works at Initech"
+    assert sum(v for k, v in top.signals.items() if k.startswith("share_")) == pytest.approx(1.0)
 
 
 def test_keyword_only_candidates_reach_the_results(memory_factory: Callable[..., Memory]) -> None:
@@ -171,7 +190,8 @@ def test_keyword_only_candidates_reach_the_results(memory_factory: Callable[...,
 def test_vector_only_when_hybrid_is_off(m: Memory) -> None:
     m.add(["User plays the cello"], user_id="u", infer=False)
     hits = m.search("cello", user_id="u", hybrid=False, explain=True)
-    assert set(hits[0].signals) == {"vector", "vector_score"}
+    assert set(hits[0].signals) == {"vector", "vector_score", "share_vector"}
+    assert hits[0].signals["share_vector"] == 1.0
     assert hits[0].score == pytest.approx(max(0.0, 2 * hits[0].signals["vector_score"] - 1))
 
 

@@ -149,6 +149,23 @@ class SearchConfig(_Strict):
     #: ``keyword_weight / (vector_weight + keyword_weight)`` of the gap to 1.
     vector_weight: float = Field(1.0, ge=0.0)
     keyword_weight: float = Field(1.0, ge=0.0)
+    #: ``boost`` length normalisation of keyword evidence: a text of ``n`` terms
+    #: longer than the pivot has its keyword relevance divided by
+    #: ``1 + keyword_length_b * (n / keyword_length_pivot - 1)`` (0 turns it off).
+    keyword_length_pivot: int = Field(100, ge=0)
+    keyword_length_b: float = Field(1.0, ge=0.0, le=1.0)
+    #: ``boost`` keyword confidence per query from its strongest keyword match
+    #: ``s`` (unbounded relevance, e.g. summed IDF): the boost is scaled by
+    #: ``s / (s + keyword_confidence_scale)`` (0: never scaled).
+    keyword_confidence_scale: float = Field(0.0, ge=0.0)
+    #: ``boost`` keyword confidence per query: the share of the keyword top
+    #: ``keyword_agreement_depth`` that is also in the vector top as many, raised
+    #: to ``keyword_agreement_power``, lifted by ``keyword_agreement_floor``
+    #: (``floor + (1 - floor) * agreement ** power``), scales the keyword boost
+    #: (depth 0: the boost is never scaled). See ``memplane.fusion``.
+    keyword_agreement_depth: int = Field(0, ge=0, le=1_000)
+    keyword_agreement_power: float = Field(1.0, gt=0.0)
+    keyword_agreement_floor: float = Field(0.0, ge=0.0, le=1.0)
     #: candidates fetched from each signal before fusion (at least ``limit``).
     candidate_pool: int = Field(50, ge=1, le=10_000)
     #: rerank by default (needs a reranker block); ``search(rerank=...)`` overrides.
@@ -159,7 +176,9 @@ class SearchConfig(_Strict):
     threshold: float | None = Field(None, ge=0.0, le=1.0)
     #: share of the final score given to recency (0 disables the boost).
     recency_weight: float = Field(0.0, ge=0.0, le=1.0)
-    #: age (by observed_at, else created_at) at which the recency signal halves.
+    #: age (by observed_at, else created_at) at which the recency signal halves;
+    #: age counts back from the search's ``as_of``, by default the newest
+    #: observed_at among the candidates when that is in the past, else now.
     recency_half_life_days: float = Field(30.0, gt=0.0)
 
     @model_validator(mode="after")

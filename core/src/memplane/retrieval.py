@@ -13,16 +13,15 @@ Signals (each fetched with the caller's scope and filters, ``candidate_pool`` de
 Fusion (``search.fusion``), over the signals that returned at least one hit with a
 score above 0 (a zero score carries no evidence):
 
-- ``boost`` (default): ``score = v + (1 - v) * w * e`` where
+- ``boost`` (default): ``score = v + (1 - v) * w * c * e`` where
   ``v = max(0, cos)`` is the cosine similarity clipped at 0 (``2 * vector_score - 1``),
-  ``w = keyword_weight / (vector_weight + keyword_weight)`` and the keyword evidence
-  ``e = (odds(k) / max odds(k)) * sqrt(coverage)`` in [0, 1]: ``odds(k) = k / (1 - k)``
-  undoes the store's ``s / (1 + s)`` squashing of BM25 (the max runs over this
-  query's keyword hits), and ``coverage`` is the share of the query's distinct
-  terms found in the memory. Keyword evidence can only raise a score and never past
-  1; one shared word out of four can add at most ``w * 0.5`` of the gap, so it does
-  not beat a clearly closer vector match. A candidate missing from the vector list
-  takes its lowest score (it can be no higher).
+  ``w = keyword_weight / (vector_weight + keyword_weight)``, ``c`` the query's
+  keyword confidence and ``e`` the candidate's keyword evidence in [0, 1]
+  (``memplane.fusion`` has the formulas: keyword relevance divided by a length
+  factor for texts longer than ``keyword_length_pivot`` terms, relative to this
+  query's best, times ``sqrt(coverage)`` of the query's distinct terms). Keyword
+  evidence can only raise a score and never past 1. A candidate missing from the
+  vector list takes its lowest score (it can be no higher).
 - ``rrf``: ``score = sum_i w_i / (k + rank_i) / sum_i w_i / (k + 1)``,
   ``rank_i`` 1-based in signal ``i``; a candidate absent from a signal adds
   nothing. Rank-based: the top hit scores 1 however unrelated it is.
@@ -33,31 +32,34 @@ score above 0 (a zero score carries no evidence):
 Then, optionally: rerank the best ``rerank_pool`` fused candidates (the reranker's
 score replaces the fused one), and a recency boost
 ``score = (1 - w) * score + w * 0.5 ** (age_days / half_life_days)`` where age is
-measured from ``observed_at`` (else ``created_at``). ``explain=True`` fills
-``SearchHit.signals`` with each signal's contribution and raw value.
+measured from ``observed_at`` (else ``created_at``) back to the request's ``as_of``,
+by default the newest observation among the candidates when that is in the past
+(backfilled data), else now. ``explain=True`` fills ``SearchHit.signals`` with each
+signal's contribution and raw value, and ``share_<signal>``: its part of the final
+score (the shares sum to 1).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from memplane.config import SearchConfig
 from memplane.errors import ValidationError
 from memplane.filters import Filter
+from memplane.fusion import (
+    BoostParams,
+    Candidate,
+    boost,
+    clip,
+    explain_shares,
+    query_coverage,
+    reference_time,
+)
 from memplane.models import MemoryRecord, Scope, SearchHit
 from memplane.pipeline.effects import Call, Flow
 from memplane.providers.base import RerankResult
-from memplane.terms import keyword_terms
-
-
-@dataclass
-class Candidate:
-    record: MemoryRecord
-    score: float = 0.0
-    signals: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -73,15 +75,34 @@ class SearchRequest:
     explain: bool = False
     hybrid: bool = True
     include_expired: bool = False
+    #: the time recency counts age back from (None: the newest observed_at among
+    #: the candidates when that is in the past, else ``now``; see fusion.reference_time)
+    as_of: datetime | None = None
 
 
-def _clip(x: float) -> float:
-    return min(1.0, max(0.0, x))
+_clip = clip
+__all__ = ["Candidate", "SearchRequest", "apply_recency", "boost_params", "fuse", "query_coverage", "recency_signal",
+           "search_flow"]
+
+
+def boost_params(settings: SearchConfig, weights: dict[str, float]) -> BoostParams:
+    """The ``boost`` fusion's knobs from the search settings."""
+    vector_weight, keyword_weight = weights.get("vector", 0.0), weights.get("keyword", 0.0)
+    share = keyword_weight / (vector_weight + keyword_weight) if keyword_weight > 0 else 0.0
+    return BoostParams(
+        share=share,
+        length_pivot=settings.keyword_length_pivot,
+        length_b=settings.keyword_length_b,
+        agreement_depth=settings.keyword_agreement_depth,
+        agreement_power=settings.keyword_agreement_power,
+        agreement_floor=settings.keyword_agreement_floor,
+        confidence_scale=settings.keyword_confidence_scale,
+    )
 
 
 def fuse(
     signals: dict[str, Sequence[SearchHit]], weights: dict[str, float], settings: SearchConfig,
-    pool: int, query: str = "",
+    pool: int, query: str = "", params: BoostParams | None = None,
 ) -> list[Candidate]:
     """Fuse ranked hit lists into candidates sorted best first (ties: earlier signal,
     then rank order, so results are deterministic). ``query`` feeds the keyword
@@ -97,7 +118,8 @@ def fuse(
     if not active:
         return []
     if settings.fusion == "boost":
-        _boost(candidates, signals, weights, query)
+        boost(candidates, signals, weights.get("vector", 0.0),
+              params if params is not None else boost_params(settings, weights), query)
     elif settings.fusion == "rrf":
         _rrf(candidates, active, weights, settings.rrf_k)
     else:
@@ -107,58 +129,6 @@ def fuse(
         c.score = _clip(c.score)
     ordered.sort(key=lambda c: -c.score)  # stable: insertion order breaks ties
     return ordered
-
-
-def query_coverage(query_terms: set[str], text: str) -> float:
-    """Share of the query's distinct terms that occur in ``text`` (0 when the
-    query has none)."""
-    if not query_terms:
-        return 0.0
-    return len(query_terms.intersection(keyword_terms(text))) / len(query_terms)
-
-
-def _odds(score: float) -> float:
-    """``k / (1 - k)``: the inverse of the ``s / (1 + s)`` squashing stores use for
-    unbounded relevance such as BM25 (capped so a score of exactly 1 stays finite)."""
-    k = min(score, _MAX_KEYWORD_SCORE)
-    return k / (1.0 - k)
-
-
-_MAX_KEYWORD_SCORE = 0.999
-
-
-def _boost(
-    candidates: dict[str, Candidate], signals: dict[str, Sequence[SearchHit]],
-    weights: dict[str, float], query: str,
-) -> None:
-    """Cosine similarity as the base, raised by bounded keyword evidence."""
-    vector_weight, keyword_weight = weights.get("vector", 0.0), weights.get("keyword", 0.0)
-    share = keyword_weight / (vector_weight + keyword_weight) if keyword_weight > 0 else 0.0
-    # vector_weight 0 means keyword only: no similarity base
-    vectors = {h.id: h.score for h in signals.get("vector", [])} if vector_weight > 0 else {}
-    # a candidate missing from the vector list is at most as similar as its last hit
-    floor = min(vectors.values()) if vectors else 0.0
-    keywords = {h.id: h.score for h in signals.get("keyword", [])} if share > 0 else {}
-    best = max((_odds(k) for k in keywords.values()), default=0.0)
-    terms = set(keyword_terms(query))
-    for rid, c in candidates.items():
-        raw = vectors.get(rid, floor)
-        base = max(0.0, 2.0 * raw - 1.0)
-        c.signals["vector"] = base
-        c.signals["vector_score"] = raw
-        c.score = base
-        if rid not in keywords:
-            continue
-        # the store matched at least one query term even if our split disagrees
-        coverage = max(query_coverage(terms, c.record.text), 1.0 / max(1, len(terms)))
-        strength = _odds(keywords[rid]) / best if best > 0 else 0.0
-        evidence = strength * math.sqrt(coverage)
-        contribution = (1.0 - base) * share * evidence
-        c.score += contribution
-        c.signals["keyword"] = contribution
-        c.signals["keyword_score"] = keywords[rid]
-        c.signals["keyword_strength"] = strength
-        c.signals["keyword_coverage"] = coverage
 
 
 def _rrf(
@@ -199,6 +169,19 @@ def recency_signal(record: MemoryRecord, now: datetime, half_life_days: float) -
     return float(0.5 ** (age_days / half_life_days))
 
 
+def apply_recency(
+    candidates: list[Candidate], reference: datetime, weight: float, half_life_days: float,
+) -> list[Candidate]:
+    """``score = (1 - w) * score + w * 0.5 ** (age_days / half_life_days)``, age
+    counted back from ``reference``; re-sorted best first (stable)."""
+    for c in candidates:
+        recency = recency_signal(c.record, reference, half_life_days)
+        c.signals["relevance"] = c.score
+        c.signals["recency"] = weight * recency
+        c.score = _clip((1 - weight) * c.score + weight * recency)
+    return sorted(candidates, key=lambda c: -c.score)
+
+
 def search_flow(req: SearchRequest) -> Flow[list[SearchHit]]:
     if not isinstance(req.query, str) or not req.query.strip():
         raise ValidationError("search needs a non-empty query string")
@@ -235,20 +218,17 @@ def search_flow(req: SearchRequest) -> Flow[list[SearchHit]]:
         candidates = reranked
 
     if s.recency_weight > 0:
-        w = s.recency_weight
-        for c in candidates:
-            boost = recency_signal(c.record, req.now, s.recency_half_life_days)
-            c.signals["relevance"] = c.score
-            c.signals["recency"] = w * boost
-            c.score = _clip((1 - w) * c.score + w * boost)
-        candidates.sort(key=lambda c: -c.score)
+        reference = req.as_of or reference_time(
+            [h.record for hits in signals.values() for h in hits], req.now)
+        candidates = apply_recency(candidates, reference, s.recency_weight, s.recency_half_life_days)
 
     threshold = req.threshold if req.threshold is not None else s.threshold
     out = []
     for c in candidates:
         if threshold is not None and c.score < threshold:
             continue
-        out.append(SearchHit(record=c.record, score=c.score, signals=c.signals if req.explain else {}))
+        out.append(SearchHit(record=c.record, score=c.score,
+                             signals=explain_shares(c.signals, c.score) if req.explain else {}))
         if len(out) >= req.limit:
             break
     return out

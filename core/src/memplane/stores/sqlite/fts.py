@@ -25,6 +25,9 @@ the distinct kept query tokens each one holds (BM25 without term-frequency
 saturation or length normalisation). Memories are a sentence or two: saying a
 word twice, or being short, is not evidence of relevance, and on the LoCoMo
 benchmark this scoring retrieves more evidence than bm25's (docs/benchmarks.md).
+Memories that are not short (an assistant's answer stored verbatim) are
+length-normalised by the core's fusion (``memplane.fusion``, ``keyword_length_pivot``),
+which works the same for every store's keyword search.
 """
 
 from __future__ import annotations
