@@ -41,14 +41,18 @@ def test_packaged_model_is_found_without_importing_its_package() -> None:
 
 def test_bounded_schema_caps_every_unbounded_array_and_leaves_the_input_alone() -> None:
     schema = DecisionList.model_json_schema()
-    bounded = bounded_schema(schema, 8)
+    bounded = bounded_schema(schema, 8, 100)
     assert bounded["properties"]["decisions"]["maxItems"] == 8
+    text = bounded["$defs"]["Decision"]["properties"]["text"]["anyOf"][0]
+    assert text == {"type": "string", "maxLength": 100}
+    assert "maxLength" not in bounded["$defs"]["Decision"]["properties"]["event"]  # an enum
     assert "maxItems" not in schema["properties"]["decisions"]
-    assert bounded_schema(schema, None) is schema
+    assert bounded_schema(schema, None, None) is schema
 
 
 def test_request_carries_the_bounded_schema_roles_and_budget() -> None:
-    llm = LlamaCppLLM({"max_items": 4, "timeout": 2.0}, runtime=ScriptedRuntime())
+    llm = LlamaCppLLM({"max_items": 4, "max_string_length": None, "timeout": 2.0},
+                      runtime=ScriptedRuntime())
     body = llm.request([ChatMessage(role="tool", content="out")], json_schema={"type": "array"},
                        schema_name="x", max_tokens=None)
     assert body["messages"] == [{"role": "user", "content": "out"}]
