@@ -1,7 +1,8 @@
 """A real memory session on the embedded defaults, across packages.
 
-SQLite store on disk, the local all-MiniLM-L6-v2 embedder (contrib), the offline
-`rules` LLM: the same stack `tox -e demo` runs, checked for what a user sees.
+SQLite store on disk, the default local embedder (minilm_onnx: all-MiniLM-L6-v2 int8
+on onnxruntime, no torch), the offline `rules` LLM: the same stack `tox -e demo` runs,
+checked for what a user sees.
 """
 
 from __future__ import annotations
@@ -11,15 +12,16 @@ from pathlib import Path
 
 import pytest
 
+from memplane.config import DEFAULT_PROVIDERS
 from memplane.memory import Memory
 
-pytest.importorskip("memplane_sentence_transformers")
+pytest.importorskip("memplane_minilm_onnx")
 
 
 def defaults(path: Path) -> dict[str, object]:
     return {
         "llm": "rules",
-        "embedder": "sentence_transformers",
+        "embedder": DEFAULT_PROVIDERS["embedder"],
         "vector_store": {"provider": "sqlite", "config": {"path": str(path)}},
     }
 

@@ -20,7 +20,7 @@ QUIET = {"plugins": PluginManager(autoload=False)}
 
 def test_defaults() -> None:
     c = MemoryConfig()
-    assert (c.llm.provider, c.embedder.provider, c.vector_store.provider) == ("rules", "sentence_transformers", "sqlite")
+    assert (c.llm.provider, c.embedder.provider, c.vector_store.provider) == ("rules", "minilm_onnx", "sqlite")
     assert c.reranker is None
     assert c.pipeline.mode == "single" and c.pipeline.top_k == 10 and c.pipeline.max_repair_retries == 1
     assert c.search.hybrid and c.search.fusion == "boost"

@@ -81,3 +81,13 @@ def test_an_unknown_embedder_is_a_clear_error(capsys: pytest.CaptureFixture[str]
     out, err = capsys.readouterr()
     assert out == ""
     assert err.startswith("error: no embedders provider named 'no_such_embedder'")
+
+
+def test_another_llm_is_named_and_labelled_and_not_held_to_all_four_events() -> None:
+    out = io.StringIO()
+    status = run_demo(out, embedder="hashing", llm="scripted", searches=())
+    text = out.getvalue()
+    assert "  llm:      scripted\n" in text
+    assert "a real model decides every event" in text and "approximate" not in text
+    assert "The model produced no events (not: ADD, UPDATE, DELETE, NONE)." in text
+    assert status == 0

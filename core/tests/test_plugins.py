@@ -201,9 +201,9 @@ def test_missing_provider_names_the_package_and_lists_installed_ones() -> None:
 
 
 def test_missing_default_embedder_names_its_distribution() -> None:
-    if any(p.name == "sentence_transformers" for p in list_providers("embedders")):
-        pytest.skip("memplane-sentence-transformers is installed here; the tox core env runs this")
-    with pytest.raises(ProviderNotFound, match="memplane-sentence-transformers"):
+    if any(p.name == "minilm_onnx" for p in list_providers("embedders")):
+        pytest.skip("memplane-minilm-onnx is installed here; the tox core env runs this")
+    with pytest.raises(ProviderNotFound, match="memplane-minilm-onnx"):
         Memory(MemoryConfig(vector_store="memory"), plugins=PluginManager(autoload=False))
 
 

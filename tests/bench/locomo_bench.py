@@ -25,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from memplane.providers.base import Embedder
 from tests.bench import locomo_data, mem0_env
 from tests.bench.memplane_side import (
     TimedEmbedder,
@@ -73,10 +74,14 @@ def run(data: Path, conversations: int | None, with_mem0: bool, prototypes: bool
     return out
 
 
-def run_memplane(convs: list[locomo_data.Conversation], prototypes: bool) -> dict[str, Any]:
+def run_memplane(convs: list[locomo_data.Conversation], prototypes: bool,
+                 inner: Embedder | None = None,
+                 label: str = "sentence_transformers (all-MiniLM-L6-v2, packaged weights)",
+                 ) -> dict[str, Any]:
+    """``inner``: the embedder to measure (default: the packaged all-MiniLM-L6-v2)."""
     workdir = Path(tempfile.mkdtemp(prefix="memplane-locomo-"))
     store = sqlite_store(workdir / "locomo.db")
-    embedder = TimedEmbedder(sentence_embedder())
+    embedder = TimedEmbedder(inner or sentence_embedder())
     embedder.embed(["warm up"], purpose="query")  # load the model before timing
     embedder.seconds = 0.0
     memories = {
@@ -112,7 +117,7 @@ def run_memplane(convs: list[locomo_data.Conversation], prototypes: bool) -> dic
         print(f"memplane locomo {conv.sample_id}: {len(conv.turns)} turns", file=sys.stderr)
     embedding_seconds = embedder.seconds
     result: dict[str, Any] = {
-        "embedder": "sentence_transformers (all-MiniLM-L6-v2, packaged weights)",
+        "embedder": label,
         "store": "sqlite",
         "turns_stored": stored,
         "ingest_seconds": round(ingest.total, 2),

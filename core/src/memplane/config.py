@@ -36,7 +36,9 @@ ENV_PREFIX = "MEMPLANE_"
 #: env var naming a config file that ``Memory()`` reads when given no config.
 CONFIG_FILE_ENV = "MEMPLANE_CONFIG"
 PROVIDER_SECTIONS = ("llm", "embedder", "vector_store", "reranker")
-DEFAULT_PROVIDERS = {"llm": "rules", "embedder": "sentence_transformers", "vector_store": "sqlite"}
+# embedder: minilm_onnx (memplane-minilm-onnx) needs no torch; chosen by measurement,
+# see docs/benchmarks.md "Default embedder". sentence_transformers remains an option.
+DEFAULT_PROVIDERS = {"llm": "rules", "embedder": "minilm_onnx", "vector_store": "sqlite"}
 SETTING_SECTIONS = ("pipeline", "search")
 
 

