@@ -41,7 +41,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from memplane.errors import DimensionMismatch, MemplaneError, UnsupportedFilter
+from memplane.errors import Conflict, DimensionMismatch, MemplaneError, UnsupportedFilter
 from memplane.filters import LOGICAL, OPERATORS, evaluate, operators_used, parse_filter
 from memplane.models import Change, HistoryEvent, MemoryRecord, Scope, utcnow
 from memplane.providers.base import VectorStore
@@ -195,13 +195,15 @@ class VectorStoreContract(ContractBase):
         assert got.model_dump() == rec.model_dump()
 
     def test_apply_twice_is_idempotent(self, store: VectorStore) -> None:
-        """Applying the same change again leaves one record, not two.
+        """Applying the same create again is a Conflict and leaves one record, not two.
 
-        Troubleshooting: ``apply`` must upsert by record id (replace, not insert).
+        Troubleshooting: ``expected_version=None`` creates; an id that exists already
+        is refused with ``memplane.errors.Conflict`` (contract v2), never inserted twice.
         """
         rec = record("one", ALICE)
         store.apply([add_change(rec, basis(0))])
-        store.apply([add_change(rec, basis(0))])
+        with pytest.raises(Conflict):
+            store.apply([add_change(rec, basis(0))])
         assert store.count(ALICE) == 1
         assert _ids(store.list_records(ALICE).records) == [rec.id]
         assert len(store.search(basis(0), ALICE, limit=10)) == 1

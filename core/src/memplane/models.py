@@ -101,6 +101,8 @@ class MemoryRecord(BaseModel):
     expires_at: datetime | None = None
     source: list[Provenance] = Field(default_factory=list)
     attributed_to: str | None = None
+    #: monotonic per memory: 1 when created, +1 with every applied change (contract v2).
+    version: int = Field(default=1, ge=1)
 
     @model_validator(mode="after")
     def _fill_hash(self) -> MemoryRecord:
@@ -162,13 +164,19 @@ class HistoryEntry(BaseModel):
 
 class Change(BaseModel):
     """What a store applies atomically: the record's new state (with its vector when
-    the text changed, ``None`` to keep the stored vector) and the history entry."""
+    the text changed, ``None`` to keep the stored vector) and the history entry.
+
+    ``expected_version`` is the compare-and-set guard: ``None`` creates (the id must
+    not exist anywhere), an int changes the stored record of that version, which then
+    carries ``expected_version + 1`` (``record.version`` must say so already).
+    """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     record: MemoryRecord
     vector: list[float] | None = None
     history: HistoryEntry | None = None
+    expected_version: int | None = None
 
 
 # --- the decision contract -------------------------------------------------------

@@ -30,7 +30,7 @@ from pydantic import ValidationError as PydanticValidationError
 from memplane.cli.output import print_json
 from memplane.cli.progress import progress
 from memplane.cli.session import open_memory, scope_kwargs, scope_of
-from memplane.errors import UnsupportedCapability, ValidationError
+from memplane.errors import DuplicateMemory, UnsupportedCapability, ValidationError
 from memplane.models import Change, HistoryEntry, MemoryRecord, Scope, utcnow
 from memplane.providers.base import Embedder, VectorStore
 
@@ -170,8 +170,7 @@ def import_entries(store: VectorStore, embedder: Embedder, header: ExportHeader,
             fresh = [e for e in batch if not _exists(store, e.record)]
             report.skipped_existing += len(batch) - len(fresh)
             vectors = _vectors_for(fresh, embedder, target.dimension, reuse_vectors, report)
-            store.apply([c for e, v in zip(fresh, vectors, strict=True) for c in _changes(e, v)])
-            report.imported += len(fresh)
+            report.imported += _write(store, list(zip(fresh, vectors, strict=True)), report)
             bar.update(len(batch))
     finally:
         bar.close()
@@ -197,13 +196,25 @@ def _vectors_for(entries: Sequence[ExportLine], embedder: Embedder, dimension: i
     return [v for v in vectors if v is not None]
 
 
-def _changes(entry: ExportLine, vector: list[float]) -> list[Change]:
-    """The record with its vector, carrying each history entry in order (the store
-    upserts the same record once per entry, appending that entry). Every change
-    carries the vector: a store may validate a batch before applying any of it."""
-    if not entry.history:
-        return [Change(record=entry.record, vector=vector)]
-    return [Change(record=entry.record, vector=vector, history=h) for h in entry.history]
+def _write(store: VectorStore, pending: list[tuple[ExportLine, list[float]]],
+           report: ImportReport) -> int:
+    """Contract v2 takes one change per id and apply: the first history entry creates
+    each record, the k-th later one updates version k, one batch per round. A record
+    whose text its scope already holds live is skipped (the store refuses duplicates)."""
+    while True:
+        try:
+            store.apply([Change(record=e.record.model_copy(update={"version": 1}), vector=v,
+                                history=e.history[0] if e.history else None) for e, v in pending])
+            break
+        except DuplicateMemory as exc:
+            pending = [(e, v) for e, v in pending if e.record.id != exc.memory_id]
+            report.skipped_existing += 1
+    rounds = max((len(e.history) for e, _ in pending), default=0)
+    for k in range(1, rounds):
+        store.apply([Change(record=e.record.model_copy(update={"version": k + 1}),
+                            history=e.history[k], expected_version=k)
+                     for e, _ in pending if len(e.history) > k])
+    return len(pending)
 
 
 # --- the subcommands ---------------------------------------------------------------

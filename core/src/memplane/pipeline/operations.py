@@ -5,6 +5,11 @@ as flows, shared by :class:`~memplane.memory.Memory` and
 Every store call carries the caller's scope, and every record a store returns is
 checked against it again here: an id from another scope is
 :class:`~memplane.errors.MemoryNotFound`, never a result.
+
+Writes are compare-and-set (contract v2): each change expects the version it read.
+When another writer got there first the store raises Conflict and writes nothing;
+these flows then re-read and decide again (an update of a memory deleted meanwhile
+becomes MemoryNotFound, never a resurrection), at most ``CONFLICT_RETRIES`` times.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from memplane.errors import MemoryNotFound, ProviderError, ValidationError
+from memplane.errors import Conflict, MemoryNotFound, ProviderError, ValidationError
 from memplane.filters import Filter
 from memplane.models import (
     Change,
@@ -29,6 +34,17 @@ from memplane.pipeline.effects import Call, Flow
 API_ACTOR = "api"
 #: delete_all soft-deletes in batches of this many records (one apply each).
 DELETE_ALL_BATCH = 500
+#: how often a direct write re-reads and retries after a Conflict before raising it.
+CONFLICT_RETRIES = 3
+
+
+def changed(record: MemoryRecord, history: HistoryEntry, vector: list[float] | None = None,
+            **update: Any) -> Change:
+    """A compare-and-set change of ``record`` as read: the next version, expecting this one."""
+    return Change(
+        record=record.model_copy(update={**update, "version": record.version + 1}),
+        vector=vector, history=history, expected_version=record.version,
+    )
 
 
 def fetch_flow(
@@ -75,44 +91,63 @@ def update_flow(
     if not isinstance(text, str) or not text.strip():
         raise ValidationError("update needs a non-empty text")
     text = text.strip()
-    record = yield from fetch_flow(memory_id, scope, now, include_expired=True)
-    if text_hash(text) == record.hash and not metadata:
-        return MemoryEvent(event="NONE", id=record.id, text=record.text, scope=record.scope)
-    vectors = yield Call("embedders", "embed", ([text],), {"purpose": "document"})
-    updated = record.model_copy(update={
-        "text": text, "hash": text_hash(text), "updated_at": now,
-        "metadata": {**record.metadata, **(metadata or {})},
-    })
-    history = HistoryEntry(memory_id=record.id, event=HistoryEvent.UPDATE, old_text=record.text,
-                           new_text=text, at=now, actor=API_ACTOR)
-    yield Call("vector_stores", "apply", ([Change(record=updated, vector=list(vectors[0]), history=history)],))
-    return MemoryEvent(event="UPDATE", id=record.id, text=text, previous_text=record.text, scope=record.scope)
+    vector: list[float] | None = None
+    for attempt in range(CONFLICT_RETRIES + 1):
+        record = yield from fetch_flow(memory_id, scope, now, include_expired=True)
+        if text_hash(text) == record.hash and not metadata:
+            return MemoryEvent(event="NONE", id=record.id, text=record.text, scope=record.scope)
+        if vector is None:
+            vectors = yield Call("embedders", "embed", ([text],), {"purpose": "document"})
+            vector = [float(x) for x in vectors[0]]
+        history = HistoryEntry(memory_id=record.id, event=HistoryEvent.UPDATE, old_text=record.text,
+                               new_text=text, at=now, actor=API_ACTOR)
+        change = changed(record, history, vector, text=text, hash=text_hash(text), updated_at=now,
+                         metadata={**record.metadata, **(metadata or {})})
+        if (yield from _applied([change], attempt)):
+            return MemoryEvent(event="UPDATE", id=record.id, text=text, previous_text=record.text,
+                               scope=record.scope)
+    raise AssertionError("unreachable")  # pragma: no cover - _applied raises on the last attempt
+
+
+def _applied(changes: list[Change], attempt: int) -> Flow[bool]:
+    """Apply; False after a Conflict that leaves retries, the Conflict on the last one."""
+    try:
+        yield Call("vector_stores", "apply", (changes,))
+    except Conflict:
+        if attempt >= CONFLICT_RETRIES:
+            raise
+        return False
+    return True
 
 
 def _soft_delete(record: MemoryRecord, now: datetime, reason: str | None = None) -> Change:
-    return Change(
-        record=record.model_copy(update={"deleted_at": now, "updated_at": now}),
-        history=HistoryEntry(memory_id=record.id, event=HistoryEvent.DELETE, old_text=record.text,
-                             at=now, actor=API_ACTOR, reason=reason),
-    )
+    history = HistoryEntry(memory_id=record.id, event=HistoryEvent.DELETE, old_text=record.text,
+                           at=now, actor=API_ACTOR, reason=reason)
+    return changed(record, history, deleted_at=now, updated_at=now)
 
 
 def delete_flow(memory_id: str, scope: Scope, now: datetime) -> Flow[MemoryEvent]:
-    record = yield from fetch_flow(memory_id, scope, now, include_expired=True)
-    yield Call("vector_stores", "apply", ([_soft_delete(record, now)],))
-    return MemoryEvent(event="DELETE", id=record.id, text=record.text, previous_text=record.text, scope=record.scope)
+    for attempt in range(CONFLICT_RETRIES + 1):
+        record = yield from fetch_flow(memory_id, scope, now, include_expired=True)
+        if (yield from _applied([_soft_delete(record, now)], attempt)):
+            return MemoryEvent(event="DELETE", id=record.id, text=record.text,
+                               previous_text=record.text, scope=record.scope)
+    raise AssertionError("unreachable")  # pragma: no cover - _applied raises on the last attempt
 
 
 def restore_flow(memory_id: str, scope: Scope, now: datetime) -> Flow[MemoryRecord]:
     """Undo a soft delete. Restoring a memory that is not deleted changes nothing."""
-    record = yield from fetch_flow(memory_id, scope, now, include_deleted=True, include_expired=True)
-    if record.deleted_at is None:
-        return record
-    restored = record.model_copy(update={"deleted_at": None, "updated_at": now})
-    history = HistoryEntry(memory_id=record.id, event=HistoryEvent.RESTORE, new_text=record.text,
-                           at=now, actor=API_ACTOR)
-    yield Call("vector_stores", "apply", ([Change(record=restored, history=history)],))
-    return restored
+    for attempt in range(CONFLICT_RETRIES + 1):
+        record = yield from fetch_flow(memory_id, scope, now, include_deleted=True,
+                                       include_expired=True)
+        if record.deleted_at is None:
+            return record
+        history = HistoryEntry(memory_id=record.id, event=HistoryEvent.RESTORE,
+                               new_text=record.text, at=now, actor=API_ACTOR)
+        change = changed(record, history, deleted_at=None, updated_at=now)
+        if (yield from _applied([change], attempt)):
+            return change.record
+    raise AssertionError("unreachable")  # pragma: no cover - _applied raises on the last attempt
 
 
 def history_flow(memory_id: str, scope: Scope, now: datetime) -> Flow[list[HistoryEntry]]:
@@ -126,6 +161,7 @@ def delete_all_flow(scope: Scope, now: datetime) -> Flow[list[MemoryEvent]]:
     scope.require("delete_all")
     events: list[MemoryEvent] = []
     done: set[str] = set()
+    conflicts = 0
     while True:
         # Always read the first page: the previous batch is now hidden.
         page: Page = yield Call(
@@ -138,8 +174,14 @@ def delete_all_flow(scope: Scope, now: datetime) -> Flow[list[MemoryEvent]]:
         if done.intersection(r.id for r in batch):
             # the store still lists what it was told to hide: stop instead of looping
             raise ProviderError("the vector store did not hide soft-deleted memories; delete_all stopped")
+        try:
+            yield Call("vector_stores", "apply", ([_soft_delete(r, now, "delete_all") for r in batch],))
+        except Conflict:
+            conflicts += 1  # nothing of the batch was written: read the page again
+            if conflicts > CONFLICT_RETRIES:
+                raise
+            continue
         done.update(r.id for r in batch)
-        yield Call("vector_stores", "apply", ([_soft_delete(r, now, "delete_all") for r in batch],))
         events.extend(
             MemoryEvent(event="DELETE", id=r.id, text=r.text, previous_text=r.text, scope=r.scope)
             for r in batch

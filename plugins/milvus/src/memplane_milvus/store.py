@@ -29,8 +29,8 @@ from memplane.models import (
     SearchHit,
     utcnow,
 )
+from memplane.providers import store_checks as common
 from memplane.providers.base import VectorStore
-from memplane.stores import common
 from memplane_milvus.config import MilvusConfig
 from memplane_milvus.expressions import (
     Binder,

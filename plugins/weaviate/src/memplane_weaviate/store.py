@@ -30,8 +30,8 @@ from memplane.models import (
     SearchHit,
     utcnow,
 )
+from memplane.providers import store_checks as common
 from memplane.providers.base import VectorStore
-from memplane.stores import common
 from memplane_weaviate.config import WeaviateConfig
 from memplane_weaviate.layout import (
     base_properties,
