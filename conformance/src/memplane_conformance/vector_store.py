@@ -58,6 +58,7 @@ from memplane_conformance.data import (
     update_change,
 )
 from memplane_conformance.parts import optional_fixture
+from memplane_conformance.store_v2 import StoreContractV2
 
 #: ids one edit apart (case, prefix, wildcard, accent, spacing, quoting): a store that
 #: compares scope ids anything but exactly lets these reach each other.
@@ -118,7 +119,7 @@ def _ids(records: Any) -> list[str]:
     return [getattr(r, "record", r).id for r in records]
 
 
-class VectorStoreContract(ContractBase):
+class VectorStoreContract(StoreContractV2, ContractBase):
     """The vector-store contract. Needs the ``store_factory`` fixture."""
 
     _memplane_suite_class: ClassVar[bool] = True

@@ -1,10 +1,45 @@
-"""The provider contract."""
+"""Everything a provider author needs, from one import.
 
+``from memplane.providers import VectorStore, Capability, Change, Conflict, ...``:
+the base classes, the data models they exchange, the filter tree, the errors they
+raise, and the shared store checks (:func:`check_versions` is the contract-v2 rule).
+"""
+
+from memplane.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    Conflict,
+    DimensionMismatch,
+    DuplicateMemory,
+    IdOwnedByAnotherScope,
+    MemplaneError,
+    ProviderError,
+    ProviderTimeout,
+    ProviderUnavailable,
+    RateLimitError,
+    ScopeRequired,
+    UnsupportedCapability,
+    UnsupportedFilter,
+    ValidationError,
+)
+from memplane.filters import LOGICAL, OPERATORS, Filter, evaluate
+from memplane.models import (
+    Change,
+    ChatMessage,
+    HistoryEntry,
+    HistoryEvent,
+    MemoryRecord,
+    Page,
+    Scope,
+    SearchHit,
+    Usage,
+)
 from memplane.providers.base import (
     BASE_CLASSES,
     CONTRACT_VERSION,
     KINDS,
     LLM,
+    Capability,
     Embedder,
     Kind,
     LLMResponse,
@@ -16,20 +51,61 @@ from memplane.providers.base import (
     Vectors,
     VectorStore,
 )
+from memplane.providers.store_checks import (
+    check_versions,
+    history_to_write,
+    parse_prefixed_cursor,
+    scope_key,
+    vector_to_write,
+)
 
 __all__ = [
     "BASE_CLASSES",
     "CONTRACT_VERSION",
     "KINDS",
     "LLM",
+    "LOGICAL",
+    "OPERATORS",
+    "AuthenticationError",
+    "Capability",
+    "Change",
+    "ChatMessage",
+    "ConfigurationError",
+    "Conflict",
+    "DimensionMismatch",
+    "DuplicateMemory",
     "Embedder",
+    "Filter",
+    "HistoryEntry",
+    "HistoryEvent",
+    "IdOwnedByAnotherScope",
     "Kind",
     "LLMResponse",
+    "MemoryRecord",
+    "MemplaneError",
+    "Page",
     "Provider",
     "ProviderConfig",
+    "ProviderError",
+    "ProviderTimeout",
+    "ProviderUnavailable",
     "Purpose",
+    "RateLimitError",
     "RerankResult",
     "Reranker",
+    "Scope",
+    "ScopeRequired",
+    "SearchHit",
+    "UnsupportedCapability",
+    "UnsupportedFilter",
+    "Usage",
+    "ValidationError",
     "VectorStore",
     "Vectors",
+    "check_versions",
+    "evaluate",
+    "history_to_write",
+    "parse_prefixed_cursor",
+    "scope_key",
+    "vector_to_write",
 ]
