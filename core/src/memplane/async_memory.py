@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from memplane.config import MemoryConfig
-from memplane.errors import ValidationError
+from memplane.errors import MemoryClosed
 from memplane.filters import Filter
 from memplane.memory import MemoryBase, Messages
 from memplane.models import (
@@ -71,7 +71,7 @@ class AsyncMemory(MemoryBase):
     async def _run(self, flow: Flow[T]) -> T:
         if self._closed:
             flow.close()
-            raise ValidationError("this AsyncMemory is closed")
+            raise MemoryClosed("this AsyncMemory is closed; create a new one")
         await self._ensure_open()
         return await run_async(flow, self._perform)
 

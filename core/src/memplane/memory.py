@@ -17,7 +17,7 @@ from typing import Any, TypeVar, cast
 from pydantic import ValidationError as PydanticValidationError
 
 from memplane.config import MemoryConfig, ProviderBlock
-from memplane.errors import ConfigurationError, UnsupportedCapability, ValidationError
+from memplane.errors import ConfigurationError, MemoryClosed, UnsupportedCapability, ValidationError
 from memplane.filters import Filter, parse_filter, require_supported
 from memplane.models import (
     AddResult,
@@ -255,7 +255,7 @@ class Memory(MemoryBase):
 
     def _run(self, flow: Flow[T]) -> T:
         if getattr(self, "_closed", False):
-            raise ValidationError("this Memory is closed")
+            raise MemoryClosed("this Memory is closed; create a new one")
         return run_sync(flow, lambda c: self._calls[(c.kind, c.method)](*c.args, **c.kwargs))
 
     # --- public API -----------------------------------------------------------------
