@@ -27,8 +27,9 @@ from memplane.models import (
     SearchHit,
     utcnow,
 )
+from memplane.pipeline import calls
 from memplane.pipeline.add import add_flow
-from memplane.pipeline.effects import Call, Flow, run_async
+from memplane.pipeline.effects import Flow
 from memplane.pipeline.operations import (
     delete_all_flow,
     delete_flow,
@@ -55,8 +56,6 @@ class AsyncMemory(MemoryBase):
     def from_file(cls, path: str | os.PathLike[str], **kwargs: Any) -> AsyncMemory:
         return cls(MemoryConfig.from_file(path), **kwargs)
 
-    async def _perform(self, call: Call) -> Any:
-        return await self._calls[(call.kind, "a" + call.method)](*call.args, **call.kwargs)
 
     async def _ensure_open(self) -> None:
         if self._opened:
@@ -65,7 +64,7 @@ class AsyncMemory(MemoryBase):
             self._open_lock = asyncio.Lock()
         async with self._open_lock:
             if not self._opened:
-                await self._perform(Call("vector_stores", "open", (self.embedder.dimension,)))
+                await self._runner.arun(calls.open_store(self.embedder.dimension))
                 self._opened = True
 
     async def _run(self, flow: Flow[T]) -> T:
@@ -73,7 +72,7 @@ class AsyncMemory(MemoryBase):
             flow.close()
             raise MemoryClosed("this AsyncMemory is closed; create a new one")
         await self._ensure_open()
-        return await run_async(flow, self._perform)
+        return await self._runner.arun(flow)
 
     # --- public API -----------------------------------------------------------------
     async def add(
@@ -157,7 +156,7 @@ class AsyncMemory(MemoryBase):
         return len(events)
 
     async def reset(self) -> None:
-        await self._run(_single(Call("vector_stores", "reset")))
+        await self._run(calls.reset())
 
     async def close(self) -> None:
         if not self._closed:
@@ -174,6 +173,3 @@ class AsyncMemory(MemoryBase):
                         tb: TracebackType | None) -> None:
         await self.close()
 
-
-def _single(call: Call) -> Flow[Any]:
-    return (yield call)

@@ -9,7 +9,7 @@ and drives the flows synchronously.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, TypeVar, cast
@@ -30,8 +30,9 @@ from memplane.models import (
     SearchHit,
     utcnow,
 )
+from memplane.pipeline import calls
 from memplane.pipeline.add import AddRequest, add_flow
-from memplane.pipeline.effects import Call, Flow, run_sync
+from memplane.pipeline.effects import Flow
 from memplane.pipeline.operations import (
     delete_all_flow,
     delete_flow,
@@ -41,23 +42,13 @@ from memplane.pipeline.operations import (
     restore_flow,
     update_flow,
 )
+from memplane.pipeline.runner import CallRunner
 from memplane.plugins.hooks import PluginManager
 from memplane.plugins.registry import create_provider
 from memplane.providers.base import LLM, Embedder, Kind, Provider, Reranker, VectorStore
 from memplane.retrieval import SearchRequest, search_flow
 
 T = TypeVar("T")
-
-#: the provider methods wrapped through ``memplane_wrap_call``, per kind.
-WRAPPED_METHODS: dict[Kind, tuple[str, ...]] = {
-    "llms": ("generate",),
-    "embedders": ("embed",),
-    "vector_stores": (
-        "open", "apply", "get", "list_records", "count", "search", "keyword_search",
-        "delete", "history", "reset",
-    ),
-    "rerankers": ("rerank",),
-}
 
 Messages = str | Mapping[str, Any] | Sequence[str | Mapping[str, Any]]
 
@@ -127,11 +118,12 @@ class MemoryBase:
         except BaseException:
             self._close_owned()
             raise
+        self.plugins = plugins if plugins is not None else PluginManager()
+        self._runner = CallRunner(self._providers(), self.plugins)
         bind = getattr(self.reranker, "bind_llm", None)
         if callable(bind):
-            bind(self.llm)  # the llm reranker grades with the configured LLM
-        self.plugins = plugins if plugins is not None else PluginManager()
-        self._calls = self._wrap_calls()
+            # the llm reranker grades with the configured LLM, through the call path
+            bind(self._runner.routed("llms", self.llm))
         self._closed = False
 
     def _load(self, kind: Kind, block: ProviderBlock) -> Provider:
@@ -143,16 +135,13 @@ class MemoryBase:
         return {"llms": self.llm, "embedders": self.embedder,
                 "vector_stores": self.vector_store, "rerankers": self.reranker}
 
-    def _wrap_calls(self) -> dict[tuple[Kind, str], Callable[..., Any]]:
-        """Each provider method, sync and async, wrapped by the hook plugins once."""
-        calls: dict[tuple[Kind, str], Callable[..., Any]] = {}
-        for kind, provider in self._providers().items():
-            if provider is None:
-                continue
-            for method in WRAPPED_METHODS[kind]:
-                for name in (method, "a" + method):
-                    calls[(kind, name)] = self.plugins.wrap(kind, name, provider, getattr(provider, name))
-        return calls
+    def routed(self, kind: Kind) -> Any:
+        """The provider of ``kind`` as seen through the call path (hooks see its calls);
+        for code outside the flows, such as the CLI's export and import."""
+        provider = self._providers()[kind]
+        if provider is None:
+            raise ConfigurationError(f"this Memory has no {kind} provider")
+        return self._runner.routed(kind, provider)
 
     # --- argument handling ---------------------------------------------------------
     @staticmethod
@@ -251,12 +240,13 @@ class Memory(MemoryBase):
         return cls(MemoryConfig.from_file(path), **kwargs)
 
     def _open(self) -> Flow[None]:
-        yield Call("vector_stores", "open", (self.embedder.dimension,))
+        return calls.open_store(self.embedder.dimension)
 
     def _run(self, flow: Flow[T]) -> T:
         if getattr(self, "_closed", False):
+            flow.close()
             raise MemoryClosed("this Memory is closed; create a new one")
-        return run_sync(flow, lambda c: self._calls[(c.kind, c.method)](*c.args, **c.kwargs))
+        return self._runner.run(flow)
 
     # --- public API -----------------------------------------------------------------
     def add(
@@ -342,7 +332,7 @@ class Memory(MemoryBase):
 
     def reset(self) -> None:
         """Remove every memory and history entry of every scope. Irreversible."""
-        self._run(_single(Call("vector_stores", "reset")))
+        self._run(calls.reset())
 
     def close(self) -> None:
         if not getattr(self, "_closed", True):
@@ -356,6 +346,3 @@ class Memory(MemoryBase):
                  tb: TracebackType | None) -> None:
         self.close()
 
-
-def _single(call: Call) -> Flow[Any]:
-    return (yield call)

@@ -248,7 +248,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
 def cmd_export(args: argparse.Namespace) -> int:
     scope = scope_of(args, "export")
     with open_memory(args) as memory:
-        store, embedder = memory.vector_store, memory.embedder
+        store, embedder = memory.routed("vector_stores"), memory.routed("embedders")
         if args.output:
             with Path(args.output).open("w", encoding="utf-8") as out:
                 count = export_scope(store, embedder, scope, out, vectors=args.vectors,
@@ -270,7 +270,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         with path.open(encoding="utf-8") as handle:
             header, entries = read_export(iter(handle))
     with open_memory(args) as memory:
-        report = import_entries(memory.vector_store, memory.embedder, header, entries,
+        report = import_entries(memory.routed("vector_stores"), memory.routed("embedders"), header, entries,
                                 force_reembed=args.reembed,
                                 show_progress=not args.no_progress)
     if args.json:

@@ -41,9 +41,9 @@ from memplane.models import (
     Usage,
     text_hash,
 )
-from memplane.pipeline import prompts
+from memplane.pipeline import calls, prompts
 from memplane.pipeline.decide import IdMap, Plan, Step, plan_decisions
-from memplane.pipeline.effects import Call, Flow
+from memplane.pipeline.effects import Flow
 from memplane.pipeline.parsing import (
     REJECTED,
     ParsedDecisions,
@@ -52,7 +52,7 @@ from memplane.pipeline.parsing import (
     parse_decisions,
     parse_facts,
 )
-from memplane.providers.base import LLMResponse
+from memplane.providers.base import LLMResponse, Purpose
 from memplane.tokens import estimate_tokens
 
 DECISIONS_SCHEMA = DecisionList.model_json_schema()
@@ -159,8 +159,7 @@ def _decided_on_changed(plan: Plan, scope: Scope) -> Flow[bool]:
     targets = {s.target.id: s.target for s in plan.steps if s.target is not None}
     if not targets:
         return False
-    current: list[MemoryRecord] = yield Call(
-        "vector_stores", "get", (list(targets), scope), {"include_deleted": True})
+    current = yield from calls.get(list(targets), scope, include_deleted=True)
     now = {r.id: r for r in current if scope.matches(r.scope)}
     return any(rid not in now or now[rid].version != t.version for rid, t in targets.items())
 
@@ -182,17 +181,17 @@ def _without_known_adds(plan: Plan, scope: Scope, state: _State) -> Flow[Plan]:
 
 def _live_with_hash(vector: list[float], hash_: str, scope: Scope) -> Flow[MemoryRecord | None]:
     # the same text embeds to the same vector: the owner is among the nearest hits
-    hits: list[SearchHit] = yield Call("vector_stores", "search", (vector, scope), {"limit": 5})
+    hits = yield from calls.search(vector, scope, limit=5)
     return next((h.record for h in hits if h.record.hash == hash_ and h.record.scope == scope), None)
 
 
 # --- steps ---------------------------------------------------------------------
 
 
-def _embed(texts: Sequence[str], purpose: str, state: _State) -> Flow[list[list[float]]]:
-    vectors = yield Call("embedders", "embed", (list(texts),), {"purpose": purpose})
+def _embed(texts: Sequence[str], purpose: Purpose, state: _State) -> Flow[list[list[float]]]:
+    vectors = yield from calls.embed(texts, purpose)
     state.usage.embedding_calls += 1
-    return [list(map(float, v)) for v in vectors]
+    return vectors
 
 
 def _related(vectors: Sequence[Sequence[float]], scope: Scope, top_k: int) -> Flow[list[MemoryRecord]]:
@@ -201,9 +200,7 @@ def _related(vectors: Sequence[Sequence[float]], scope: Scope, top_k: int) -> Fl
         return []
     best: dict[str, SearchHit] = {}
     for vector in vectors:
-        hits: list[SearchHit] = yield Call(
-            "vector_stores", "search", (vector, scope), {"limit": top_k}
-        )
+        hits = yield from calls.search(vector, scope, limit=top_k)
         for hit in hits:
             if not scope.matches(hit.record.scope):  # the core re-checks every result
                 continue
@@ -249,10 +246,8 @@ def _ask(
     for attempt in range(attempts):
         if attempt:
             state.diagnostics.append(note("repair_retry", f"asked the LLM again because {error}"))
-        response: LLMResponse = yield Call(
-            "llms", "generate", (request,),
-            {"json_schema": json_schema, "schema_name": schema, "max_tokens": req.settings.max_tokens},
-        )
+        response = yield from calls.generate(
+            request, json_schema=json_schema, schema_name=schema, max_tokens=req.settings.max_tokens)
         _count_llm_usage(req, request, response, schema, state)
         reply_text = response.text or json.dumps(response.structured or {})
         try:
@@ -355,7 +350,7 @@ def _store_verbatim(req: AddRequest, sources: list[ChatMessage], state: _State) 
         if not changes:
             return events
         try:
-            yield Call("vector_stores", "apply", (changes,))
+            yield from calls.apply(changes)
         except DuplicateMemory:
             if attempt:
                 raise
@@ -423,7 +418,7 @@ def _apply_plan(
             changes.append(_change(deleted, None, HistoryEvent.DELETE, target.text, None, actor, step.reason, req.now, target.version))
             events.append(MemoryEvent(event="DELETE", id=target.id, text=target.text, previous_text=target.text, reason=step.reason, scope=target.scope))
     if changes:
-        yield Call("vector_stores", "apply", (changes,))
+        yield from calls.apply(changes)
     return events
 
 

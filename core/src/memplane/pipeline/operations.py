@@ -29,7 +29,8 @@ from memplane.models import (
     Scope,
     text_hash,
 )
-from memplane.pipeline.effects import Call, Flow
+from memplane.pipeline import calls
+from memplane.pipeline.effects import Flow
 
 API_ACTOR = "api"
 #: delete_all soft-deletes in batches of this many records (one apply each).
@@ -54,9 +55,7 @@ def fetch_flow(
     """The record, or MemoryNotFound saying why it is not visible."""
     if not isinstance(memory_id, str) or not memory_id:
         raise ValidationError("memory ids are non-empty strings")
-    records: list[MemoryRecord] = yield Call(
-        "vector_stores", "get", ([memory_id], scope), {"include_deleted": True}
-    )
+    records = yield from calls.get([memory_id], scope, include_deleted=True)
     record = next((r for r in records if r.id == memory_id and scope.matches(r.scope)), None)
     if record is None:
         raise MemoryNotFound(f"no memory {memory_id!r} in scope {dict(scope.items())}")
@@ -77,11 +76,9 @@ def list_flow(
 ) -> Flow[Page]:
     if limit <= 0:
         raise ValidationError("limit must be a positive integer")
-    page: Page = yield Call(
-        "vector_stores", "list_records", (scope,),
-        {"filters": filters, "limit": limit, "cursor": cursor,
-         "include_deleted": include_deleted, "include_expired": include_expired},
-    )
+    page = yield from calls.list_records(scope, filters=filters, limit=limit, cursor=cursor,
+                                         include_deleted=include_deleted,
+                                         include_expired=include_expired)
     return Page(records=[r for r in page.records if scope.matches(r.scope)], next_cursor=page.next_cursor)
 
 
@@ -97,8 +94,7 @@ def update_flow(
         if text_hash(text) == record.hash and not metadata:
             return MemoryEvent(event="NONE", id=record.id, text=record.text, scope=record.scope)
         if vector is None:
-            vectors = yield Call("embedders", "embed", ([text],), {"purpose": "document"})
-            vector = [float(x) for x in vectors[0]]
+            [vector] = yield from calls.embed([text], "document")
         history = HistoryEntry(memory_id=record.id, event=HistoryEvent.UPDATE, old_text=record.text,
                                new_text=text, at=now, actor=API_ACTOR)
         change = changed(record, history, vector, text=text, hash=text_hash(text), updated_at=now,
@@ -112,7 +108,7 @@ def update_flow(
 def _applied(changes: list[Change], attempt: int) -> Flow[bool]:
     """Apply; False after a Conflict that leaves retries, the Conflict on the last one."""
     try:
-        yield Call("vector_stores", "apply", (changes,))
+        yield from calls.apply(changes)
     except Conflict:
         if attempt >= CONFLICT_RETRIES:
             raise
@@ -152,7 +148,7 @@ def restore_flow(memory_id: str, scope: Scope, now: datetime) -> Flow[MemoryReco
 
 def history_flow(memory_id: str, scope: Scope, now: datetime) -> Flow[list[HistoryEntry]]:
     yield from fetch_flow(memory_id, scope, now, include_deleted=True, include_expired=True)
-    entries: list[HistoryEntry] = yield Call("vector_stores", "history", (memory_id, scope))
+    entries = yield from calls.history(memory_id, scope)
     return [e for e in entries if e.memory_id == memory_id]
 
 
@@ -164,10 +160,7 @@ def delete_all_flow(scope: Scope, now: datetime) -> Flow[list[MemoryEvent]]:
     conflicts = 0
     while True:
         # Always read the first page: the previous batch is now hidden.
-        page: Page = yield Call(
-            "vector_stores", "list_records", (scope,),
-            {"limit": DELETE_ALL_BATCH, "include_expired": True},
-        )
+        page = yield from calls.list_records(scope, limit=DELETE_ALL_BATCH, include_expired=True)
         batch = [r for r in page.records if scope.matches(r.scope) and r.deleted_at is None]
         if not batch:
             return events
@@ -175,7 +168,7 @@ def delete_all_flow(scope: Scope, now: datetime) -> Flow[list[MemoryEvent]]:
             # the store still lists what it was told to hide: stop instead of looping
             raise ProviderError("the vector store did not hide soft-deleted memories; delete_all stopped")
         try:
-            yield Call("vector_stores", "apply", ([_soft_delete(r, now, "delete_all") for r in batch],))
+            yield from calls.apply([_soft_delete(r, now, "delete_all") for r in batch])
         except Conflict:
             conflicts += 1  # nothing of the batch was written: read the page again
             if conflicts > CONFLICT_RETRIES:
