@@ -75,8 +75,10 @@ class WeaviateVectorStore(VectorStore):
 
     name: ClassVar[str] = "weaviate"
     Config = WeaviateConfig
+    # not concurrent_writers: Weaviate has no conditional write, so the contract-v2
+    # version check holds for the writers of one process only (see docs/architecture.md)
     capabilities: ClassVar[frozenset[str]] = frozenset(
-        {"keyword_search", "persistent", "concurrent_writers", "vector_read"}
+        {"keyword_search", "persistent", "vector_read"}
     )
     filter_operators: ClassVar[frozenset[str]] = frozenset(
         ["eq", "ne", "in", "nin", "gt", "gte", "lt", "lte", "contains", "exists",
@@ -244,8 +246,11 @@ class WeaviateVectorStore(VectorStore):
             stored = self._stored_for_apply(changes)
             # contract v2 inside the write lock (this process's writers; Weaviate has
             # no conditional write, so writers in other processes can still interleave)
-            owners = self._owners_elsewhere(changes)
-            owners.update({r.id: r for _, _, r in stored.values()})
+            owners = {r.id: r for _, _, r in stored.values()}
+            # ids not in their own tenant: creates, or an id another tenant owns (one
+            # query per tenant: the price of refusing a second owner)
+            owners.update(self._owners_elsewhere(
+                [c for c in changes if c.record.id not in owners]))
             common.check_versions(changes, owners, self._live_hash_owner)
             objects: dict[str, tuple[str, dict[str, Any], list[float]]] = {}
             for change in changes:
@@ -285,11 +290,11 @@ class WeaviateVectorStore(VectorStore):
                     )
 
     def _owners_elsewhere(self, changes: Sequence[Change]) -> dict[str, MemoryRecord]:
-        """Records with the ids of the batch's creates in tenants other than the
-        change's own (with tenant scoping one uuid could exist in several tenants)."""
+        """Records with the batch's ids in tenants other than the change's own (with
+        tenant scoping one uuid could exist in several tenants): the owner check."""
         from weaviate.classes.query import Filter
 
-        creates = [c for c in changes if c.expected_version is None]
+        creates = list(changes)
         if not creates or not self._multi_tenant:
             return {}
         self._refresh_tenants()
