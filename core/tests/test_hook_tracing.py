@@ -58,8 +58,9 @@ def test_a_wrapper_sees_every_call_of_add_search_export_and_import(tmp_path: Pat
         assert {("embedders", "embed"), ("vector_stores", "search"), ("llms", "generate"),
                 ("vector_stores", "apply")} <= tracer.seen()
         tracer.calls.clear()
-        [hit] = memory.search("tea", user_id="u", rerank=True, hybrid=True)
-        assert hit.text == "Likes green tea"
+        hits = memory.search("tea", user_id="u", rerank=True, hybrid=True)
+        assert [h.text for h in hits] == ["Likes green tea"]
+        assert hits.usage.embedding_calls == 1 and hits.usage.llm_calls == 1  # the rerank
         assert [c for c in tracer.calls if c[0] != "vector_stores"] == [
             ("embedders", "embed", False), ("rerankers", "rerank", False),
             ("llms", "generate", False)]  # the reranker's LLM call is seen too

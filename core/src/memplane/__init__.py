@@ -38,6 +38,7 @@ from memplane.models import (
     Page,
     Scope,
     SearchHit,
+    SearchResult,
     Usage,
 )
 
@@ -99,6 +100,7 @@ __all__ = [
     "Scope",
     "ScopeRequired",
     "SearchHit",
+    "SearchResult",
     "UnsupportedCapability",
     "UnsupportedFilter",
     "Usage",

@@ -27,7 +27,7 @@ from memplane.models import (
     MemoryRecord,
     Page,
     Scope,
-    SearchHit,
+    SearchResult,
     utcnow,
 )
 from memplane.pipeline import calls
@@ -265,7 +265,7 @@ class Memory(MemoryBase):
         run_id: str | None = None, filters: Filter | Mapping[str, Any] | None = None,
         limit: int = 10, threshold: float | None = None, rerank: bool | None = None,
         explain: bool = False, hybrid: bool | None = None, include_expired: bool = False,
-    ) -> list[SearchHit]:
+    ) -> SearchResult:
         scope = self._scope("search", user_id, agent_id, run_id)
         return self._run(search_flow(self._search_request(
             query, scope, filters, limit, threshold, rerank, explain, hybrid, include_expired)))

@@ -229,6 +229,15 @@ class Usage(BaseModel):
         self.embedding_calls += other.embedding_calls
 
 
+class SearchResult(list[SearchHit]):
+    """What ``search`` returns: the hits, best first (a plain list for existing code),
+    plus ``usage``: the embedding call and any reranker LLM calls it cost."""
+
+    def __init__(self, hits: list[SearchHit] | None = None, *, usage: Usage | None = None) -> None:
+        super().__init__(hits or [])
+        self.usage = usage if usage is not None else Usage()
+
+
 class Diagnostic(BaseModel):
     """Something the pipeline rejected or repaired, and why."""
 

@@ -47,7 +47,7 @@ from datetime import datetime
 from memplane.config import SearchConfig
 from memplane.errors import ValidationError
 from memplane.filters import Filter
-from memplane.models import MemoryRecord, Scope, SearchHit
+from memplane.models import MemoryRecord, Scope, SearchHit, SearchResult, Usage
 from memplane.pipeline import calls
 from memplane.pipeline.effects import Flow
 from memplane.terms import keyword_terms
@@ -199,7 +199,7 @@ def recency_signal(record: MemoryRecord, now: datetime, half_life_days: float) -
     return float(0.5 ** (age_days / half_life_days))
 
 
-def search_flow(req: SearchRequest) -> Flow[list[SearchHit]]:
+def search_flow(req: SearchRequest) -> Flow[SearchResult]:
     if not isinstance(req.query, str) or not req.query.strip():
         raise ValidationError("search needs a non-empty query string")
     if req.limit <= 0:
@@ -209,6 +209,7 @@ def search_flow(req: SearchRequest) -> Flow[list[SearchHit]]:
     s = req.settings
     pool = max(req.limit, s.candidate_pool)
     [vector] = yield from calls.embed([req.query], "query")
+    usage = Usage(embedding_calls=1)
     signals: dict[str, Sequence[SearchHit]] = {}
     hits = yield from calls.search(vector, req.scope, limit=pool, filters=req.filters,
                                    include_expired=req.include_expired)
@@ -222,7 +223,8 @@ def search_flow(req: SearchRequest) -> Flow[list[SearchHit]]:
 
     if req.rerank and candidates:
         top = candidates[: max(req.limit, s.rerank_pool)]
-        results = yield from calls.rerank(req.query, [c.record.text for c in top])
+        results, rerank_usage = yield from calls.rerank(req.query, [c.record.text for c in top])
+        usage.add(rerank_usage)
         reranked = []
         for r in results:
             if 0 <= r.index < len(top):
@@ -250,4 +252,4 @@ def search_flow(req: SearchRequest) -> Flow[list[SearchHit]]:
         out.append(SearchHit(record=c.record, score=c.score, signals=c.signals if req.explain else {}))
         if len(out) >= req.limit:
             break
-    return out
+    return SearchResult(out, usage=usage)

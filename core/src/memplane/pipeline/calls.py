@@ -10,9 +10,18 @@ from collections.abc import Sequence
 from typing import Any
 
 from memplane.filters import Filter
-from memplane.models import Change, ChatMessage, HistoryEntry, MemoryRecord, Page, Scope, SearchHit
+from memplane.models import (
+    Change,
+    ChatMessage,
+    HistoryEntry,
+    MemoryRecord,
+    Page,
+    Scope,
+    SearchHit,
+    Usage,
+)
 from memplane.pipeline.effects import Call, Flow
-from memplane.providers.base import LLMResponse, Purpose, RerankResult
+from memplane.providers.base import LLMResponse, Purpose, Reranked, RerankResult
 
 
 def embed(texts: Sequence[str], purpose: Purpose) -> Flow[list[list[float]]]:
@@ -28,10 +37,13 @@ def generate(messages: Sequence[ChatMessage], *, json_schema: dict[str, Any] | N
     return response
 
 
-def rerank(query: str, documents: Sequence[str], *, top_n: int | None = None) -> Flow[list[RerankResult]]:
+def rerank(query: str, documents: Sequence[str], *,
+           top_n: int | None = None) -> Flow[tuple[list[RerankResult], Usage]]:
+    """The results and what they cost (empty usage for rerankers that do not say)."""
     results: list[RerankResult] = yield Call(
         "rerankers", "rerank", (query, list(documents)), {"top_n": top_n})
-    return results
+    usage = results.usage if isinstance(results, Reranked) else Usage()
+    return list(results), usage
 
 
 def open_store(dimension: int) -> Flow[None]:

@@ -519,6 +519,15 @@ class RerankResult(BaseModel):
     score: float
 
 
+class Reranked(list[RerankResult]):
+    """A reranker's results with the ``usage`` they cost (a reranker that calls an
+    LLM returns this instead of keeping counters on itself)."""
+
+    def __init__(self, results: list[RerankResult] | None = None, *, usage: Usage | None = None) -> None:
+        super().__init__(results or [])
+        self.usage = usage if usage is not None else Usage()
+
+
 class Reranker(Provider):
     """Reorders candidate documents for a query.
 
