@@ -221,12 +221,15 @@ class Usage(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     embedding_calls: int = 0
+    #: input tokens the embedding API reported (0 when it does not say)
+    embedding_tokens: int = 0
 
     def add(self, other: Usage) -> None:
         self.llm_calls += other.llm_calls
         self.prompt_tokens += other.prompt_tokens
         self.completion_tokens += other.completion_tokens
         self.embedding_calls += other.embedding_calls
+        self.embedding_tokens += other.embedding_tokens
 
 
 class SearchResult(list[SearchHit]):

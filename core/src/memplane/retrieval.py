@@ -47,7 +47,7 @@ from datetime import datetime
 from memplane.config import SearchConfig
 from memplane.errors import ValidationError
 from memplane.filters import Filter
-from memplane.models import MemoryRecord, Scope, SearchHit, SearchResult, Usage
+from memplane.models import MemoryRecord, Scope, SearchHit, SearchResult
 from memplane.pipeline import calls
 from memplane.pipeline.effects import Flow
 from memplane.terms import keyword_terms
@@ -208,8 +208,8 @@ def search_flow(req: SearchRequest) -> Flow[SearchResult]:
         raise ValidationError("threshold must be between 0 and 1")
     s = req.settings
     pool = max(req.limit, s.candidate_pool)
-    [vector] = yield from calls.embed([req.query], "query")
-    usage = Usage(embedding_calls=1)
+    embedded = yield from calls.embed([req.query], "query")
+    vector, usage = embedded[0], embedded.usage.model_copy()
     signals: dict[str, Sequence[SearchHit]] = {}
     hits = yield from calls.search(vector, req.scope, limit=pool, filters=req.filters,
                                    include_expired=req.include_expired)

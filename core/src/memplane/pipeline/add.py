@@ -190,8 +190,8 @@ def _live_with_hash(vector: list[float], hash_: str, scope: Scope) -> Flow[Memor
 
 def _embed(texts: Sequence[str], purpose: Purpose, state: _State) -> Flow[list[list[float]]]:
     vectors = yield from calls.embed(texts, purpose)
-    state.usage.embedding_calls += 1
-    return vectors
+    state.usage.add(vectors.usage)
+    return list(vectors)
 
 
 def _related(vectors: Sequence[Sequence[float]], scope: Scope, top_k: int) -> Flow[list[MemoryRecord]]:

@@ -21,12 +21,14 @@ from memplane.models import (
     Usage,
 )
 from memplane.pipeline.effects import Call, Flow
-from memplane.providers.base import LLMResponse, Purpose, Reranked, RerankResult
+from memplane.providers.base import Embedded, LLMResponse, Purpose, Reranked, RerankResult
 
 
-def embed(texts: Sequence[str], purpose: Purpose) -> Flow[list[list[float]]]:
+def embed(texts: Sequence[str], purpose: Purpose) -> Flow[Embedded]:
+    """The vectors, with the embedder's usage (one call when it does not say)."""
     vectors = yield Call("embedders", "embed", (list(texts),), {"purpose": purpose})
-    return [[float(x) for x in v] for v in vectors]
+    usage = vectors.usage if isinstance(vectors, Embedded) else Usage(embedding_calls=1)
+    return Embedded([[float(x) for x in v] for v in vectors], usage=usage)
 
 
 def generate(messages: Sequence[ChatMessage], *, json_schema: dict[str, Any] | None,

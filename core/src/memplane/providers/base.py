@@ -42,6 +42,15 @@ KINDS: tuple[Kind, ...] = ("llms", "embedders", "vector_stores", "rerankers")
 Vectors = Sequence[Sequence[float]]
 
 
+class Embedded(list[list[float]]):
+    """An embedder's vectors with the ``usage`` they cost (API calls, input tokens);
+    embedders return this instead of keeping counters on themselves."""
+
+    def __init__(self, vectors: list[list[float]] | None = None, *, usage: Usage | None = None) -> None:
+        super().__init__(vectors or [])
+        self.usage = usage if usage is not None else Usage()
+
+
 class Capability(StrEnum):
     """The closed set of capabilities a provider may declare (checked at class definition)."""
 

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 from memplane.errors import ProviderError, ValidationError
 from memplane.models import Usage
-from memplane.providers.base import Embedder, ProviderConfig, Purpose, Vectors
+from memplane.providers.base import Embedded, Embedder, ProviderConfig, Purpose, Vectors
 from memplane_openai.clients import ClientHolder, check_credentials
 from memplane_openai.config import AzureOpenAIEmbedderConfig, OpenAIEmbedderConfig
 from memplane_openai.errors import malformed_response, map_openai_error
@@ -60,8 +60,6 @@ class OpenAIEmbedder(Embedder):
         self._dimension: int | None = self.config.dimensions or KNOWN_DIMENSIONS.get(
             str(self.config.model)
         )
-        #: totals over this instance's life (the contract returns vectors only)
-        self.usage = Usage()
 
     @property
     def model(self) -> str:
@@ -91,7 +89,7 @@ class OpenAIEmbedder(Embedder):
                 )
         return list(batches(texts, self.config.batch_size, self.config.max_batch_tokens))
 
-    def _vectors(self, response: Any, batch: list[str]) -> list[list[float]]:
+    def _vectors(self, response: Any, batch: list[str], usage: Usage) -> list[list[float]]:
         data = sorted(getattr(response, "data", None) or [], key=lambda item: item.index)
         if len(data) != len(batch):
             raise malformed_response(
@@ -111,10 +109,9 @@ class OpenAIEmbedder(Embedder):
                     retryable=False,
                 )
         self._dimension = expected
-        usage = getattr(response, "usage", None)
-        self.usage.add(
-            Usage(embedding_calls=1, prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0)
-        )
+        reported = getattr(response, "usage", None)
+        usage.add(Usage(embedding_calls=1,
+                        embedding_tokens=getattr(reported, "prompt_tokens", 0) or 0))
         return vectors
 
     def _fail(self, exc: Exception) -> Exception:
@@ -122,23 +119,23 @@ class OpenAIEmbedder(Embedder):
         return mapped if mapped is not None else exc
 
     def embed(self, texts: Sequence[str], *, purpose: Purpose = "document") -> Vectors:
-        out: list[list[float]] = []
+        out = Embedded()  # the vectors, and what they cost
         for batch in self._batches(texts):
             try:
                 response = self._clients.sync().embeddings.create(**self._kwargs(batch))
             except Exception as exc:
                 raise self._fail(exc) from exc
-            out.extend(self._vectors(response, batch))
+            out.extend(self._vectors(response, batch, out.usage))
         return out
 
     async def aembed(self, texts: Sequence[str], *, purpose: Purpose = "document") -> Vectors:
-        out: list[list[float]] = []
+        out = Embedded()
         for batch in self._batches(texts):
             try:
                 response = await self._clients.async_().embeddings.create(**self._kwargs(batch))
             except Exception as exc:
                 raise self._fail(exc) from exc
-            out.extend(self._vectors(response, batch))
+            out.extend(self._vectors(response, batch, out.usage))
         return out
 
     def close(self) -> None:
