@@ -241,12 +241,33 @@ class SearchResult(list[SearchHit]):
         self.usage = usage if usage is not None else Usage()
 
 
+DiagnosticKind = Literal["info", "repaired", "rejected", "ignored"]
+
+
 class Diagnostic(BaseModel):
-    """Something the pipeline rejected or repaired, and why."""
+    """Something the pipeline rejected or repaired, and why. ``kind``: ``rejected``
+    (an item was not applied), ``repaired`` (accepted after a fix), ``ignored`` (a
+    harmless item dropped, e.g. NONE naming an unknown id), ``info``."""
 
     code: str
     message: str
+    kind: DiagnosticKind = "info"
     detail: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _kind_from_detail(cls, data: Any) -> Any:
+        # older code put the kind in detail["kind"]; both spellings stay in sync
+        if isinstance(data, dict) and "kind" not in data:
+            kind = (data.get("detail") or {}).get("kind")
+            if kind is not None:
+                data = {**data, "kind": kind}
+        return data
+
+    @model_validator(mode="after")
+    def _kind_in_detail(self) -> Diagnostic:
+        self.detail.setdefault("kind", self.kind)
+        return self
 
 
 class MemoryEvent(BaseModel):
