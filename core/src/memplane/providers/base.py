@@ -13,10 +13,11 @@ import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Generic, Literal
 
 from pydantic import BaseModel, ConfigDict
 from pydantic import ValidationError as PydanticValidationError
+from typing_extensions import TypeVar
 
 from memplane.errors import ConfigurationError, UnsupportedCapability, ValidationError
 from memplane.filters import Filter, parse_filter, require_supported
@@ -89,8 +90,18 @@ class ProviderConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class Provider(ABC):
-    """Common behaviour of every provider kind."""
+#: a provider's config model; unparametrised providers get Any (compatible with v1 code)
+ConfigT = TypeVar("ConfigT", bound=ProviderConfig, default=Any)
+
+
+class Provider(ABC, Generic[ConfigT]):
+    """Common behaviour of every provider kind.
+
+    ``Provider[MyConfig]`` (e.g. ``class MyStore(VectorStore[MyConfig])``) types
+    ``self.config`` as ``MyConfig``; unparametrised subclasses keep an untyped config.
+    """
+
+    config: ConfigT
 
     kind: ClassVar[Kind]
     #: the name the provider is registered under (the entry-point name).
@@ -141,7 +152,7 @@ class Provider(ABC):
                 f"{self.kind} provider {self.name!r} does not support {capability!r}"
             )
 
-    def close(self) -> None:  # noqa: B027 - optional hook, most providers hold nothing
+    def close(self) -> None:
         """Release connections and files. Safe to call twice."""
 
     async def aclose(self) -> None:
@@ -165,7 +176,7 @@ class LLMResponse(BaseModel):
     finish_reason: str | None = None
 
 
-class LLM(Provider):
+class LLM(Provider[ConfigT]):
     """A chat model that can answer with JSON matching a schema.
 
     Capabilities: ``json_schema`` (enforces the schema natively: strict structured
@@ -210,7 +221,7 @@ class LLM(Provider):
 Purpose = Literal["document", "query"]
 
 
-class Embedder(Provider):
+class Embedder(Provider[ConfigT]):
     """Turns texts into fixed-size vectors.
 
     ``embed`` returns one vector per input, in order, each of length ``dimension``.
@@ -236,7 +247,7 @@ class Embedder(Provider):
 # --- Vector stores ----------------------------------------------------------------
 
 
-class VectorStore(Provider):
+class VectorStore(Provider[ConfigT]):
     """Stores memory records beside their vectors, with their history (contract v2).
 
     The public methods are implemented here, once: they check arguments (scope, limit,
@@ -537,7 +548,7 @@ class Reranked(list[RerankResult]):
         self.usage = usage if usage is not None else Usage()
 
 
-class Reranker(Provider):
+class Reranker(Provider[ConfigT]):
     """Reorders candidate documents for a query.
 
     Returns at most ``top_n`` results (all when None), best first, each with the

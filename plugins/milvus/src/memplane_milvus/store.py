@@ -57,7 +57,7 @@ _CURSOR_PREFIX = "id:"
 SCOPE_ID_MAX_BYTES = 16384
 
 
-class MilvusVectorStore(VectorStore):
+class MilvusVectorStore(VectorStore[MilvusConfig]):
     """Memory records in one Milvus collection, history in each record's row.
 
     Scope isolation: ``user_id``, ``agent_id`` and ``run_id`` are scalar columns with

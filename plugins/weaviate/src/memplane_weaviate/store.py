@@ -62,7 +62,7 @@ def tenant_name(value: str | None) -> str:
     return "s" + hashlib.sha256(value.encode("utf-8")).hexdigest()[:48]
 
 
-class WeaviateVectorStore(VectorStore):
+class WeaviateVectorStore(VectorStore[WeaviateConfig]):
     """Memory records as Weaviate objects, history inside each object.
 
     Scoping: with ``scoping: tenant`` (default) the collection uses native

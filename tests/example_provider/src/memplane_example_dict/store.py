@@ -44,7 +44,7 @@ class ExampleDictConfig(ProviderConfig):
     path: str = Field(description="the JSON file holding the store (created on first open)")
 
 
-class ExampleDictStore(VectorStore):
+class ExampleDictStore(VectorStore[ExampleDictConfig]):
     """A persistent JSON-file vector store with exact search and every filter operator."""
 
     name: ClassVar[str] = "example_dict"

@@ -60,7 +60,7 @@ class SQLiteStoreConfig(ProviderConfig):
     )
 
 
-class SQLiteStore(VectorStore):
+class SQLiteStore(VectorStore[SQLiteStoreConfig]):
     """Records, vectors, history and a keyword index in one SQLite file.
 
     WAL mode and a busy timeout let threads and processes share the file; every
