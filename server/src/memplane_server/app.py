@@ -30,7 +30,6 @@ from memplane_server.routes import admin, health, memories, transfer
 from memplane_server.settings import ServerSettings
 from memplane_server.state import ServerState
 
-
 #: the third-party package each optional piece needs (its extra of memplane-server).
 _OPTIONAL_NEEDS = {
     "memplane_server.metrics": "prometheus_client",

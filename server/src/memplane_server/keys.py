@@ -12,8 +12,8 @@ import hmac
 import json
 import secrets
 from dataclasses import dataclass
-from pathlib import Path
 from datetime import UTC, datetime
+from pathlib import Path
 
 from memplane.models import Scope
 from memplane_server.db import ServerDB
