@@ -103,3 +103,41 @@ class UnsupportedCapability(MemplaneError):
 
 class UnsupportedFilter(UnsupportedCapability):
     """The store cannot evaluate a filter operator. Filters are never dropped silently."""
+
+
+# --- contract v2 (stub names; core v2 supersedes this block) ---------------------
+
+
+class Conflict(MemplaneError):
+    """The stored version is not the one the writer read; nothing of the batch was written."""
+
+    def __init__(self, message: str = "", *, memory_id: str | None = None,
+                 expected: int | None = None, actual: int | None = None) -> None:
+        self.memory_id = memory_id
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            message or f"memory {memory_id!r} changed concurrently (expected version "
+            f"{expected}, stored {actual}): re-read the memory and retry"
+        )
+
+
+class DuplicateMemory(Conflict):
+    """A live memory of the same scope already holds this text (same hash)."""
+
+    def __init__(self, message: str = "", *, memory_id: str | None = None,
+                 existing_id: str = "") -> None:
+        self.existing_id = existing_id
+        super().__init__(
+            message or f"memory {memory_id!r} duplicates the live memory {existing_id!r} "
+            f"of the same scope: update that one instead",
+            memory_id=memory_id,
+        )
+
+
+class IdOwnedByAnotherScope(ValidationError):
+    """A create or write names an id that another scope owns (the scope is never revealed)."""
+
+
+class MemoryClosed(MemplaneError):
+    """The Memory / AsyncMemory was closed."""

@@ -101,6 +101,8 @@ class MemoryRecord(BaseModel):
     expires_at: datetime | None = None
     source: list[Provenance] = Field(default_factory=list)
     attributed_to: str | None = None
+    #: contract v2: monotonic per memory; 1 when created, expected_version + 1 after a change
+    version: int = 1
 
     @model_validator(mode="after")
     def _fill_hash(self) -> MemoryRecord:
@@ -169,6 +171,9 @@ class Change(BaseModel):
     record: MemoryRecord
     vector: list[float] | None = None
     history: HistoryEntry | None = None
+    #: contract v2: None creates (the id must not exist in any scope); an int is the
+    #: version the writer read, compared-and-set by the store
+    expected_version: int | None = None
 
 
 # --- the decision contract -------------------------------------------------------
