@@ -307,8 +307,9 @@ class PgVectorStore(VectorStore):
             raise self._errors(exc) from exc
 
     # --- schema -------------------------------------------------------------------------------
-    def _schema_plan(self, *, create: bool, rls: bool) -> Plan[None]:
-        """Bring the schema to SCHEMA_VERSION (create=True) or check that it is there."""
+    def _schema_plan(self, *, migrate: bool, rls: bool) -> Plan[None]:
+        """Check the schema version; create the tables in an empty schema (when
+        ``create_schema``) or, with ``migrate``, apply the missing migrations."""
         s = self._s
         yield Step(_SCHEMA_LOCK, [f"memplane:{s}"])
         [(exists,)] = yield Step("SELECT to_regclass(%s) IS NOT NULL", [f"{s}.schema_version"])
@@ -322,15 +323,16 @@ class PgVectorStore(VectorStore):
                 f"memplane-pgvector understands ({ddl.SCHEMA_VERSION}); upgrade memplane-pgvector")
         if version == ddl.SCHEMA_VERSION and not rls:
             return
-        if not create:
-            if version == 0:
+        if not migrate:
+            if version == 0 and not self.cfg.create_schema:
                 raise ConfigurationError(
                     f"the pgvector schema {s!r} has no memplane tables and create_schema is off: "
                     f"run `python -m memplane_pgvector migrate --dsn ... --schema {s}`")
-            raise ConfigurationError(
-                f"the pgvector schema {s!r} is at version {version}, this memplane-pgvector needs "
-                f"{ddl.SCHEMA_VERSION}; tables are never altered at run time: run "
-                f"`python -m memplane_pgvector migrate --dsn ... --schema {s}` (or store.migrate())")
+            if version > 0:
+                raise ConfigurationError(
+                    f"the pgvector schema {s!r} is at version {version}, this memplane-pgvector "
+                    f"needs {ddl.SCHEMA_VERSION}; tables are never altered at run time: run "
+                    f"`python -m memplane_pgvector migrate --dsn ... --schema {s}` (or store.migrate())")
         yield Step(f"CREATE SCHEMA IF NOT EXISTS {s}")
         yield Step(ddl.CREATE_VERSION_TABLE.replace("{s}", s))
         for target in range(version + 1, ddl.SCHEMA_VERSION + 1):
@@ -358,10 +360,7 @@ class PgVectorStore(VectorStore):
     def _ensure_schema_sync(self) -> None:
         if self._schema_ready:
             return
-        if self.cfg.create_schema:
-            self._run_raw(self._schema_plan(create=True, rls=False))
-        else:
-            self._run_raw(self._schema_plan(create=False, rls=False))
+        self._run_raw(self._schema_plan(migrate=False, rls=False))
         self._schema_ready = True
 
     async def _ensure_schema_async(self) -> None:
@@ -369,7 +368,7 @@ class PgVectorStore(VectorStore):
             return
         import psycopg
 
-        plan = self._schema_plan(create=self.cfg.create_schema, rls=False)
+        plan = self._schema_plan(migrate=False, rls=False)
         try:
             conn = await psycopg.AsyncConnection.connect(self.cfg.conninfo(), autocommit=False)
             async with conn, conn.transaction(), conn.cursor() as cur:
@@ -381,7 +380,7 @@ class PgVectorStore(VectorStore):
     def migrate(self) -> None:
         """Create the tables, or migrate them to this version, explicitly (as the owner
         role). With ``row_level_security`` also enables and forces the policies."""
-        self._run_raw(self._schema_plan(create=True, rls=self.cfg.row_level_security))
+        self._run_raw(self._schema_plan(migrate=True, rls=self.cfg.row_level_security))
         self._schema_ready = True
 
     # --- contract v2 hooks (sync) ------------------------------------------------------------
