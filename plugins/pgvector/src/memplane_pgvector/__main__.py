@@ -17,6 +17,8 @@ def main(argv: list[str] | None = None) -> int:
     migrate = sub.add_parser("migrate", help="create the tables or bring them to this version")
     migrate.add_argument("--dsn", required=True, help="libpq connection string or URI (owner role)")
     migrate.add_argument("--schema", default="memplane", help="PostgreSQL schema (default memplane)")
+    migrate.add_argument("--dimension", type=int, default=None,
+                         help="the embedder's vector size: record it and build the HNSW index")
     migrate.add_argument("--row-level-security", action="store_true",
                          help="enable and force the scope row-level-security policies")
     sub.add_parser("version", help="print the schema version this package writes")
@@ -33,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     store = PgVectorStore({"dsn": args.dsn, "db_schema": args.schema,
                            "row_level_security": args.row_level_security, "pool_min_size": 0})
     try:
-        store.migrate()
+        store.migrate(args.dimension)
     except MemplaneError as exc:
         print(f"migrate failed: {exc}", file=sys.stderr)
         return 1

@@ -377,11 +377,16 @@ class PgVectorStore(VectorStore):
             raise self._errors(exc) from exc
         self._schema_ready = True
 
-    def migrate(self) -> None:
+    def migrate(self, dimension: int | None = None) -> None:
         """Create the tables, or migrate them to this version, explicitly (as the owner
-        role). With ``row_level_security`` also enables and forces the policies."""
+        role). With ``row_level_security`` also enables and forces the policies. With
+        ``dimension`` also records it and builds the HNSW index (index DDL needs the
+        owner, so an application role that is not the owner needs this step)."""
         self._run_raw(self._schema_plan(migrate=True, rls=self.cfg.row_level_security))
         self._schema_ready = True
+        if dimension is not None:
+            self._check_dimension(dimension)
+            self._run_raw(self._open_plan(dimension))
 
     # --- contract v2 hooks (sync) ------------------------------------------------------------
     def _open_plan(self, dimension: int) -> Plan[None]:
