@@ -138,7 +138,7 @@ class FilterTranslator:
                 [*m_params, *m_params, literal],
             )
         # ordered comparisons
-        if value is None or isinstance(value, bool) or isinstance(value, list | tuple | dict):
+        if value is None or isinstance(value, (bool, list | tuple | dict)):
             return FALSE
         if isinstance(value, datetime):
             raise _refuse(node, "metadata strings are not ordered as datetimes in SQL")
@@ -174,10 +174,9 @@ class FilterTranslator:
             return None
         if _has_nul(value):
             return None
-        if isinstance(value, list | tuple | dict):
-            if _has_bool_or_odd_number(value):
-                raise _refuse(node, "list or object operands holding booleans or non-finite "
-                                    "numbers compare differently in JSONB")
+        if isinstance(value, list | tuple | dict) and _has_bool_or_odd_number(value):
+            raise _refuse(node, "list or object operands holding booleans or non-finite "
+                                "numbers compare differently in JSONB")
         try:
             return json.dumps(value, allow_nan=False, ensure_ascii=False)
         except (TypeError, ValueError):

