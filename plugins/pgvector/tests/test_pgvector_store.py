@@ -423,3 +423,15 @@ def test_expired_rows_hidden_in_search(store: PgVectorStore) -> None:
     store._apply([create(dead)])
     assert store._search([1.0, 0.0, 0.0, 0.0], ALICE, 5) == []
     assert len(store._search([1.0, 0.0, 0.0, 0.0], ALICE, 5, None, False, True)) == 1
+
+
+def test_v1_apply_of_one_record_per_history_entry_as_import_does(store: PgVectorStore) -> None:
+    """`memplane import` applies the same record once per history entry in one batch;
+    the v1 delegation turns the repeats into compare-and-set updates."""
+    r = rec("imported")
+    entries = [HistoryEntry(memory_id=r.id, event=HistoryEvent.ADD, new_text=r.text),
+               HistoryEntry(memory_id=r.id, event=HistoryEvent.UPDATE, new_text=r.text)]
+    store.apply([Change(record=r, vector=[1.0, 0.0, 0.0, 0.0], history=h) for h in entries])
+    [got] = store.get([r.id], ALICE)
+    assert got.version == 2
+    assert [h.id for h in store.history(r.id, ALICE)] == [h.id for h in entries]

@@ -720,17 +720,17 @@ class PgVectorStore(VectorStore):
     def _v1_versions(self, changes: Sequence[Change], stored: dict[str, MemoryRecord]) -> list[Change]:
         """v1 callers send no expected_version: CAS against the version read just before,
         so a concurrent writer still surfaces as Conflict, never as a lost update."""
-        latest = {rid: rec.version for rid, rec in stored.items()}
+        latest = {rid: (r.version, r.scope) for rid, r in stored.items()}
         out: list[Change] = []
         for change in changes:
             rid = change.record.id
-            if change.expected_version is None and rid in latest and \
-                    stored[rid].scope == change.record.scope:
-                expected = latest[rid]
+            known = latest.get(rid)
+            if change.expected_version is None and known is not None and known[1] == change.record.scope:
+                expected = known[0]
                 change = change.model_copy(update={
                     "expected_version": expected,
                     "record": change.record.model_copy(update={"version": expected + 1})})
-            latest[rid] = change.record.version
+            latest[rid] = (change.record.version, change.record.scope)
             out.append(change)
         return out
 
