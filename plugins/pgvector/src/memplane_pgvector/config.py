@@ -53,6 +53,12 @@ class PgVectorConfig(ProviderConfig):
     #: scopes with at most this many rows are searched exactly (a scan of the scope);
     #: larger ones through the HNSW index. Measured in docs/benchmarks.md.
     exact_search_max_rows: int = Field(default=20000, ge=0)
+    #: keep an HNSW index at all; off: every search is exact and ingest is ~15x faster
+    #: (the index is maintained on every insert, for every scope)
+    hnsw_index: bool = True
+    #: maintenance_work_mem while open()/migrate() builds the index over existing rows
+    #: (a graph that does not fit builds much more slowly)
+    index_build_memory: str = Field(default="512MB", pattern=r"^[0-9]+(kB|MB|GB)$")
     hnsw_m: int = Field(default=16, ge=2, le=100)
     hnsw_ef_construction: int = Field(default=64, ge=4, le=1000)
     hnsw_ef_search: int = Field(default=100, ge=1, le=1000)

@@ -406,9 +406,13 @@ class PgVectorStore(VectorStore):
             yield Step(
                 f"INSERT INTO {s}.meta (key, value) VALUES ('dimension', %s) "
                 f"ON CONFLICT (key) DO UPDATE SET value = excluded.value", [str(dimension)])
+        if not self.cfg.hnsw_index:
+            return
         [(has_index,)] = yield Step("SELECT to_regclass(%s) IS NOT NULL",
                                     [f"{s}.{ddl.hnsw_index_name(dimension)}"])
         if not has_index:
+            yield Step("SELECT set_config('maintenance_work_mem', %s, true)",
+                       [self.cfg.index_build_memory])
             yield Step(ddl.hnsw_index_sql(dimension, self.cfg.hnsw_m,
                                           self.cfg.hnsw_ef_construction).replace("{s}", s))
 
@@ -601,7 +605,7 @@ class PgVectorStore(VectorStore):
             query = np.zeros_like(query)  # no direction: every row scores 0.5, in seq order
         # a zero vector has no cosine (pgvector gives NaN): count it as orthogonal
         distance = "coalesce(nullif({d}, 'NaN'::float8), 1.0)"
-        if rows_in_scope <= threshold or not query.any():
+        if rows_in_scope <= threshold or not query.any() or not self.cfg.hnsw_index:
             exact = distance.format(d="r.embedding <=> %s::vector")
             rows = yield Step(
                 f"SELECT {RECORD_COLUMNS}, {exact} AS d FROM {s}.memories r "
