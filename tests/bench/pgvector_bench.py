@@ -163,10 +163,9 @@ def _cli() -> str:
 
 def export_import(size: int, dsn: str, workdir: Path) -> dict[str, Any]:
     """sqlite -> JSON Lines -> pgvector through the CLI, with the hashing embedder."""
-    from memplane_pgvector.testing import drop_schema, fresh_schema
-
-    from memplane.memory import Memory
     from memplane.config import MemoryConfig
+    from memplane.memory import Memory
+    from memplane_pgvector.testing import drop_schema, fresh_schema
 
     schema = fresh_schema()
     sqlite_cfg = workdir / "sqlite.yaml"
@@ -277,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-class psycopg_version:  # noqa: N801 - a tiny context manager
+class psycopg_version:
     def __init__(self, dsn: str) -> None:
         self.dsn = dsn
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import subprocess
 import sys
 import threading
@@ -229,27 +230,50 @@ def test_large_scopes_use_hnsw_small_ones_are_exact(make_store: Make, pg_dsn: st
     assert _index_scans(pg_dsn, schema) > before  # 2000 rows: HNSW
 
 
-def test_iterative_scan_fills_the_limit_under_a_selective_filter(make_store: Make) -> None:
-    # a filter only 1 row in 20 passes: one HNSW pass with ef_search=10 finds ~0-1
-    # of them; iterative scanning keeps going until `limit` rows pass
+def test_iterative_scan_fills_the_limit_under_a_selective_filter(
+    make_store: Make, caplog: pytest.LogCaptureFixture
+) -> None:
+    # a filter only 1 row in 20 passes: one HNSW pass with ef_search=10 finds ~0-1 of
+    # them; iterative scanning keeps going until `limit` rows pass. Without it the store
+    # notices the short page and falls back to an exact search.
+    caplog.set_level(logging.DEBUG, logger="memplane_pgvector")
     strict = make_store(exact_search_max_rows=0, hnsw_ef_search=10, iterative_scan="off")
     strict.open(4)
     _fill(strict, 2000)
     _analyze(strict)
     flt = parse_filter({"bucket": 3})
-    assert len(strict._search([1.0, 0.0, 0.0, 0.0], ALICE, 10, flt)) < 10
+    query = [1.0, 0.0, 0.0, 0.0]
+    assert len(strict._search(query, ALICE, 10, flt)) == 10
+    assert "hnsw, then exact" in caplog.text
+    caplog.clear()
     relaxed = PgVectorStore(strict.cfg.model_copy(update={"iterative_scan": "relaxed_order"}))
+    exact = PgVectorStore(strict.cfg.model_copy(update={"exact_search_max_rows": 10**6}))
     try:
-        hits = relaxed._search([1.0, 0.0, 0.0, 0.0], ALICE, 10, flt)
-        exact = PgVectorStore(strict.cfg.model_copy(update={"exact_search_max_rows": 10**6}))
-        truth = exact._search([1.0, 0.0, 0.0, 0.0], ALICE, 10, flt)
-        exact.close()
+        hits = relaxed._search(query, ALICE, 10, flt)
+        assert "search" in caplog.text and "then exact" not in caplog.text
+        truth = exact._search(query, ALICE, 10, flt)
     finally:
         relaxed.close()
+        exact.close()
     assert len(hits) == 10
     assert all(h.record.metadata["bucket"] == 3 for h in hits)
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
     assert len({h.id for h in hits} & {h.id for h in truth}) >= 8  # recall@10 on this tiny set
+
+
+def test_a_small_scope_in_a_large_table_is_searched_exactly(
+    make_store: Make, caplog: pytest.LogCaptureFixture
+) -> None:
+    """HNSW walks one graph for every tenant: a scope that is a small share of the table
+    would run out of max_scan_tuples before filling the page, so it is searched exactly."""
+    caplog.set_level(logging.DEBUG, logger="memplane_pgvector")
+    store = make_store(exact_search_max_rows=10, hnsw_max_scan_tuples=100)
+    store.open(4)
+    _fill(store, 2000)
+    _fill(store, 50, BOB)
+    _analyze(store)
+    assert len(store._search([1.0, 0.0, 0.0, 0.0], BOB, 10)) == 10
+    assert "exact over" in caplog.text and "hnsw" not in caplog.text
 
 
 def test_keyword_search_handles_cjk_and_accents(store: PgVectorStore) -> None:

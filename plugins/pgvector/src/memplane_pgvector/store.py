@@ -15,6 +15,7 @@ opened, not when this module is imported.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
@@ -50,6 +51,7 @@ from memplane_pgvector.plans import (
     visibility_sql,
 )
 
+log = logging.getLogger("memplane_pgvector")
 _SCHEMA_LOCK = "SELECT pg_advisory_xact_lock(hashtext(%s))"
 
 
@@ -597,22 +599,25 @@ class PgVectorStore(VectorStore):
         s, dim = self._s, int(query.shape[0])
         where, params = self._where(scope, filters, include_deleted, include_expired)
         scope_part, scope_params = scope_sql(scope)
-        threshold = self.cfg.exact_search_max_rows
+        cfg = self.cfg
+        threshold = cfg.exact_search_max_rows
+        # the HNSW graph holds every scope; the scope and filters are checked while it is
+        # walked, so a scope that is a small share of the table would exhaust
+        # max_scan_tuples before `limit` rows pass: such scopes are searched exactly
+        [(table_rows,)] = yield Step(
+            "SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = %s::regclass",
+            [f"{s}.memories"])
+        needed = max(threshold + 1, -(-int(table_rows) * limit * 2 // cfg.hnsw_max_scan_tuples))
         [(rows_in_scope,)] = yield Step(
             f"SELECT count(*) FROM (SELECT 1 FROM {s}.memories r WHERE {scope_part} LIMIT %s) t",
-            [*scope_params, threshold + 1])
+            [*scope_params, needed])
+        use_hnsw = (cfg.hnsw_index and rows_in_scope > threshold
+                    and rows_in_scope * cfg.hnsw_max_scan_tuples >= int(table_rows) * limit * 2)
         if float(np.linalg.norm(query)) == 0.0:
             query = np.zeros_like(query)  # no direction: every row scores 0.5, in seq order
-        # a zero vector has no cosine (pgvector gives NaN): count it as orthogonal
-        distance = "coalesce(nullif({d}, 'NaN'::float8), 1.0)"
-        if rows_in_scope <= threshold or not query.any() or not self.cfg.hnsw_index:
-            exact = distance.format(d="r.embedding <=> %s::vector")
-            rows = yield Step(
-                f"SELECT {RECORD_COLUMNS}, {exact} AS d FROM {s}.memories r "
-                f"WHERE r.embedding IS NOT NULL AND {where} ORDER BY d, r.seq LIMIT %s",
-                [query, *params, limit])
-        else:
-            cfg = self.cfg
+            use_hnsw = False
+        rows: list[Any] = []
+        if use_hnsw:
             yield Step(
                 "SELECT set_config('hnsw.ef_search', %s, true), "
                 "set_config('hnsw.iterative_scan', %s, true), "
@@ -624,10 +629,22 @@ class PgVectorStore(VectorStore):
             ordered = f"(r.embedding::vector({dim}) <=> %s::vector({dim}))"
             rows = yield Step(
                 f"WITH c AS MATERIALIZED (SELECT r.seq, {ordered} AS d FROM {s}.memories r "
-                f"WHERE {where} ORDER BY {ordered} LIMIT %s) "
+                f"WHERE r.embedding IS NOT NULL AND {where} ORDER BY {ordered} LIMIT %s) "
                 f"SELECT {RECORD_COLUMNS}, coalesce(nullif(c.d, 'NaN'::float8), 1.0) AS d "
                 f"FROM c JOIN {s}.memories r ON r.seq = c.seq ORDER BY c.d, r.seq",
                 [query, *params, query, limit])
+        path = "hnsw" if use_hnsw else "exact"
+        if len(rows) < limit:
+            if use_hnsw:
+                path = "hnsw, then exact"
+            # exact: small scopes, and the rare HNSW scan that gave up before filling the
+            # limit under a selective filter (then fewer rows may simply be all there is)
+            exact = "coalesce(nullif(r.embedding <=> %s::vector, 'NaN'::float8), 1.0)"
+            rows = yield Step(
+                f"SELECT {RECORD_COLUMNS}, {exact} AS d FROM {s}.memories r "
+                f"WHERE r.embedding IS NOT NULL AND {where} ORDER BY d, r.seq LIMIT %s",
+                [query, *params, limit])
+        log.debug("search %s: %s over %s rows of the scope, %s hits", s, path, rows_in_scope, len(rows))
         return [
             SearchHit(record=record_from_row(row),
                       score=min(1.0, max(0.0, 1.0 - float(row[N_RECORD_COLUMNS]) / 2.0)))
