@@ -161,6 +161,61 @@ def _cli() -> str:
     return str(script) if script.exists() else "memplane"
 
 
+def switch_point(sizes: list[int], count: int, batch: int, dsn: str) -> list[dict[str, Any]]:
+    """Exact vs HNSW latency per scope size, all scopes in one table (as in production:
+    one HNSW graph for every tenant), to place ``exact_search_max_rows``."""
+    import psycopg
+
+    from memplane_pgvector.store import PgVectorStore
+    from memplane_pgvector.testing import drop_schema, fresh_schema
+
+    schema = fresh_schema()
+    base = {"dsn": dsn, "db_schema": schema, "pool_min_size": 1}
+    loader = PgVectorStore({**base, "hnsw_index": False})
+    exact = PgVectorStore({**base, "exact_search_max_rows": 10**9})
+    hnsw = PgVectorStore({**base, "exact_search_max_rows": 0})
+    centers = _centers(sum(sizes))
+    out = []
+    try:
+        loader.open(DIM)
+        for n in sizes:
+            scope = Scope(user_id=f"s{n}")
+            vectors = clustered(n, centers, seed=n + 11)
+            texts = synthetic_texts(n, prefix=f"s{n}")
+            for start in range(0, n, batch):
+                changes = _changes(texts[start:start + batch], vectors[start:start + batch], start)
+                loader.apply([c.model_copy(update={"record": c.record.model_copy(
+                    update={"scope": scope})}) for c in changes])
+        exact.open(DIM)
+        hnsw.open(DIM)
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f"VACUUM ANALYZE {schema}.memories")
+        queries = clustered(count, centers, seed=99)
+        for n in sizes:
+            scope = Scope(user_id=f"s{n}")
+
+            def run(store: Any, scope: Scope = scope) -> tuple[dict[str, float], list[list[str]]]:
+                store.search(queries[0].tolist(), scope, limit=10)
+                seconds, ids = [], []
+                for q in queries:
+                    started = time.perf_counter()
+                    hits = store.search(q.tolist(), scope, limit=10)
+                    seconds.append(time.perf_counter() - started)
+                    ids.append([h.id for h in hits])
+                return latency_summary(seconds), ids
+
+            e_lat, e_ids = run(exact)
+            h_lat, h_ids = run(hnsw)
+            out.append({"scope_rows": n, "exact": e_lat, "hnsw": h_lat,
+                        "hnsw_recall_at_10": _recall(h_ids, e_ids)})
+            print(json.dumps(out[-1]), file=sys.stderr, flush=True)
+    finally:
+        for store in (loader, exact, hnsw):
+            store.close()
+        drop_schema(dsn, schema)
+    return out
+
+
 def export_import(size: int, dsn: str, workdir: Path) -> dict[str, Any]:
     """sqlite -> JSON Lines -> pgvector through the CLI, with the hashing embedder."""
     from memplane.config import MemoryConfig
@@ -229,6 +284,13 @@ def render(results: dict[str, Any]) -> str:
         pg = run["pgvector"]
         lines.append(f"| {int(size):,} | {pg['bulk_ingest_no_index_per_s']:,.0f} | "
                      f"{pg['hnsw_build_s']} | {pg['hnsw_index_mb']} | {pg['table_mb']} |")
+    if "switch_point" in results:
+        lines += ["", "| scope rows (one table) | exact p50 / p95 ms | HNSW p50 / p95 ms | HNSW recall@10 |",
+                  "|---|---|---|---|"]
+        for row in results["switch_point"]:
+            lines.append(f"| {row['scope_rows']:,} | {row['exact']['p50_ms']:.1f} / "
+                         f"{row['exact']['p95_ms']:.1f} | {row['hnsw']['p50_ms']:.1f} / "
+                         f"{row['hnsw']['p95_ms']:.1f} | {row['hnsw_recall_at_10']:.3f} |")
     if "export_import" in results:
         ei = results["export_import"]
         lines += ["", f"export/import of {ei['records']:,} memories: sqlite export {ei['export_s']} s, "
@@ -243,6 +305,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--export-import", type=int, default=0, metavar="N",
                         help="also time memplane export (sqlite) / import (pgvector) of N memories")
+    parser.add_argument("--switch", default="", metavar="SIZES",
+                        help="also time exact vs HNSW per scope size, all in one table, "
+                        "e.g. 1000,2000,5000,10000,20000")
     parser.add_argument("--out", type=Path, default=None, help="write the JSON here too")
     args = parser.parse_args(argv)
 
@@ -266,6 +331,9 @@ def main(argv: list[str] | None = None) -> int:
             pg = bench_pgvector(size, texts, vectors, queries, args.batch, dsn)
             results["sizes"][str(size)] = {"sqlite": sq, "pgvector": pg}
             print(json.dumps(results["sizes"][str(size)]), file=sys.stderr, flush=True)
+        if args.switch:
+            results["switch_point"] = switch_point(
+                [int(float(x)) for x in args.switch.split(",")], args.queries, args.batch, dsn)
         if args.export_import:
             results["export_import"] = export_import(args.export_import, dsn, workdir)
     text = json.dumps(results, indent=2)
