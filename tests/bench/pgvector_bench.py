@@ -320,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         results["server"] = versions
     with tempfile.TemporaryDirectory(prefix="pgvector-bench-") as tmp:
         workdir = Path(tmp)
-        for size in (int(float(s)) for s in args.sizes.split(",")):
+        for size in (int(float(s)) for s in args.sizes.split(",") if s.strip()):
             centers = _centers(size)
             vectors = clustered(size, centers, seed=size + 1)
             texts = synthetic_texts(size)
