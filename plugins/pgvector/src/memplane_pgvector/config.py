@@ -52,7 +52,7 @@ class PgVectorConfig(ProviderConfig):
     # search ----------------------------------------------------------------------------
     #: scopes with at most this many rows are searched exactly (a scan of the scope);
     #: larger ones through the HNSW index. Measured in docs/benchmarks.md.
-    exact_search_max_rows: int = Field(default=20000, ge=0)
+    exact_search_max_rows: int = Field(default=3000, ge=0)
     #: keep an HNSW index at all; off: every search is exact and ingest is ~15x faster
     #: (the index is maintained on every insert, for every scope)
     hnsw_index: bool = True
