@@ -459,3 +459,27 @@ def test_v1_apply_of_one_record_per_history_entry_as_import_does(store: PgVector
     [got] = store.get([r.id], ALICE)
     assert got.version == 2
     assert [h.id for h in store.history(r.id, ALICE)] == [h.id for h in entries]
+
+
+def test_async_api_uses_no_worker_threads(store: PgVectorStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """async_native: the a* methods run on psycopg's async pool, never asyncio.to_thread."""
+
+    def no_threads(*args: object, **kwargs: object) -> None:
+        raise AssertionError("asyncio.to_thread used by an async_native store")
+
+    monkeypatch.setattr(asyncio, "to_thread", no_threads)
+    r = rec("natively async")
+
+    async def scenario() -> None:
+        await store.aopen(4)
+        await store.aapply([create(r)])
+        assert [x.id for x in await store.aget([r.id], ALICE)] == [r.id]
+        assert await store.acount(ALICE) == 1
+        assert [h.id for h in await store.asearch([1.0, 0.0, 0.0, 0.0], ALICE, limit=3)] == [r.id]
+        assert [h.id for h in await store.akeyword_search("natively", ALICE)] == [r.id]
+        assert len((await store.alist_records(ALICE)).records) == 1
+        assert len(await store.ahistory(r.id, ALICE)) == 1
+        assert await store.adelete([r.id], ALICE) == 1
+        await store.areset()
+
+    asyncio.run(scenario())

@@ -39,6 +39,9 @@ class PgVectorConfig(ProviderConfig):
     pool_min_size: int = Field(default=1, ge=0)
     pool_max_size: int = Field(default=10, ge=1)
     pool_timeout: float = Field(default=30.0, gt=0, description="seconds to wait for a free connection")
+    #: psycopg prepares a statement after this many runs on a connection; null turns it
+    #: off (needed behind PgBouncer older than 1.21 in transaction mode)
+    prepare_threshold: int | None = Field(default=5, ge=0)
 
     db_schema: str = Field(default="memplane", description="PostgreSQL schema holding the tables")
     #: open() creates the tables in an empty schema; an older schema is never altered

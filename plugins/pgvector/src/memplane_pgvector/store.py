@@ -102,7 +102,7 @@ class PgVectorStore(VectorStore):
 
     # --- connections -----------------------------------------------------------------------
     def _kwargs(self) -> dict[str, Any]:
-        return {"autocommit": False}
+        return {"autocommit": False, "prepare_threshold": self.cfg.prepare_threshold}
 
     @staticmethod
     def _configure(conn: Any) -> None:
