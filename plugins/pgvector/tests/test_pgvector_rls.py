@@ -11,6 +11,7 @@ import pytest
 
 from memplane.errors import IdOwnedByAnotherScope, ProviderError
 from memplane.models import Change, MemoryRecord, Scope
+from memplane.providers.base import VectorStore
 from memplane_conformance import VectorStoreContract
 from memplane_conformance.data import DIM
 from memplane_pgvector.store import PgVectorStore
@@ -69,6 +70,19 @@ class TestPgVectorUnderRowLevelSecurity(VectorStoreContract):
     @pytest.fixture
     def store_factory(self, make_rls_store: Callable[..., PgVectorStore]) -> Callable[[], PgVectorStore]:
         return make_rls_store
+
+    @pytest.fixture
+    def memplane_new_store(self, make_rls_store: Callable[..., PgVectorStore]) -> Callable[..., VectorStore]:
+        """The owner migrates at the dimension each test opens (the contract-v2 race
+        tests open at RACE_DIM): under row-level security the application role may
+        not re-size a store. make_rls_store closes them at teardown."""
+
+        def make(dimension: int = DIM) -> VectorStore:
+            store = make_rls_store(dimension)
+            store.open(dimension)
+            return store
+
+        return make
 
 
 def _app_conn(store: PgVectorStore) -> psycopg.Connection:

@@ -270,7 +270,7 @@ def apply_plan(s: str, changes: Sequence[Change], vectors: Sequence[np.ndarray |
                 raise  # pragma: no cover
             for change, found in zip(run, results, strict=True):
                 if not found:
-                    yield from _explain_update(s, change, key)
+                    yield from _explain_update(s, change, key, insert if rls else None)
         entries = [_history_row(c.history, scope) for c in run if c.history is not None]
         if entries:
             yield Step(history, many=entries)
@@ -334,13 +334,27 @@ def _explain_duplicate(s: str, run: list[Change], key: str) -> Plan[None]:
     raise DuplicateMemory(memory_id=run[0].record.id, existing_id="")
 
 
-def _explain_update(s: str, change: Change, key: str) -> Plan[None]:
+def _explain_update(s: str, change: Change, key: str, probe: str | None = None) -> Plan[None]:
     rid = change.record.id
     rows = yield Step(
         f"SELECT r.scope_key, r.version FROM {s}.memories r WHERE r.id = %s", [rid])
     mine = [int(v) for k, v in rows if k == key]
     if rows and not mine:
         raise _owned_elsewhere(rid)
+    if not rows and probe is not None:
+        # Row-level security hides other scopes' rows, not their keys: insert a
+        # placeholder of our scope (no hash, no vector) in a savepoint. A taken key
+        # means another scope owns the id; otherwise the Conflict below rolls the
+        # placeholder back with the rest of the transaction.
+        rec, scope = change.record, change.record.scope
+        try:
+            yield Step(probe, many=[[rid, scope.user_id, scope.agent_id, scope.run_id, key, "", "",
+                                     "{}", "", rec.created_at, rec.updated_at, None, None, None,
+                                     "[]", None, 0, None]], guarded=True)
+        except Exception as exc:
+            if not _is_unique_violation(exc):
+                raise
+            raise _owned_elsewhere(rid) from None
     raise Conflict(memory_id=rid, expected=change.expected_version,
                    actual=mine[0] if mine else None)
 
