@@ -10,6 +10,7 @@ is used, so these tests run against older builds too.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -21,6 +22,7 @@ from memplane import Memory
 from memplane.embedders.hashing import HashingEmbedder
 from memplane.errors import MemoryNotFound
 from memplane.llms.rules import RulesLLM
+from memplane.llms.scripted import ScriptedLLM
 from memplane.models import Change, HistoryEntry
 from memplane.stores.sqlite import SQLiteStore
 
@@ -154,4 +156,48 @@ def test_verbatim_add_of_a_live_text_is_none(tmp_path: Path) -> None:
         [again] = memory.add([FACT, FACT + "."], user_id=USER, infer=False).events
         assert (again.event, again.id) == ("NONE", first.id)
         assert len(memory.get_all(user_id=USER).records) == 1
+    store.close()
+
+
+def _scripted(tmp_path: Path) -> tuple[Memory, InterleavedStore, ScriptedLLM]:
+    store = InterleavedStore(path=str(tmp_path / "replan.db"))
+    llm = ScriptedLLM()
+    return Memory(llm=llm, embedder=HashingEmbedder(dimension=DIM), vector_store=store), store, llm
+
+
+def test_add_asks_the_llm_again_when_a_memory_it_decided_on_changed(tmp_path: Path) -> None:
+    memory, store, llm = _scripted(tmp_path)
+    memory_id = _seed(memory, "prefers Python")
+    llm.queue(json.dumps({"decisions": [{"event": "UPDATE", "id": 0, "text": "prefers Rust"}]}),
+              json.dumps({"decisions": [{"event": "UPDATE", "id": 0, "text": "prefers Rust and Go"}]}))
+    store.before_next_apply = lambda: _compete(store.path, "update", memory_id)
+    result = memory.add("I moved to Rust", user_id=USER)
+    assert len(llm.requests) == 2, "the plan's memory changed: the LLM must decide again"
+    assert "competitor's text" in json.dumps(llm.requests[1].messages[-1].content)
+    assert [(e.event, e.previous_text) for e in result.events] == [
+        ("UPDATE", "competitor's text")]
+    assert any(d.code == "conflict_retry" for d in result.diagnostics)
+    history = memory.history(memory_id, user_id=USER)
+    assert [h.new_text for h in history] == ["prefers Python", "competitor's text",
+                                             "prefers Rust and Go"]
+    memory.close()
+    store.close()
+
+
+def test_add_whose_fact_was_added_meanwhile_needs_no_second_llm_call(tmp_path: Path) -> None:
+    memory, store, llm = _scripted(tmp_path)
+    llm.queue(json.dumps({"decisions": [{"event": "ADD", "text": "Likes green tea"}]}))
+    store.before_next_apply = lambda: _compete_add_text(store.path, "Likes green tea")
+    result = memory.add(FACT, user_id=USER)
+    assert len(llm.requests) == 1
+    assert [e.event for e in result.events] == ["NONE"]
+    assert [r.text for r in memory.get_all(user_id=USER).records] == ["Likes green tea"]
+    memory.close()
+    store.close()
+
+
+def _compete_add_text(path: str, text: str) -> None:
+    store = SQLiteStore(path=path)
+    with _memory(store) as other:
+        other.add(text, user_id=USER, infer=False)
     store.close()

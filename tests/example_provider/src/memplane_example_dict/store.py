@@ -188,8 +188,9 @@ class ExampleDictStore(VectorStore[ExampleDictConfig]):
             record = self._records.get(memory_id)
             if record is None or not scope.matches(record.scope):
                 return []
-            return sorted((h for h in self._log if h.memory_id == memory_id),
-                          key=lambda h: h.at)
+            # in the order the changes were applied: ``at`` is the writer's clock, and
+            # two racing writers can stamp out of commit order
+            return [h for h in self._log if h.memory_id == memory_id]
 
     def _reset(self) -> None:
         with self._lock:
