@@ -9,11 +9,27 @@ import threading
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from memplane.errors import DimensionMismatch, ValidationError
-from memplane.filters import LOGICAL, OPERATORS, Filter, evaluate, require_supported
-from memplane.models import Change, HistoryEntry, MemoryRecord, Page, Scope, SearchHit, utcnow
-from memplane.providers.base import ProviderConfig, Reranker, RerankResult, VectorStore
-from memplane.stores.common import check_metadata
+from memplane.models import utcnow
+from memplane.providers import (
+    LOGICAL,
+    OPERATORS,
+    Change,
+    DimensionMismatch,
+    Filter,
+    HistoryEntry,
+    MemoryRecord,
+    Page,
+    ProviderConfig,
+    Reranker,
+    RerankResult,
+    Scope,
+    SearchHit,
+    ValidationError,
+    VectorStore,
+    check_versions,
+    evaluate,
+    scope_key,
+)
 
 
 class DictStoreConfig(ProviderConfig):
@@ -30,12 +46,11 @@ class DictStore(VectorStore):
 
     name: ClassVar[str] = "dict_reference"
     Config = DictStoreConfig
-    capabilities: ClassVar[frozenset[str]] = frozenset(
-        {"persistent", "atomic_apply", "concurrent_writers"}
-    )
+    # no concurrent_writers: the shared "disk" is a dict, private to this process
+    capabilities: ClassVar[frozenset[str]] = frozenset({"persistent", "atomic_apply"})
     filter_operators: ClassVar[frozenset[str]] = OPERATORS | LOGICAL
 
-    def open(self, dimension: int) -> None:
+    def _open(self, dimension: int) -> None:
         with _LOCK:
             data = _SHARED.setdefault(self.config.name, {"dim": None, "rows": {}, "history": []})
             if data["dim"] is not None and data["dim"] != dimension and data["rows"]:
@@ -47,7 +62,6 @@ class DictStore(VectorStore):
     # helpers -------------------------------------------------------------------
     def _visible(self, scope: Scope, filters: Filter | None, include_deleted: bool,
                  include_expired: bool) -> list[tuple[MemoryRecord, list[float]]]:
-        require_supported(filters, self.filter_operators, self.name)
         now = utcnow()
         rows = sorted(self._data["rows"].values(), key=lambda rv: (rv[0].created_at, rv[0].id))
         return [
@@ -60,9 +74,19 @@ class DictStore(VectorStore):
     def _in_scope(self, scope: Scope, rec: MemoryRecord) -> bool:
         return scope.matches(rec.scope)
 
-    # contract ------------------------------------------------------------------
-    def apply(self, changes: Sequence[Change]) -> None:
+    def _check_versions(self, changes: list[Change]) -> None:
+        rows = self._data["rows"]
+
+        def live_owner(scope: Scope, hash_: str) -> str | None:
+            return next((r.id for r, _ in rows.values() if r.hash == hash_
+                         and r.deleted_at is None and scope_key(r.scope) == scope_key(scope)), None)
+
+        check_versions(changes, {i: r for i, (r, _) in rows.items()}, live_owner)
+
+    # contract hooks (the base class checked the arguments) ------------------------
+    def _apply(self, changes: list[Change]) -> None:
         with _LOCK:
+            self._check_versions(changes)
             for change in changes:
                 if change.vector is not None and len(change.vector) != self._data["dim"]:
                     raise ValidationError(
@@ -70,7 +94,6 @@ class DictStore(VectorStore):
                     )
                 if change.vector is None and change.record.id not in self._data["rows"]:
                     raise ValidationError("a new record needs a vector")
-                check_metadata(change.record.id, change.record.metadata)
             for change in changes:
                 old = self._data["rows"].get(change.record.id)
                 vector = change.vector if change.vector is not None else old[1]
@@ -79,13 +102,12 @@ class DictStore(VectorStore):
                 if change.history is not None:
                     self._data["history"].append((change.record.scope, change.history))
 
-    def get(self, ids: Sequence[str], scope: Scope, *, include_deleted: bool = True) -> list[MemoryRecord]:
+    def _get(self, ids: list[str], scope: Scope, include_deleted: bool) -> list[MemoryRecord]:
         wanted = set(ids)
         return [r for r, _ in self._visible(scope, None, include_deleted, True) if r.id in wanted]
 
-    def list_records(self, scope: Scope, *, filters: Filter | None = None, limit: int = 100,
-                     cursor: str | None = None, include_deleted: bool = False,
-                     include_expired: bool = False) -> Page:
+    def _list_records(self, scope: Scope, filters: Filter | None, limit: int,
+                      cursor: str | None, include_deleted: bool, include_expired: bool) -> Page:
         rows = self._visible(scope, filters, include_deleted, include_expired)
         keys = [(r.created_at.isoformat(), r.id) for r, _ in rows]
         start = 0
@@ -97,13 +119,12 @@ class DictStore(VectorStore):
         next_cursor = f"{keys[start + limit - 1][0]}|{keys[start + limit - 1][1]}" if more else None
         return Page(records=page, next_cursor=next_cursor)
 
-    def count(self, scope: Scope, *, filters: Filter | None = None, include_deleted: bool = False,
-              include_expired: bool = False) -> int:
+    def _count(self, scope: Scope, filters: Filter | None, include_deleted: bool,
+               include_expired: bool) -> int:
         return len(self._visible(scope, filters, include_deleted, include_expired))
 
-    def search(self, vector: Sequence[float], scope: Scope, *, limit: int = 10,
-               filters: Filter | None = None, include_deleted: bool = False,
-               include_expired: bool = False) -> list[SearchHit]:
+    def _search(self, vector: Sequence[float], scope: Scope, limit: int, filters: Filter | None,
+                include_deleted: bool, include_expired: bool) -> list[SearchHit]:
         hits = []
         for rec, stored in self._visible(scope, filters, include_deleted, include_expired):
             dot = sum(a * b for a, b in zip(vector, stored, strict=True))
@@ -113,7 +134,7 @@ class DictStore(VectorStore):
         hits.sort(key=lambda h: -h.score)
         return hits[:limit]
 
-    def delete(self, ids: Sequence[str], scope: Scope) -> int:
+    def _delete(self, ids: list[str], scope: Scope) -> int:
         with _LOCK:
             gone = [i for i in ids if i in self._data["rows"]
                     and self._in_scope(scope, self._data["rows"][i][0])]
@@ -122,11 +143,11 @@ class DictStore(VectorStore):
             self._data["history"] = [(s, h) for s, h in self._data["history"] if h.memory_id not in gone]
             return len(gone)
 
-    def history(self, memory_id: str, scope: Scope) -> list[HistoryEntry]:
+    def _history(self, memory_id: str, scope: Scope) -> list[HistoryEntry]:
         return [h for s, h in self._data["history"]
                 if h.memory_id == memory_id and scope.matches(s)]
 
-    def reset(self) -> None:
+    def _reset(self) -> None:
         with _LOCK:
             self._data["rows"].clear()
             self._data["history"].clear()
@@ -175,14 +196,23 @@ class LeaksScopesStore(DictStore):
         return True
 
 
+class LastWriterWinsStore(DictStore):
+    """Contract v1 behaviour: upserts by id without checking versions or owners, so
+    stale writes land, ids move between scopes and one text is stored twice."""
+
+    name: ClassVar[str] = "last_writer_wins"
+
+    def _check_versions(self, changes: list[Change]) -> None:
+        pass
+
+
 class RepeatingPagesStore(DictStore):
     """Pages by offset and re-serves the last record of each page on the next one."""
 
     name: ClassVar[str] = "repeating_pages"
 
-    def list_records(self, scope: Scope, *, filters: Filter | None = None, limit: int = 100,
-                     cursor: str | None = None, include_deleted: bool = False,
-                     include_expired: bool = False) -> Page:
+    def _list_records(self, scope: Scope, filters: Filter | None, limit: int,
+                      cursor: str | None, include_deleted: bool, include_expired: bool) -> Page:
         rows = [r for r, _ in self._visible(scope, filters, include_deleted, include_expired)]
         start = int(cursor) if cursor else 0
         page = rows[start:start + limit]

@@ -134,3 +134,12 @@ def test_embedder_whose_vectors_depend_on_the_batch_is_rejected(suite: pytest.Py
     result, outcomes = run(suite)
     assert failed_tests(outcomes) == {"test_batch_equals_one_by_one",
                                       "test_query_and_document_purpose"}, summary(result)
+
+
+def test_store_without_version_checks_is_rejected(suite: pytest.Pytester) -> None:
+    failed, _ = run_store(suite, "LastWriterWinsStore")
+    assert {"test_v2_stale_version_is_refused_and_writes_nothing",
+            "test_v2_create_of_an_existing_id_is_a_conflict",
+            "test_v2_id_owned_by_another_scope_is_refused",
+            "test_v2_one_live_memory_per_text_and_scope"} <= failed
+    assert "test_filter_matches_reference_semantics_or_is_refused" not in failed

@@ -9,7 +9,7 @@ import pytest
 
 from memplane.async_memory import AsyncMemory
 from memplane.embedders.hashing import HashingEmbedder
-from memplane.errors import MemoryNotFound
+from memplane.errors import MemoryClosed, MemoryNotFound
 from memplane.llms.rules import RulesLLM
 from memplane.memory import Memory
 from memplane.plugins.hooks import PluginManager, hookimpl
@@ -102,7 +102,6 @@ async def test_async_memory_uses_the_async_provider_methods() -> None:
 
 
 async def test_async_memory_closes_and_refuses_calls_afterwards() -> None:
-    from memplane.errors import ValidationError
 
     am = AsyncMemory(llm=RulesLLM(), embedder=HashingEmbedder({"dimension": 32}), vector_store=InMemoryStore(),
                      plugins=PluginManager(autoload=False))
@@ -110,5 +109,5 @@ async def test_async_memory_closes_and_refuses_calls_afterwards() -> None:
     assert [e.event for e in result.events] == ["ADD"]
     await am.close()
     await am.close()
-    with pytest.raises(ValidationError, match="closed"):
+    with pytest.raises(MemoryClosed, match="closed"):
         await am.search("tea", user_id="u")

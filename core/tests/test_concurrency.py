@@ -36,9 +36,10 @@ def _write(store: SQLiteStore, worker: str, batches: int = BATCHES) -> list[str]
                                                        new_text=record.text)))
         store.apply(changes)
         first = store.get([changes[0].record.id], scope)[0]
-        store.apply([Change(record=first.model_copy(update={"text": first.text + " (edited)"}),
+        edited = first.model_copy(update={"text": first.text + " (edited)", "version": first.version + 1})
+        store.apply([Change(record=edited, expected_version=first.version,
                             history=HistoryEntry(memory_id=first.id, event=HistoryEvent.UPDATE,
-                                                 old_text=first.text, new_text=first.text + " (edited)"))])
+                                                 old_text=first.text, new_text=edited.text))])
     return ids
 
 
@@ -156,7 +157,7 @@ def test_writer_waits_for_a_long_transaction_instead_of_failing(tmp_path: Path) 
 
     def writer() -> None:
         try:
-            with store._connections.use() as conn:  # this thread's own connection
+            with store._db.connections.use() as conn:  # this thread's own connection
                 conn.set_trace_callback(lambda sql: begun.set() if sql == "BEGIN IMMEDIATE" else None)
             store.apply([Change(record=record, vector=_vector(0))])
             outcome.append("applied")
@@ -220,7 +221,7 @@ def _crash_in_the_middle_of_apply(path: str) -> None:
             os._exit(17)
         return 0
 
-    with store._connections.use() as conn:
+    with store._db.connections.use() as conn:
         conn.set_progress_handler(die_after_a_while, 100)
     scope = Scope(user_id="user-crashed", agent_id="shared")
     doomed = [MemoryRecord(text=f"doomed {i}", scope=scope) for i in range(5000)]

@@ -212,3 +212,20 @@ def test_documented_examples_are_valid(tmp_path: Path) -> None:
         path.write_text(body)
         config = MemoryConfig.from_file(path, env=False)
         assert config.llm.provider and config.vector_store.provider
+
+
+def test_model_validate_and_assignment_raise_configuration_error() -> None:
+    """No way into MemoryConfig leaks pydantic's ValidationError."""
+    from memplane.config import MemoryConfig
+    from memplane.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="bogus: unknown key"):
+        MemoryConfig.model_validate({"bogus": 1})
+    with pytest.raises(ConfigurationError, match=r"pipeline\.top_k"):
+        MemoryConfig.model_validate_json('{"pipeline": {"top_k": "many"}}')
+    config = MemoryConfig()
+    with pytest.raises(ConfigurationError, match="top_k"):
+        config.pipeline.top_k = "many"  # type: ignore[assignment]
+    with pytest.raises(ConfigurationError, match="llm"):
+        config.llm = 5  # type: ignore[assignment]
+    assert MemoryConfig.model_validate({"pipeline": {"top_k": 3}}).pipeline.top_k == 3

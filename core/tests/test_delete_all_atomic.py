@@ -92,7 +92,8 @@ class RestoringStore(PagedStore):
             deleted = super().list_records(scope, limit=1, include_deleted=True)
             record = deleted.records[0]
             self.restored = record.id
-            super().apply([Change(record=record.model_copy(update={"deleted_at": None}))])
+            restored = record.model_copy(update={"deleted_at": None, "version": record.version + 1})
+            super().apply([Change(record=restored, expected_version=record.version)])
         return super().list_records(scope, **kwargs)  # type: ignore[arg-type]
 
 

@@ -149,7 +149,7 @@ def test_id_owned_by_another_scope_writes_nothing(tmp_path: Path, capsys: pytest
     dump = exported(tmp_path, capsys)
     source = config_file(tmp_path, "source")  # the same store still holds alice's ids
     status, _, err = cli(capsys, source, "import", "--no-progress", str(dump), "--user", "bob")
-    assert status == 2 and "another scope" in err, err
+    assert status == 2 and "outside this scope" in err, err  # IdOwnedByAnotherScope (contract v2)
     assert records(capsys, source, "bob") == []
 
 

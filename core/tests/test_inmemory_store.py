@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from memplane.errors import DimensionMismatch, ValidationError
+from memplane.errors import ValidationError
 from memplane.models import Change, MemoryRecord, Scope
 from memplane.stores.inmemory import InMemoryStore, keyword_terms
 from memplane_conformance import VectorStoreContract
@@ -52,7 +52,7 @@ def test_apply_is_all_or_nothing() -> None:
         store.apply([good, bad])
     assert store.count(Scope(user_id="u")) == 0
     wrong_size = Change(record=record("wrong"), vector=[1.0, 0])
-    with pytest.raises(DimensionMismatch):
+    with pytest.raises(ValidationError, match="dimensional"):  # the base class checks sizes
         store.apply([good, wrong_size])
     assert store.count(Scope(user_id="u")) == 0
 

@@ -11,7 +11,7 @@ import pytest
 from memplane.errors import ConfigurationError, ProviderError, ValidationError
 from memplane.models import ChatMessage, Usage
 from memplane.plugins.registry import load_provider_class
-from memplane.providers.base import LLM, LLMResponse
+from memplane.providers.base import LLM, LLMResponse, Reranked
 from memplane.rerankers.llm import SCHEMA, LLMReranker, parse_grades
 
 
@@ -141,8 +141,10 @@ def test_repair_retry_shows_the_error_then_succeeds() -> None:
     retry = llm.requests[1]["messages"]
     assert retry[-2].role == "assistant" and retry[-2].content == "I think the first one is best."
     assert "not usable" in retry[-1].content
-    assert reranker.last_usage.llm_calls == 2
-    assert reranker.last_usage.prompt_tokens == 200
+    assert isinstance(results, Reranked)  # the cost travels with the results
+    assert results.usage.llm_calls == 2
+    assert results.usage.prompt_tokens == 200
+    assert not hasattr(reranker, "last_usage")
 
 
 def test_unusable_reply_raises_a_provider_error_after_the_retry() -> None:

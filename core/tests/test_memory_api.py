@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from memplane.errors import MemoryNotFound, ScopeRequired, ValidationError
+from memplane.errors import MemoryClosed, MemoryNotFound, ScopeRequired, ValidationError
 from memplane.llms.scripted import ScriptedLLM
 from memplane.memory import Memory
 
@@ -163,7 +163,7 @@ def test_bad_messages_are_validation_errors(scripted_memory: Memory) -> None:
 def test_context_manager_closes(memory_factory: Callable[..., Memory]) -> None:
     with memory_factory() as m:
         m.add("hello there", user_id="u", infer=False)
-    with pytest.raises(ValidationError, match="closed"):
+    with pytest.raises(MemoryClosed, match="closed"):
         m.search("hello", user_id="u")
 
 

@@ -48,3 +48,16 @@ def test_decision_schema_rejects_unknown_events_and_fields() -> None:
         Decision.model_validate({"event": "ADD", "text": "x", "memory": "y"})
     schema = DecisionList.model_json_schema()
     assert "decisions" in schema["properties"]
+
+
+def test_diagnostic_kind_is_typed_and_mirrors_detail() -> None:
+    import pydantic
+
+    from memplane.models import Diagnostic
+    from memplane.pipeline.parsing import note
+
+    rejected = note("bad_item", "dropped", "rejected", position=2)
+    assert rejected.kind == "rejected" and rejected.detail == {"kind": "rejected", "position": 2}
+    assert Diagnostic(code="c", message="m").kind == "info"
+    with pytest.raises(pydantic.ValidationError):
+        Diagnostic(code="c", message="m", kind="whatever")  # type: ignore[arg-type]

@@ -45,3 +45,22 @@ def test_capabilities_are_checked() -> None:
 
 async def test_async_defaults_run_the_sync_method() -> None:
     assert await ToyEmbedder().aembed(["ab"]) == [[2.0, 2.0, 2.0]]
+
+
+def test_an_unknown_capability_fails_when_the_class_is_defined() -> None:
+    """A typo must not silently switch a feature off: the set is closed."""
+    from memplane.providers import Capability, Reranker, RerankResult
+
+    with pytest.raises(ConfigurationError, match=r"'keyword_serach'.*valid ones: keyword_search"):
+        class Typo(Reranker):  # defining it is the test
+            capabilities = frozenset({"keyword_serach"})
+
+    class Fine(Reranker):
+        capabilities = frozenset({"async_native"})
+
+        def rerank(self, query: str, documents: Sequence[str], *,
+                   top_n: int | None = None) -> list[RerankResult]:
+            return []
+
+    assert Fine.capabilities == frozenset({Capability.ASYNC_NATIVE})
+    assert Fine().has("async_native") and Fine().has(Capability.ASYNC_NATIVE)

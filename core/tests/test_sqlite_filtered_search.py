@@ -16,7 +16,7 @@ import pytest
 from memplane.filters import evaluate, parse_filter
 from memplane.models import Change, MemoryRecord, Scope, SearchHit, utcnow
 from memplane.stores.sqlite import SQLiteStore
-from memplane.stores.sqlite.store import _FIRST_ROUND_MIN, _SCAN_SHARE
+from memplane.stores.sqlite.vector_search import _FIRST_ROUND_MIN, _SCAN_SHARE
 
 DIM = 8
 SCOPE = Scope(user_id="ranked")
@@ -110,17 +110,20 @@ def test_filtered_search_sees_writes_made_since_the_cache_was_built(store: SQLit
     assert len(before) == 5
     # retag the best food row: the next filtered search must drop it
     best = before[0].record
-    store.apply([Change(record=best.model_copy(update={"metadata": {**best.metadata, "topic": "gone"}}))])
+    retagged = best.model_copy(update={"metadata": {**best.metadata, "topic": "gone"},
+                                       "version": best.version + 1})
+    store.apply([Change(record=retagged, expected_version=best.version)])
     after = store.search(query, SCOPE, limit=5, filters={"topic": "food"})
     assert best.id not in {h.id for h in after}
     assert [h.id for h in after] == [h.id for h in _oracle(store, query, {"topic": "food"}, 5, {},
                                                                    fresh=True)]
-    store.apply([Change(record=best)])  # restore for the other tests
+    restored = best.model_copy(update={"version": retagged.version + 1})
+    store.apply([Change(record=restored, expected_version=retagged.version)])  # for the other tests
 
 
 def _statements(store: SQLiteStore, spec: dict[str, Any], limit: int) -> list[str]:
     seen: list[str] = []
-    with store._connections.use() as conn:  # this thread's connection runs the search
+    with store._db.connections.use() as conn:  # this thread's connection runs the search
         conn.set_trace_callback(seen.append)
         try:
             store.search(DIRECTIONS[1], SCOPE, limit=limit, filters=spec)

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from memplane.errors import UnsupportedFilter, ValidationError
 from memplane.filters import And, Cmp, Filter, Not, Or, evaluate, parse_filter
-from memplane.models import Change, MemoryRecord, Scope
+from memplane.models import Change, MemoryRecord, Scope, new_id
 from memplane.stores.sqlite import SQLiteStore
 
 SCOPE = Scope(user_id="filters")
@@ -79,8 +79,10 @@ filters: st.SearchStrategy[Filter] = st.recursive(
 def records(draw: st.DrawFn) -> MemoryRecord:
     metadata = draw(st.dictionaries(st.sampled_from(["a", "b"]) | st.sampled_from(KEYS),
                                     json_values, max_size=5))
+    rid = new_id()
     return MemoryRecord(
-        text="memory",
+        id=rid,
+        text=f"memory {rid}",  # distinct texts: a scope holds one live memory per text
         scope=SCOPE,
         metadata=metadata,
         created_at=draw(aware),
@@ -119,8 +121,8 @@ _NOT_AFTER_EPOCH = Not.model_validate({"not": Cmp(op="gt", field="a", value=_EPO
 @given(recs=st.lists(records(), min_size=1, max_size=8), node=filters)
 # once found by a random seed: a metadata string that is no datetime, ordered against a
 # datetime under NOT (the reference used to raise there; now the leaf is false, NOT true)
-@example(recs=[MemoryRecord(text="memory", scope=SCOPE, metadata={}),
-               MemoryRecord(text="memory", scope=SCOPE, metadata={"a": ""})],
+@example(recs=[MemoryRecord(text="memory 0", scope=SCOPE, metadata={}),
+               MemoryRecord(text="memory 1", scope=SCOPE, metadata={"a": ""})],
          node=_NOT_AFTER_EPOCH)
 def test_sql_translation_matches_reference_evaluate(recs: list[MemoryRecord], node: Filter) -> None:
     store, stored = _store_with(recs)
@@ -171,7 +173,8 @@ tricky_filters: st.SearchStrategy[Filter] = st.recursive(
 def test_sql_translation_matches_reference_on_type_confusions(
     metas: list[dict[str, Any]], node: Filter
 ) -> None:
-    store, stored = _store_with([MemoryRecord(text="m", scope=SCOPE, metadata=m) for m in metas])
+    store, stored = _store_with([MemoryRecord(text=f"m{i}", scope=SCOPE, metadata=m)
+                                 for i, m in enumerate(metas)])
     try:
         expected = {r.id for r in stored if reference(node, r)}
         listed = store.list_records(SCOPE, filters=node, limit=1000).records

@@ -11,7 +11,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from memplane.errors import ConfigurationError, DimensionMismatch, ValidationError
+from memplane.errors import (
+    ConfigurationError,
+    Conflict,
+    DimensionMismatch,
+    IdOwnedByAnotherScope,
+    ValidationError,
+)
 from memplane.models import Change, HistoryEntry, HistoryEvent, MemoryRecord, Scope, utcnow
 from memplane.plugins.registry import load_provider_class
 from memplane.stores.sqlite import SQLiteStore
@@ -37,6 +43,13 @@ def add(store: SQLiteStore, text: str, scope: Scope = ALICE, vector: list[float]
     store.apply([Change(record=record, vector=vector if vector is not None else vec(1.0),
                         history=HistoryEntry(memory_id=record.id, event=HistoryEvent.ADD, new_text=text))])
     return record
+
+
+def bump(old: MemoryRecord, vector: list[float] | None = None,
+         history: HistoryEntry | None = None, **update: object) -> Change:
+    """A contract-v2 change of ``old``: the next version, expecting ``old``'s."""
+    return Change(record=old.model_copy(update={**update, "version": old.version + 1}),
+                  vector=vector, history=history, expected_version=old.version)
 
 
 @pytest.fixture(params=["file", "memory"])
@@ -76,7 +89,7 @@ def test_wal_mode_and_busy_timeout(tmp_path: Path) -> None:
     s = SQLiteStore(path=str(tmp_path / "w.db"), busy_timeout_ms=1234)
     s.open(DIM)
     add(s, "x")
-    with s._connections.use() as conn:
+    with s._db.connections.use() as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == 1234
     s.close()
@@ -116,9 +129,9 @@ def test_partial_query_scope_matches_narrower_records(store: SQLiteStore) -> Non
 def test_upsert_replaces_keeps_vector_when_none_and_writes_history(store: SQLiteStore) -> None:
     record = add(store, "prefers Python", vector=vec(0.0, 1.0))
     updated = record.model_copy(update={"text": "switched to TypeScript", "updated_at": utcnow()})
-    store.apply([Change(record=updated, vector=None,
-                        history=HistoryEntry(memory_id=record.id, event=HistoryEvent.UPDATE,
-                                             old_text="prefers Python", new_text=updated.text))])
+    store.apply([bump(record, text=updated.text, updated_at=updated.updated_at,
+                      history=HistoryEntry(memory_id=record.id, event=HistoryEvent.UPDATE,
+                                           old_text="prefers Python", new_text=updated.text))])
     [got] = store.get([record.id], ALICE)
     assert got.text == "switched to TypeScript"
     assert store.count(ALICE) == 1
@@ -133,8 +146,8 @@ def test_upsert_replaces_keeps_vector_when_none_and_writes_history(store: SQLite
 
 def test_soft_delete_and_expiry_visibility(store: SQLiteStore) -> None:
     gone = add(store, "deleted fact", vector=vec(1.0))
-    store.apply([Change(record=gone.model_copy(update={"deleted_at": utcnow()}),
-                        history=HistoryEntry(memory_id=gone.id, event=HistoryEvent.DELETE))])
+    store.apply([bump(gone, deleted_at=utcnow(),
+                      history=HistoryEntry(memory_id=gone.id, event=HistoryEvent.DELETE))])
     old = add(store, "expired fact", vector=vec(1.0), expires_at=utcnow() - timedelta(seconds=1))
     live = add(store, "live fact", vector=vec(1.0), expires_at=utcnow() + timedelta(days=1))
     assert {r.id for r in store.list_records(ALICE).records} == {live.id}
@@ -184,7 +197,7 @@ def test_equal_scores_come_in_insertion_order(store: SQLiteStore) -> None:
 def test_search_with_zero_query_and_wrong_dimension(store: SQLiteStore) -> None:
     add(store, "x", vector=vec(1.0))
     assert [h.score for h in store.search([0.0] * DIM, ALICE)] == [pytest.approx(0.5)]
-    with pytest.raises(ValidationError, match="dimensional"):
+    with pytest.raises(ValidationError, match="dimensions"):
         store.search([1.0, 2.0], ALICE)
     with pytest.raises(ValidationError, match="positive integer"):
         store.search(vec(1.0), ALICE, limit=0)
@@ -216,7 +229,7 @@ def test_pagination_returns_every_record_once_despite_concurrent_changes(store: 
         pages += 1
         if pages == 2:  # changes between pages: new rows, an update, a hard delete
             add(store, "inserted meanwhile")
-            store.apply([Change(record=records[20].model_copy(update={"text": "edited"}))])
+            store.apply([bump(records[20], text="edited")])
             store.delete([records[0].id], ALICE)
         if page.next_cursor is None:
             break
@@ -271,8 +284,10 @@ def test_apply_is_atomic(store: SQLiteStore) -> None:
 def test_apply_refuses_moving_a_memory_to_another_scope(store: SQLiteStore) -> None:
     record = add(store, "alice only")
     hijack = record.model_copy(update={"scope": BOB, "text": "bob now"})
-    with pytest.raises(ValidationError, match="another scope"):
+    with pytest.raises(IdOwnedByAnotherScope, match="outside this scope"):
         store.apply([Change(record=hijack)])
+    with pytest.raises(IdOwnedByAnotherScope):  # as an update of the version it read, too
+        store.apply([bump(record, scope=BOB)])
     assert store.get([record.id], ALICE)[0].text == "alice only"
     assert store.get([record.id], BOB) == []
 
@@ -306,8 +321,11 @@ def test_history_is_oldest_first_and_idempotent(store: SQLiteStore) -> None:
         entry = HistoryEntry(memory_id=record.id, event=HistoryEvent.UPDATE, old_text=f"v{i-1}",
                              new_text=f"v{i}", actor="test", reason=f"step {i}")
         entries.append(entry)
-        store.apply([Change(record=record.model_copy(update={"text": f"v{i}"}), history=entry)])
-    store.apply([Change(record=record.model_copy(update={"text": "v4"}), history=entries[-1])])  # a retry
+        change = bump(record, text=f"v{i}", history=entry)
+        store.apply([change])
+        record = change.record
+    with pytest.raises(Conflict):  # a retry of the last write is stale: nothing is written
+        store.apply([change])
     got = store.history(record.id, ALICE)
     assert [h.new_text for h in got] == ["v0", "v1", "v2", "v3", "v4"]
     assert got[1:] == entries
@@ -360,9 +378,9 @@ def test_cache_sees_other_instances_writes(tmp_path: Path) -> None:
     assert [h.id for h in reader.search(vec(1.0), ALICE)] == [first.id]  # builds the cache
     second = add(writer, "second", vector=vec(1.0, 0.1))
     assert {h.id for h in reader.search(vec(1.0), ALICE)} == {first.id, second.id}
-    writer.apply([Change(record=first.model_copy(update={"deleted_at": utcnow()}))])
+    writer.apply([bump(first, deleted_at=utcnow())])
     assert [h.id for h in reader.search(vec(1.0), ALICE)] == [second.id]
-    writer.apply([Change(record=second.model_copy(update={"text": "moved"}), vector=vec(0.0, 1.0))])
+    writer.apply([bump(second, text="moved", vector=vec(0.0, 1.0))])
     assert reader.search(vec(0.0, 1.0), ALICE)[0].score == pytest.approx(1.0)
     writer.delete([second.id], ALICE)
     assert reader.search(vec(1.0), ALICE) == []

@@ -1,4 +1,4 @@
-"""The argument checks stores share (memplane.stores.common), and the in-memory
+"""The argument checks stores share (memplane.providers.store_checks), and the in-memory
 store refusing what they refuse before it writes anything."""
 
 from __future__ import annotations
@@ -7,9 +7,15 @@ import math
 
 import pytest
 
-from memplane.errors import ScopeRequired, ValidationError
+from memplane.errors import (
+    Conflict,
+    DuplicateMemory,
+    IdOwnedByAnotherScope,
+    ScopeRequired,
+    ValidationError,
+)
 from memplane.models import Change, HistoryEntry, HistoryEvent, MemoryRecord, Scope
-from memplane.stores import common
+from memplane.providers import store_checks as common
 from memplane.stores.inmemory import InMemoryStore
 
 SCOPE = Scope(user_id="u")
@@ -51,7 +57,7 @@ def test_query_vectors_and_page_limits() -> None:
     with pytest.raises(ValidationError, match="NaN or infinite"):
         common.check_query_vector([1.0, math.nan], 2)
     common.check_page_limit(1)
-    with pytest.raises(ValidationError, match="at least 1"):
+    with pytest.raises(ValidationError, match="positive integer"):
         common.check_page_limit(0)
 
 
@@ -102,3 +108,47 @@ def test_integers_beyond_64_bits_are_refused_only_where_the_store_asks() -> None
     with pytest.raises(ValidationError, match="64 bits"):
         common.check_metadata("m1", big, int64=True)
     common.check_metadata("m1", {"x": 2**63 - 1, "y": -(2**63), "b": True}, int64=True)
+
+
+def test_a_change_must_write_the_version_after_the_expected_one() -> None:
+    rec = MemoryRecord(text="x", scope=SCOPE)
+    with pytest.raises(ValidationError, match="must write version 1"):
+        common.check_change(add(rec.model_copy(update={"version": 2}), [1.0]), None)
+    update = Change(record=rec.model_copy(update={"version": 4}), expected_version=2)
+    with pytest.raises(ValidationError, match="must write version 3"):
+        common.check_change(update, None)
+    with pytest.raises(ValidationError, match="twice"):
+        common.check_batch([add(rec, [1.0]), add(rec, [1.0])], None)
+
+
+def test_check_versions_refuses_each_kind_of_stale_or_foreign_write() -> None:
+    stored = MemoryRecord(text="kept", scope=SCOPE, version=3)
+    other = MemoryRecord(id=stored.id, text="kept", scope=Scope(user_id="v"))
+    never: dict[str, MemoryRecord] = {}
+
+    def no_owner(scope: Scope, hash_: str) -> str | None:
+        return None
+
+    with pytest.raises(Conflict) as created_twice:
+        common.check_versions([add(other.model_copy(update={"scope": SCOPE}), [1.0])],
+                              {stored.id: stored}, no_owner)
+    assert (created_twice.value.expected, created_twice.value.actual) == (None, 3)
+    with pytest.raises(IdOwnedByAnotherScope) as foreign:
+        common.check_versions([add(other, [1.0])], {stored.id: stored}, no_owner)
+    assert "user_id" not in str(foreign.value) and "'u'" not in str(foreign.value)
+    stale = Change(record=stored.model_copy(update={"version": 3}), expected_version=2)
+    with pytest.raises(Conflict) as lost:
+        common.check_versions([stale], {stored.id: stored}, no_owner)
+    assert (lost.value.memory_id, lost.value.expected, lost.value.actual) == (stored.id, 2, 3)
+    with pytest.raises(Conflict) as gone:
+        common.check_versions([stale], never, no_owner)
+    assert gone.value.actual is None
+    fresh = Change(record=stored.model_copy(update={"version": 4}), expected_version=3)
+    common.check_versions([fresh], {stored.id: stored}, no_owner)
+    twin = MemoryRecord(text="kept", scope=SCOPE)
+    with pytest.raises(DuplicateMemory) as dup:
+        common.check_versions([add(twin, [1.0])], never, lambda scope, h: "owner")
+    assert dup.value.existing_id == "owner" and isinstance(dup.value, Conflict)
+    again = MemoryRecord(text="kept", scope=SCOPE)
+    with pytest.raises(DuplicateMemory):  # two creates of one text in one batch
+        common.check_versions([add(twin, [1.0]), add(again, [1.0])], never, no_owner)

@@ -67,23 +67,37 @@ def update_change(
     old: MemoryRecord, new_text: str, vector: Sequence[float] | None, *, minutes: int = 1
 ) -> Change:
     at = old.updated_at + timedelta(minutes=minutes)
-    new = old.model_copy(update={"text": new_text, "hash": "", "updated_at": at})
+    new = old.model_copy(update={"text": new_text, "hash": "", "updated_at": at,
+                                 "version": old.version + 1})
     new = MemoryRecord.model_validate(new.model_dump())  # recompute the hash
     return Change(
         record=new,
         vector=list(vector) if vector is not None else None,
         history=HistoryEntry(memory_id=old.id, event=HistoryEvent.UPDATE, old_text=old.text,
                              new_text=new_text, at=at),
+        expected_version=old.version,
     )
 
 
 def soft_delete_change(old: MemoryRecord, *, minutes: int = 2) -> Change:
     at = old.updated_at + timedelta(minutes=minutes)
-    new = old.model_copy(update={"deleted_at": at, "updated_at": at})
+    new = old.model_copy(update={"deleted_at": at, "updated_at": at, "version": old.version + 1})
     return Change(
         record=new,
         vector=None,
         history=HistoryEntry(memory_id=old.id, event=HistoryEvent.DELETE, old_text=old.text, at=at),
+        expected_version=old.version,
+    )
+
+
+def restore_change(old: MemoryRecord, *, minutes: int = 3) -> Change:
+    at = old.updated_at + timedelta(minutes=minutes)
+    new = old.model_copy(update={"deleted_at": None, "updated_at": at, "version": old.version + 1})
+    return Change(
+        record=new,
+        vector=None,
+        history=HistoryEntry(memory_id=old.id, event=HistoryEvent.RESTORE, new_text=old.text, at=at),
+        expected_version=old.version,
     )
 
 

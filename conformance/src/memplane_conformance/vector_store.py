@@ -41,7 +41,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from memplane.errors import DimensionMismatch, MemplaneError, UnsupportedFilter, ValidationError
+from memplane.errors import (
+    Conflict,
+    DimensionMismatch,
+    MemplaneError,
+    UnsupportedFilter,
+    ValidationError,
+)
 from memplane.filters import LOGICAL, OPERATORS, evaluate, operators_used, parse_filter
 from memplane.models import Change, HistoryEvent, MemoryRecord, Scope, utcnow
 from memplane.providers.base import VectorStore
@@ -58,6 +64,7 @@ from memplane_conformance.data import (
     update_change,
 )
 from memplane_conformance.parts import optional_fixture
+from memplane_conformance.store_v2 import StoreContractV2
 
 #: ids one edit apart (case, prefix, wildcard, accent, spacing, quoting): a store that
 #: compares scope ids anything but exactly lets these reach each other.
@@ -118,7 +125,7 @@ def _ids(records: Any) -> list[str]:
     return [getattr(r, "record", r).id for r in records]
 
 
-class VectorStoreContract(ContractBase):
+class VectorStoreContract(StoreContractV2, ContractBase):
     """The vector-store contract. Needs the ``store_factory`` fixture."""
 
     _memplane_suite_class: ClassVar[bool] = True
@@ -195,13 +202,15 @@ class VectorStoreContract(ContractBase):
         assert got.model_dump() == rec.model_dump()
 
     def test_apply_twice_is_idempotent(self, store: VectorStore) -> None:
-        """Applying the same change again leaves one record, not two.
+        """Applying the same create again is a Conflict and leaves one record, not two.
 
-        Troubleshooting: ``apply`` must upsert by record id (replace, not insert).
+        Troubleshooting: ``expected_version=None`` creates; an id that exists already
+        is refused with ``memplane.errors.Conflict`` (contract v2), never inserted twice.
         """
         rec = record("one", ALICE)
         store.apply([add_change(rec, basis(0))])
-        store.apply([add_change(rec, basis(0))])
+        with pytest.raises(Conflict):
+            store.apply([add_change(rec, basis(0))])
         assert store.count(ALICE) == 1
         assert _ids(store.list_records(ALICE).records) == [rec.id]
         assert len(store.search(basis(0), ALICE, limit=10)) == 1
@@ -677,8 +686,9 @@ class VectorStoreContract(ContractBase):
         nothing: JSON has no such numbers, and a store that kept them as null would
         disagree with one that refuses them.
 
-        Troubleshooting: call ``memplane.stores.common.check_change`` (or
-        ``check_metadata``) on every change before writing.
+        Troubleshooting: the ``VectorStore`` base class refuses it before ``_apply``
+        (``memplane.providers.store_checks.check_metadata``); a store that overrides
+        ``apply`` instead of implementing ``_apply`` must call it itself.
         """
         bad = record("bad metadata", ALICE, metadata={"score": value})
         with pytest.raises(ValidationError):

@@ -1,9 +1,22 @@
-"""memplane: a self-correcting long-term memory layer for LLM applications."""
+"""memplane: a self-correcting long-term memory layer for LLM applications.
+
+``from memplane import Memory, AsyncMemory, MemoryConfig, hookimpl``. Those four are
+imported on first use (module ``__getattr__``), so ``import memplane`` stays fast
+for the CLI and for code that only needs the models and errors.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from memplane.errors import (
     AuthenticationError,
     ConfigurationError,
+    Conflict,
     DimensionMismatch,
+    DuplicateMemory,
+    IdOwnedByAnotherScope,
+    MemoryClosed,
     MemoryNotFound,
     MemplaneError,
     ProviderError,
@@ -25,18 +38,55 @@ from memplane.models import (
     Page,
     Scope,
     SearchHit,
+    SearchResult,
     Usage,
 )
 
+if TYPE_CHECKING:
+    from memplane.async_memory import AsyncMemory
+    from memplane.config import MemoryConfig
+    from memplane.memory import Memory
+    from memplane.plugins.hooks import hookimpl
+
 __version__ = "0.1.0"
+
+_LAZY = {
+    "Memory": "memplane.memory",
+    "AsyncMemory": "memplane.async_memory",
+    "MemoryConfig": "memplane.config",
+    "hookimpl": "memplane.plugins.hooks",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'memplane' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "AddResult",
+    "AsyncMemory",
     "AuthenticationError",
     "ConfigurationError",
+    "Conflict",
     "Diagnostic",
     "DimensionMismatch",
+    "DuplicateMemory",
     "HistoryEntry",
+    "IdOwnedByAnotherScope",
+    "Memory",
+    "MemoryClosed",
+    "MemoryConfig",
     "MemoryEvent",
     "MemoryNotFound",
     "MemoryRecord",
@@ -50,9 +100,11 @@ __all__ = [
     "Scope",
     "ScopeRequired",
     "SearchHit",
+    "SearchResult",
     "UnsupportedCapability",
     "UnsupportedFilter",
     "Usage",
     "ValidationError",
     "__version__",
+    "hookimpl",
 ]

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from memplane import inputs
 from memplane.config import MemoryConfig
-from memplane.errors import ValidationError
+from memplane.errors import MemoryClosed
 from memplane.filters import Filter
 from memplane.memory import MemoryBase, Messages
 from memplane.models import (
@@ -25,11 +25,12 @@ from memplane.models import (
     MemoryEvent,
     MemoryRecord,
     Page,
-    SearchHit,
+    SearchResult,
     utcnow,
 )
+from memplane.pipeline import calls
 from memplane.pipeline.add import add_flow
-from memplane.pipeline.effects import Call, Flow, run_async
+from memplane.pipeline.effects import Flow
 from memplane.pipeline.operations import (
     delete_all_flow,
     delete_flow,
@@ -56,8 +57,6 @@ class AsyncMemory(MemoryBase):
     def from_file(cls, path: str | os.PathLike[str], **kwargs: Any) -> AsyncMemory:
         return cls(MemoryConfig.from_file(path), **kwargs)
 
-    async def _perform(self, call: Call) -> Any:
-        return await self._calls[(call.kind, "a" + call.method)](*call.args, **call.kwargs)
 
     async def _ensure_open(self) -> None:
         if self._opened:
@@ -66,15 +65,15 @@ class AsyncMemory(MemoryBase):
             self._open_lock = asyncio.Lock()
         async with self._open_lock:
             if not self._opened:
-                await self._perform(Call("vector_stores", "open", (self.embedder.dimension,)))
+                await self._runner.arun(calls.open_store(self.embedder.dimension))
                 self._opened = True
 
     async def _run(self, flow: Flow[T]) -> T:
         if self._closed:
             flow.close()
-            raise ValidationError("this AsyncMemory is closed")
+            raise MemoryClosed("this AsyncMemory is closed; create a new one")
         await self._ensure_open()
-        return await run_async(flow, self._perform)
+        return await self._runner.arun(flow)
 
     # --- public API -----------------------------------------------------------------
     async def add(
@@ -94,7 +93,7 @@ class AsyncMemory(MemoryBase):
         run_id: str | None = None, filters: Filter | Mapping[str, Any] | None = None,
         limit: int = 10, threshold: float | None = None, rerank: bool | None = None,
         explain: bool = False, hybrid: bool | None = None, include_expired: bool = False,
-    ) -> list[SearchHit]:
+    ) -> SearchResult:
         scope = self._scope("search", user_id, agent_id, run_id)
         return await self._run(search_flow(self._search_request(
             query, scope, filters, limit, threshold, rerank, explain, hybrid, include_expired)))
@@ -160,7 +159,7 @@ class AsyncMemory(MemoryBase):
         return len(events)
 
     async def reset(self) -> None:
-        await self._run(_single(Call("vector_stores", "reset")))
+        await self._run(calls.reset())
 
     async def close(self) -> None:
         if not self._closed:
@@ -177,6 +176,3 @@ class AsyncMemory(MemoryBase):
                         tb: TracebackType | None) -> None:
         await self.close()
 
-
-def _single(call: Call) -> Flow[Any]:
-    return (yield call)

@@ -118,3 +118,51 @@ class UnsupportedCapability(MemplaneError):
 
 class UnsupportedFilter(UnsupportedCapability):
     """The store cannot evaluate a filter operator. Filters are never dropped silently."""
+
+
+class Conflict(MemplaneError):
+    """A write lost a race: the stored memory is not the version the writer read.
+
+    Nothing of the batch was written. ``expected`` is the version the writer read
+    (None for a create), ``actual`` the stored one (None when it does not exist).
+    """
+
+    def __init__(
+        self, message: str = "", *, memory_id: str | None = None,
+        expected: int | None = None, actual: int | None = None,
+    ) -> None:
+        self.memory_id = memory_id
+        self.expected = expected
+        self.actual = actual
+        super().__init__(message or (
+            f"memory {memory_id!r} changed meanwhile (expected version {expected}, stored "
+            f"{actual}); nothing was written: re-read the memory and retry"
+        ))
+
+
+class DuplicateMemory(Conflict):
+    """A create was refused: a live memory of the same scope has the same text hash."""
+
+    def __init__(self, *, memory_id: str, existing_id: str) -> None:
+        self.existing_id = existing_id
+        super().__init__(
+            f"memory {memory_id!r} duplicates live memory {existing_id!r} of the same scope; "
+            f"nothing was written: re-read the memory and retry (or update {existing_id!r})",
+            memory_id=memory_id,
+        )
+
+
+class IdOwnedByAnotherScope(ValidationError):
+    """A write names an id that belongs to another scope. It is refused, never moved;
+    the message does not say which scope owns it."""
+
+    def __init__(self, memory_id: str) -> None:
+        self.memory_id = memory_id
+        super().__init__(
+            f"memory id {memory_id!r} is already used outside this scope; a memory cannot "
+            f"change scope: nothing was written, use a new id"
+        )
+
+
+class MemoryClosed(MemplaneError):
+    """The Memory or AsyncMemory was closed; create a new one."""

@@ -9,7 +9,7 @@ and drives the flows synchronously.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar, cast
@@ -18,7 +18,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from memplane import inputs
 from memplane.config import MemoryConfig, ProviderBlock
-from memplane.errors import ConfigurationError, UnsupportedCapability, ValidationError
+from memplane.errors import ConfigurationError, MemoryClosed, UnsupportedCapability, ValidationError
 from memplane.filters import Filter, parse_filter, require_supported
 from memplane.models import (
     AddResult,
@@ -28,11 +28,12 @@ from memplane.models import (
     MemoryRecord,
     Page,
     Scope,
-    SearchHit,
+    SearchResult,
     utcnow,
 )
+from memplane.pipeline import calls
 from memplane.pipeline.add import AddRequest, add_flow
-from memplane.pipeline.effects import Call, Flow, run_sync
+from memplane.pipeline.effects import Flow
 from memplane.pipeline.operations import (
     delete_all_flow,
     delete_flow,
@@ -42,23 +43,13 @@ from memplane.pipeline.operations import (
     restore_flow,
     update_flow,
 )
+from memplane.pipeline.runner import CallRunner
 from memplane.plugins.hooks import PluginManager
 from memplane.plugins.registry import create_provider
 from memplane.providers.base import LLM, Embedder, Kind, Provider, Reranker, VectorStore
 from memplane.retrieval import SearchRequest, search_flow
 
 T = TypeVar("T")
-
-#: the provider methods wrapped through ``memplane_wrap_call``, per kind.
-WRAPPED_METHODS: dict[Kind, tuple[str, ...]] = {
-    "llms": ("generate",),
-    "embedders": ("embed",),
-    "vector_stores": (
-        "open", "apply", "get", "list_records", "count", "search", "keyword_search",
-        "delete", "history", "reset",
-    ),
-    "rerankers": ("rerank",),
-}
 
 Messages = str | Mapping[str, Any] | Sequence[str | Mapping[str, Any]]
 
@@ -124,11 +115,12 @@ class MemoryBase:
         except BaseException:
             self._close_owned()
             raise
+        self.plugins = plugins if plugins is not None else PluginManager()
+        self._runner = CallRunner(self._providers(), self.plugins)
         bind = getattr(self.reranker, "bind_llm", None)
         if callable(bind):
-            bind(self.llm)  # the llm reranker grades with the configured LLM
-        self.plugins = plugins if plugins is not None else PluginManager()
-        self._calls = self._wrap_calls()
+            # the llm reranker grades with the configured LLM, through the call path
+            bind(self._runner.routed("llms", self.llm))
         self._closed = False
 
     def _load(self, kind: Kind, block: ProviderBlock) -> Provider:
@@ -140,16 +132,13 @@ class MemoryBase:
         return {"llms": self.llm, "embedders": self.embedder,
                 "vector_stores": self.vector_store, "rerankers": self.reranker}
 
-    def _wrap_calls(self) -> dict[tuple[Kind, str], Callable[..., Any]]:
-        """Each provider method, sync and async, wrapped by the hook plugins once."""
-        calls: dict[tuple[Kind, str], Callable[..., Any]] = {}
-        for kind, provider in self._providers().items():
-            if provider is None:
-                continue
-            for method in WRAPPED_METHODS[kind]:
-                for name in (method, "a" + method):
-                    calls[(kind, name)] = self.plugins.wrap(kind, name, provider, getattr(provider, name))
-        return calls
+    def routed(self, kind: Kind) -> Any:
+        """The provider of ``kind`` as seen through the call path (hooks see its calls);
+        for code outside the flows, such as the CLI's export and import."""
+        provider = self._providers()[kind]
+        if provider is None:
+            raise ConfigurationError(f"this Memory has no {kind} provider")
+        return self._runner.routed(kind, provider)
 
     # --- argument handling ---------------------------------------------------------
     @staticmethod
@@ -251,12 +240,13 @@ class Memory(MemoryBase):
         return cls(MemoryConfig.from_file(path), **kwargs)
 
     def _open(self) -> Flow[None]:
-        yield Call("vector_stores", "open", (self.embedder.dimension,))
+        return calls.open_store(self.embedder.dimension)
 
     def _run(self, flow: Flow[T]) -> T:
         if getattr(self, "_closed", False):
-            raise ValidationError("this Memory is closed")
-        return run_sync(flow, lambda c: self._calls[(c.kind, c.method)](*c.args, **c.kwargs))
+            flow.close()
+            raise MemoryClosed("this Memory is closed; create a new one")
+        return self._runner.run(flow)
 
     # --- public API -----------------------------------------------------------------
     def add(
@@ -277,7 +267,7 @@ class Memory(MemoryBase):
         run_id: str | None = None, filters: Filter | Mapping[str, Any] | None = None,
         limit: int = 10, threshold: float | None = None, rerank: bool | None = None,
         explain: bool = False, hybrid: bool | None = None, include_expired: bool = False,
-    ) -> list[SearchHit]:
+    ) -> SearchResult:
         scope = self._scope("search", user_id, agent_id, run_id)
         return self._run(search_flow(self._search_request(
             query, scope, filters, limit, threshold, rerank, explain, hybrid, include_expired)))
@@ -345,7 +335,7 @@ class Memory(MemoryBase):
 
     def reset(self) -> None:
         """Remove every memory and history entry of every scope. Irreversible."""
-        self._run(_single(Call("vector_stores", "reset")))
+        self._run(calls.reset())
 
     def close(self) -> None:
         if not getattr(self, "_closed", True):
@@ -359,6 +349,3 @@ class Memory(MemoryBase):
                  tb: TracebackType | None) -> None:
         self.close()
 
-
-def _single(call: Call) -> Flow[Any]:
-    return (yield call)

@@ -101,6 +101,8 @@ class MemoryRecord(BaseModel):
     expires_at: datetime | None = None
     source: list[Provenance] = Field(default_factory=list)
     attributed_to: str | None = None
+    #: monotonic per memory: 1 when created, +1 with every applied change (contract v2).
+    version: int = Field(default=1, ge=1)
 
     @model_validator(mode="after")
     def _fill_hash(self) -> MemoryRecord:
@@ -162,13 +164,19 @@ class HistoryEntry(BaseModel):
 
 class Change(BaseModel):
     """What a store applies atomically: the record's new state (with its vector when
-    the text changed, ``None`` to keep the stored vector) and the history entry."""
+    the text changed, ``None`` to keep the stored vector) and the history entry.
+
+    ``expected_version`` is the compare-and-set guard: ``None`` creates (the id must
+    not exist anywhere), an int changes the stored record of that version, which then
+    carries ``expected_version + 1`` (``record.version`` must say so already).
+    """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     record: MemoryRecord
     vector: list[float] | None = None
     history: HistoryEntry | None = None
+    expected_version: int | None = None
 
 
 # --- the decision contract -------------------------------------------------------
@@ -213,20 +221,53 @@ class Usage(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     embedding_calls: int = 0
+    #: input tokens the embedding API reported (0 when it does not say)
+    embedding_tokens: int = 0
 
     def add(self, other: Usage) -> None:
         self.llm_calls += other.llm_calls
         self.prompt_tokens += other.prompt_tokens
         self.completion_tokens += other.completion_tokens
         self.embedding_calls += other.embedding_calls
+        self.embedding_tokens += other.embedding_tokens
+
+
+class SearchResult(list[SearchHit]):
+    """What ``search`` returns: the hits, best first (a plain list for existing code),
+    plus ``usage``: the embedding call and any reranker LLM calls it cost."""
+
+    def __init__(self, hits: list[SearchHit] | None = None, *, usage: Usage | None = None) -> None:
+        super().__init__(hits or [])
+        self.usage = usage if usage is not None else Usage()
+
+
+DiagnosticKind = Literal["info", "repaired", "rejected", "ignored"]
 
 
 class Diagnostic(BaseModel):
-    """Something the pipeline rejected or repaired, and why."""
+    """Something the pipeline rejected or repaired, and why. ``kind``: ``rejected``
+    (an item was not applied), ``repaired`` (accepted after a fix), ``ignored`` (a
+    harmless item dropped, e.g. NONE naming an unknown id), ``info``."""
 
     code: str
     message: str
+    kind: DiagnosticKind = "info"
     detail: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _kind_from_detail(cls, data: Any) -> Any:
+        # older code put the kind in detail["kind"]; both spellings stay in sync
+        if isinstance(data, dict) and "kind" not in data:
+            kind = (data.get("detail") or {}).get("kind")
+            if kind is not None:
+                data = {**data, "kind": kind}
+        return data
+
+    @model_validator(mode="after")
+    def _kind_in_detail(self) -> Diagnostic:
+        self.detail.setdefault("kind", self.kind)
+        return self
 
 
 class MemoryEvent(BaseModel):

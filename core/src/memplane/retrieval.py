@@ -57,9 +57,9 @@ from memplane.fusion import (
     query_coverage,
     reference_time,
 )
-from memplane.models import MemoryRecord, Scope, SearchHit
-from memplane.pipeline.effects import Call, Flow
-from memplane.providers.base import RerankResult
+from memplane.models import MemoryRecord, Scope, SearchHit, SearchResult
+from memplane.pipeline import calls
+from memplane.pipeline.effects import Flow
 
 
 @dataclass(frozen=True)
@@ -182,7 +182,7 @@ def apply_recency(
     return sorted(candidates, key=lambda c: -c.score)
 
 
-def search_flow(req: SearchRequest) -> Flow[list[SearchHit]]:
+def search_flow(req: SearchRequest) -> Flow[SearchResult]:
     if not isinstance(req.query, str) or not req.query.strip():
         raise ValidationError("search needs a non-empty query string")
     if req.limit <= 0:
@@ -191,22 +191,23 @@ def search_flow(req: SearchRequest) -> Flow[list[SearchHit]]:
         raise ValidationError("threshold must be between 0 and 1")
     s = req.settings
     pool = max(req.limit, s.candidate_pool)
-    common = {"limit": pool, "filters": req.filters, "include_expired": req.include_expired}
-    vectors = yield Call("embedders", "embed", ([req.query],), {"purpose": "query"})
+    embedded = yield from calls.embed([req.query], "query")
+    vector, usage = embedded[0], embedded.usage.model_copy()
     signals: dict[str, Sequence[SearchHit]] = {}
-    hits = yield Call("vector_stores", "search", (list(vectors[0]), req.scope), dict(common))
+    hits = yield from calls.search(vector, req.scope, limit=pool, filters=req.filters,
+                                   include_expired=req.include_expired)
     signals["vector"] = [h for h in hits if req.scope.matches(h.record.scope)]
     if req.hybrid:
-        hits = yield Call("vector_stores", "keyword_search", (req.query, req.scope), dict(common))
+        hits = yield from calls.keyword_search(req.query, req.scope, limit=pool, filters=req.filters,
+                                               include_expired=req.include_expired)
         signals["keyword"] = [h for h in hits if req.scope.matches(h.record.scope)]
     weights = {"vector": s.vector_weight, "keyword": s.keyword_weight}
     candidates = fuse(signals, weights, s, pool, req.query)
 
     if req.rerank and candidates:
         top = candidates[: max(req.limit, s.rerank_pool)]
-        results: list[RerankResult] = yield Call(
-            "rerankers", "rerank", (req.query, [c.record.text for c in top]), {"top_n": None}
-        )
+        results, rerank_usage = yield from calls.rerank(req.query, [c.record.text for c in top])
+        usage.add(rerank_usage)
         reranked = []
         for r in results:
             if 0 <= r.index < len(top):
@@ -231,4 +232,4 @@ def search_flow(req: SearchRequest) -> Flow[list[SearchHit]]:
                              signals=explain_shares(c.signals, c.score) if req.explain else {}))
         if len(out) >= req.limit:
             break
-    return out
+    return SearchResult(out, usage=usage)

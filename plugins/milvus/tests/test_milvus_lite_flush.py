@@ -141,8 +141,8 @@ def test_updates_across_a_flush_keep_one_row_and_the_whole_history(
     first = _change("x", text="likes tea")
     store.apply([first.model_copy(update={"history": HistoryEntry(
         memory_id="x", event="ADD", new_text="likes tea")})])
-    updated = first.record.model_copy(update={"text": "likes green tea"})
-    store.apply([Change(record=updated, history=HistoryEntry(
+    updated = first.record.model_copy(update={"text": "likes green tea", "version": 2})
+    store.apply([Change(record=updated, expected_version=1, history=HistoryEntry(
         memory_id="x", event="UPDATE", old_text="likes tea", new_text="likes green tea"))])
     assert [r.text for r in store.get(["x"], ALICE)] == ["likes green tea"]
     assert [e.event for e in store.history("x", ALICE)] == ["ADD", "UPDATE"]

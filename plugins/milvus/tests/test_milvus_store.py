@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import pytest
 
-from memplane.errors import ConfigurationError, ValidationError
-from memplane.models import Change, HistoryEntry, MemoryRecord, Scope
+from memplane.errors import ConfigurationError, IdOwnedByAnotherScope, ValidationError
+from memplane.models import Change, MemoryRecord, Scope
 from memplane.plugins.registry import load_provider_class
 from memplane_conformance.lazy import sdk_modules_after_loading
 from memplane_milvus.store import MilvusVectorStore
@@ -59,20 +59,29 @@ def test_new_record_without_vector_is_refused(store: MilvusVectorStore) -> None:
     assert store.count(ALICE, include_deleted=True) == 0
 
 
-def test_several_changes_to_one_memory_in_one_batch_keep_all_history(
-    store: MilvusVectorStore,
-) -> None:
+def test_two_changes_to_one_memory_in_one_batch_are_refused(store: MilvusVectorStore) -> None:
+    """Contract v2 checks one version per id and batch, so a batch names an id once."""
     rec = MemoryRecord(text="v1", scope=ALICE)
-    v2 = rec.model_copy(update={"text": "v2"})
-    store.apply([
-        Change(record=rec, vector=[1.0] + [0.0] * 7,
-               history=HistoryEntry(memory_id=rec.id, event="ADD", new_text="v1")),
-        Change(record=v2, vector=None,
-               history=HistoryEntry(memory_id=rec.id, event="UPDATE", old_text="v1", new_text="v2")),
-    ])
-    assert [e.event for e in store.history(rec.id, ALICE)] == ["ADD", "UPDATE"]
-    [hit] = store.search([1.0] + [0.0] * 7, ALICE)
-    assert hit.text == "v2" and hit.score == pytest.approx(1.0, abs=1e-3)
+    v2 = rec.model_copy(update={"text": "v2", "version": 2})
+    with pytest.raises(ValidationError, match="twice"):
+        store.apply([Change(record=rec, vector=[1.0] + [0.0] * 7),
+                     Change(record=v2, vector=None, expected_version=1)])
+    assert store.count(ALICE, include_deleted=True) == 0
+
+
+def test_an_id_of_another_scope_is_refused_never_moved(store: MilvusVectorStore) -> None:
+    """A primary-key upsert would move the row into the caller's scope; the store
+    refuses it (as a create and as an update of the version read) and writes nothing."""
+    mine = MemoryRecord(text="alice's fact", scope=ALICE)
+    store.apply([Change(record=mine, vector=[1.0] * 8)])
+    stolen = mine.model_copy(update={"scope": Scope(user_id="bob"), "text": "bob's now"})
+    with pytest.raises(IdOwnedByAnotherScope):
+        store.apply([Change(record=stolen, vector=[0.5] * 8)])
+    with pytest.raises(IdOwnedByAnotherScope):
+        store.apply([Change(record=stolen.model_copy(update={"version": 2}), expected_version=1)])
+    assert [r.text for r in store.get([mine.id], ALICE)] == ["alice's fact"]
+    assert store.get([mine.id], Scope(user_id="bob")) == []
+    assert store.get_vectors([mine.id], ALICE) == {mine.id: [1.0] * 8}
 
 
 def test_invalid_cursor_is_a_validation_error(store: MilvusVectorStore) -> None:

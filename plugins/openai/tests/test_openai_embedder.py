@@ -21,8 +21,10 @@ def test_vectors_come_back_in_input_order_across_batches(server, make_embedder):
     assert all(math.isclose(a, b, abs_tol=1e-9)
                for got, want in zip(vectors, expected, strict=True)
                for a, b in zip(got, want, strict=True))
-    assert embedder.usage.embedding_calls == 3
-    assert embedder.usage.prompt_tokens == sum(r.extra["usage"]["prompt_tokens"] for r in server.requests)
+    assert vectors.usage.embedding_calls == 3  # the cost travels with the vectors
+    assert vectors.usage.embedding_tokens == sum(
+        r.extra["usage"]["prompt_tokens"] for r in server.requests)
+    assert not hasattr(embedder, "usage")
 
 
 def test_requests_carry_model_dimensions_and_float_encoding(server, make_embedder):

@@ -145,8 +145,8 @@ def test_history_and_vector_survive_an_update_without_vector(
     store.open(DIM)
     rec = MemoryRecord(text="v1", scope=ALICE)
     _add(store, rec)
-    v2 = rec.model_copy(update={"text": "v2"})
-    store.apply([Change(record=v2, vector=None, history=HistoryEntry(
+    v2 = rec.model_copy(update={"text": "v2", "version": 2})
+    store.apply([Change(record=v2, vector=None, expected_version=1, history=HistoryEntry(
         memory_id=rec.id, event="UPDATE", old_text="v1", new_text="v2"))])
     assert [e.event for e in store.history(rec.id, ALICE)] == ["ADD", "UPDATE"]
     assert store.get_vectors([rec.id], ALICE) == {rec.id: [1.0, 0.0, 0.0, 0.0]}
@@ -187,12 +187,13 @@ def test_a_refused_object_leaves_its_memory_and_history_as_they_were(
     a = MemoryRecord(text="a1", scope=ALICE)
     b = MemoryRecord(text="b1", scope=ALICE)
     _add(store, a, b)
-    a2, b2 = a.model_copy(update={"text": "a2"}), b.model_copy(update={"text": "b2"})
+    a2 = a.model_copy(update={"text": "a2", "version": 2})
+    b2 = b.model_copy(update={"text": "b2", "version": 2})
     server.refuse_objects(lambda props: props.get("text") == "b2", "disk full")
     try:
         with pytest.raises(ProviderError, match="disk full"):
             store.apply([
-                Change(record=r, vector=None, history=HistoryEntry(
+                Change(record=r, vector=None, expected_version=1, history=HistoryEntry(
                     memory_id=r.id, event="UPDATE", old_text=old, new_text=r.text))
                 for r, old in ((a2, "a1"), (b2, "b1"))
             ])
@@ -203,7 +204,7 @@ def test_a_refused_object_leaves_its_memory_and_history_as_they_were(
     assert (got_a.text, [e.event for e in store.history(a.id, ALICE)]) == ("a2", ["ADD", "UPDATE"])
     assert (got_b.text, [e.event for e in store.history(b.id, ALICE)]) == ("b1", ["ADD"])
     # retrying the same batch completes it
-    store.apply([Change(record=b2, vector=None, history=HistoryEntry(
+    store.apply([Change(record=b2, vector=None, expected_version=1, history=HistoryEntry(
         memory_id=b.id, event="UPDATE", old_text="b1", new_text="b2"))])
     assert [e.event for e in store.history(b.id, ALICE)] == ["ADD", "UPDATE"]
 
@@ -231,3 +232,21 @@ def test_drop_removes_the_collection_without_opening_it(
     fresh.drop()
     fresh.close()
     assert store.config.collection not in server.db.collections
+
+
+def test_an_id_of_another_scope_is_refused_never_copied(
+    make_store: Callable[..., WeaviateVectorStore],
+) -> None:
+    """With tenant scoping one uuid could live in two tenants; contract v2 refuses
+    the second owner, and nothing is written."""
+    from memplane.errors import IdOwnedByAnotherScope
+
+    store = make_store()
+    store.open(DIM)
+    mine = MemoryRecord(text="alice's", scope=ALICE)
+    _add(store, mine)
+    stolen = mine.model_copy(update={"scope": Scope(user_id="mallory"), "text": "mallory's"})
+    with pytest.raises(IdOwnedByAnotherScope):
+        store.apply([Change(record=stolen, vector=[1.0] * DIM)])
+    assert store.get([mine.id], Scope(user_id="mallory")) == []
+    assert [r.text for r in store.get([mine.id], ALICE)] == ["alice's"]

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from memplane.models import HistoryEntry, MemoryRecord, Scope, SearchHit
+from memplane.models import HistoryEntry, MemoryRecord, Scope, SearchHit, Usage
 
 
 class _Body(BaseModel):
@@ -53,6 +53,8 @@ class UpdateBody(ScopeFields):
 
 class SearchResponse(BaseModel):
     results: list[SearchHit]
+    #: what the search cost: the query's embedding call and any reranker LLM calls
+    usage: Usage = Field(default_factory=Usage)
 
 
 class PageResponse(BaseModel):

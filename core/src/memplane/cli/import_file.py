@@ -3,10 +3,16 @@
 The whole file is read and checked before anything is written: every line's
 UTF-8 and JSON, the header's record count and SHA-256 (a file cut at a line
 boundary is caught), history that belongs to its record, finite vectors, and ids
-that appear once. Then, on a store with ``atomic_apply``, everything lands in ONE
-apply; on other stores batch by batch, and a failure raises
-:class:`~memplane.errors.IncompleteOperation` (the same import resumes: ids already
-present are skipped).
+that appear once. Then the records are created (store contract v2: version 1,
+``expected_version=None``) with their first history entry; each later history entry
+is one more change per record (``expected_version`` k, version k + 1), one apply
+per round, since a store takes one change per id and apply. On a store with
+``atomic_apply`` every record is created in ONE apply (nothing is written if it
+fails); on other stores batch by batch. A failure after something was written
+raises :class:`~memplane.errors.IncompleteOperation` (the same import resumes: ids
+already present are skipped). A record whose text its target scope already holds
+live under another id is skipped (the store refuses duplicates with
+:class:`~memplane.errors.DuplicateMemory`).
 
 Scopes: records are imported into the target scope (``--user``/``--agent``/``--run``,
 default: the scope the file was exported from); the file's scope ids are replaced
@@ -27,7 +33,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from memplane import inputs
 from memplane.cli.progress import progress
-from memplane.errors import IncompleteOperation, ValidationError
+from memplane.errors import DuplicateMemory, IncompleteOperation, ValidationError
 from memplane.models import SCOPE_FIELDS, Change, HistoryEntry, MemoryRecord, Scope
 from memplane.providers.base import Embedder, VectorStore
 
@@ -259,19 +265,51 @@ def _vectors(entries: Sequence[ExportLine], embedder: Embedder, reuse: bool,
     return [v for v in vectors if v is not None]
 
 
-def _changes(entry: ExportLine, vector: list[float]) -> list[Change]:
-    """The record with its vector, carrying each history entry in order (the store
-    upserts the same record once per entry, appending that entry). Every change
-    carries the vector: a store may validate a batch before applying any of it."""
-    if not entry.history:
-        return [Change(record=entry.record, vector=vector)]
-    return [Change(record=entry.record, vector=vector, history=h) for h in entry.history]
+def _rounds(pairs: Sequence[tuple[ExportLine, list[float]]]) -> list[list[Change]]:
+    """Round 0 creates each record (version 1) with its vector and first history
+    entry; round k appends history entry k as a change of version k to k + 1."""
+    rounds = [[Change(record=e.record.model_copy(update={"version": 1}), vector=v,
+                      history=e.history[0] if e.history else None) for e, v in pairs]]
+    for k in range(1, max((len(e.history) for e, _ in pairs), default=0)):
+        rounds.append([Change(record=e.record.model_copy(update={"version": k + 1}),
+                              history=e.history[k], expected_version=k)
+                       for e, _ in pairs if len(e.history) > k])
+    return rounds
+
+
+def _write(store: VectorStore, pairs: list[tuple[ExportLine, list[float]]],
+           report: ImportReport) -> int:
+    """Create and complete ``pairs``; returns how many were written. A duplicate of a
+    live memory is dropped (counted as skipped) and the creating apply tried again."""
+    while pairs:
+        try:
+            store.apply(_rounds(pairs)[0])
+            break
+        except DuplicateMemory as exc:
+            remaining = [(e, v) for e, v in pairs if e.record.id != exc.memory_id]
+            if len(remaining) == len(pairs):
+                raise
+            pairs = remaining
+            report.skipped_existing += 1
+    written = len(pairs)
+    try:
+        for changes in _rounds(pairs)[1:]:
+            store.apply(changes)
+    except Exception as exc:
+        raise IncompleteOperation(
+            f"import stopped while writing history ({type(exc).__name__}: {exc}); "
+            f"{report.imported + written} memories are written but some lack later history "
+            "entries",
+            done=report.imported + written,
+        ) from exc
+    return written
 
 
 def import_entries(store: VectorStore, embedder: Embedder, header: ExportHeader,
                    entries: Sequence[ExportLine], *, force_reembed: bool,
                    show_progress: bool) -> ImportReport:
-    """Write the entries not yet present: one apply on an atomic store, else batches."""
+    """Write the entries not yet present: created in one apply on an atomic store,
+    else in batches (see the module docstring)."""
     reuse = not force_reembed and header.embedder == EmbedderIdentity.of(embedder)
     report = ImportReport()
     present = _present(store, entries)
@@ -280,14 +318,14 @@ def import_entries(store: VectorStore, embedder: Embedder, header: ExportHeader,
     vectors = _vectors(fresh, embedder, reuse, report, show_progress)
     pairs = list(zip(fresh, vectors, strict=True))
     if store.has("atomic_apply"):
-        if pairs:
-            store.apply([c for e, v in pairs for c in _changes(e, v)])
-        report.imported = len(pairs)
+        report.imported = _write(store, pairs, report)
         return report
     for start in range(0, len(pairs), BATCH):
         batch = pairs[start:start + BATCH]
         try:
-            store.apply([c for e, v in batch for c in _changes(e, v)])
+            report.imported += _write(store, batch, report)
+        except IncompleteOperation:
+            raise
         except Exception as exc:
             raise IncompleteOperation(
                 f"import stopped after {report.imported} of {len(pairs)} new memories "
@@ -295,5 +333,4 @@ def import_entries(store: VectorStore, embedder: Embedder, header: ExportHeader,
                 "those stay written: run the same import again to resume (present ids are skipped)",
                 done=report.imported,
             ) from exc
-        report.imported += len(batch)
     return report

@@ -131,7 +131,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     if getattr(args, "server", None):
         return _export_remote(args, scope)
     with open_memory(args) as memory:
-        store, embedder = memory.vector_store, memory.embedder
+        store, embedder = memory.routed("vector_stores"), memory.routed("embedders")
         if args.output:
             with Path(args.output).open("w", encoding="utf-8") as out:
                 count = export_scope(store, embedder, scope, out, vectors=args.vectors,
@@ -196,7 +196,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     entries = retarget(header, entries, scope_of(args, "import", required=False),
                        keep_scopes=args.keep_scopes)
     with open_memory(args) as memory:
-        report = import_entries(memory.vector_store, memory.embedder, header, entries,
+        report = import_entries(memory.routed("vector_stores"), memory.routed("embedders"), header, entries,
                                 force_reembed=args.reembed,
                                 show_progress=not args.no_progress)
     if args.json:

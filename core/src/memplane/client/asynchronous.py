@@ -15,7 +15,14 @@ from memplane.client.sync import client_options
 from memplane.client.wire import error_from, transport_error
 from memplane.errors import ValidationError
 from memplane.filters import Filter
-from memplane.models import AddResult, HistoryEntry, MemoryEvent, MemoryRecord, Page, SearchHit
+from memplane.models import (
+    AddResult,
+    HistoryEntry,
+    MemoryEvent,
+    MemoryRecord,
+    Page,
+    SearchResult,
+)
 
 T = TypeVar("T")
 
@@ -55,7 +62,7 @@ class AsyncMemoryClient:
                run_id: str | None = None, filters: Filter | Mapping[str, Any] | None = None,
                limit: int = 10, threshold: float | None = None, rerank: bool | None = None,
                explain: bool = False, hybrid: bool | None = None,
-               include_expired: bool = False) -> list[SearchHit]:
+               include_expired: bool = False) -> SearchResult:
         return await self._do(calls.search(query, user_id=user_id, agent_id=agent_id, run_id=run_id,
                                      filters=filters, limit=limit, threshold=threshold,
                                      rerank=rerank, explain=explain, hybrid=hybrid,

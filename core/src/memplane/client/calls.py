@@ -13,7 +13,16 @@ from urllib.parse import quote
 
 from memplane.client.wire import Req, filter_spec, jsonable, query, scope_params, when
 from memplane.filters import Filter
-from memplane.models import AddResult, HistoryEntry, MemoryEvent, MemoryRecord, Page, SearchHit
+from memplane.models import (
+    AddResult,
+    HistoryEntry,
+    MemoryEvent,
+    MemoryRecord,
+    Page,
+    SearchHit,
+    SearchResult,
+    Usage,
+)
 
 T = TypeVar("T")
 Call = tuple[Req, Callable[[Any], T]]
@@ -40,13 +49,14 @@ def add(messages: Any, *, user_id: str | None, agent_id: str | None, run_id: str
 def search(query_text: str, *, user_id: str | None, agent_id: str | None, run_id: str | None,
            filters: Filter | Mapping[str, Any] | None, limit: int, threshold: float | None,
            rerank: bool | None, explain: bool, hybrid: bool | None,
-           include_expired: bool) -> Call[list[SearchHit]]:
+           include_expired: bool) -> Call[SearchResult]:
     body = {"query": query_text, **scope_params(user_id, agent_id, run_id),
             "filters": jsonable(filter_spec(filters)), "limit": limit, "threshold": threshold,
             "rerank": rerank, "explain": bool(explain), "hybrid": hybrid,
             "include_expired": bool(include_expired)}
     return (Req("POST", "/v1/memories/search", body=body),
-            lambda data: [SearchHit.model_validate(h) for h in data["results"]])
+            lambda data: SearchResult([SearchHit.model_validate(h) for h in data["results"]],
+                                      usage=Usage.model_validate(data.get("usage") or {})))
 
 
 def get(memory_id: str, *, user_id: str | None, agent_id: str | None, run_id: str | None,

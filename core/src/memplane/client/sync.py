@@ -14,7 +14,14 @@ from memplane.client import calls
 from memplane.client.wire import KEY_ENV, URL_ENV, error_from, transport_error
 from memplane.errors import ConfigurationError, ValidationError
 from memplane.filters import Filter
-from memplane.models import AddResult, HistoryEntry, MemoryEvent, MemoryRecord, Page, SearchHit
+from memplane.models import (
+    AddResult,
+    HistoryEntry,
+    MemoryEvent,
+    MemoryRecord,
+    Page,
+    SearchResult,
+)
 
 T = TypeVar("T")
 
@@ -63,7 +70,7 @@ class MemoryClient:
                run_id: str | None = None, filters: Filter | Mapping[str, Any] | None = None,
                limit: int = 10, threshold: float | None = None, rerank: bool | None = None,
                explain: bool = False, hybrid: bool | None = None,
-               include_expired: bool = False) -> list[SearchHit]:
+               include_expired: bool = False) -> SearchResult:
         return self._do(calls.search(query, user_id=user_id, agent_id=agent_id, run_id=run_id,
                                      filters=filters, limit=limit, threshold=threshold,
                                      rerank=rerank, explain=explain, hybrid=hybrid,

@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from memplane.config import PipelineConfig
+from memplane.errors import Conflict, DuplicateMemory
 from memplane.models import (
     AddResult,
     Change,
@@ -40,9 +41,9 @@ from memplane.models import (
     Usage,
     text_hash,
 )
-from memplane.pipeline import prompts
-from memplane.pipeline.decide import IdMap, Plan, plan_decisions
-from memplane.pipeline.effects import Call, Flow
+from memplane.pipeline import calls, prompts
+from memplane.pipeline.decide import IdMap, Plan, Step, plan_decisions
+from memplane.pipeline.effects import Flow
 from memplane.pipeline.parsing import (
     REJECTED,
     ParsedDecisions,
@@ -51,7 +52,7 @@ from memplane.pipeline.parsing import (
     parse_decisions,
     parse_facts,
 )
-from memplane.providers.base import LLMResponse
+from memplane.providers.base import LLMResponse, Purpose
 from memplane.tokens import estimate_tokens
 
 DECISIONS_SCHEMA = DecisionList.model_json_schema()
@@ -85,6 +86,8 @@ class AddRequest:
 class _State:
     usage: Usage = field(default_factory=Usage)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    #: document vectors by text, so a re-plan after a Conflict does not embed again
+    embedded: dict[str, list[float]] = field(default_factory=dict)
 
 
 def add_flow(req: AddRequest) -> Flow[AddResult]:
@@ -112,34 +115,83 @@ def add_flow(req: AddRequest) -> Flow[AddResult]:
         new_items = prompts.message_items(sources)
 
     vectors = yield from _embed(probes, "query", state)
+    events = yield from _decide_and_apply(req, probes, new_items, vectors, sources, state, replan=True)
+    return _result(events, state)
+
+
+def _decide_and_apply(
+    req: AddRequest, probes: list[str], new_items: list[dict[str, str]],
+    vectors: list[list[float]], sources: list[ChatMessage], state: _State, *, replan: bool,
+) -> Flow[list[MemoryEvent]]:
+    """Retrieve, ask the LLM, plan, apply. The apply is compare-and-set: when another
+    writer got there first (Conflict), re-read and re-plan once — asking the LLM
+    again only if a memory the plan decided on changed — then let Conflict through."""
     existing = yield from _related(vectors, req.scope, req.settings.top_k)
 
     # Exact duplicates of known memories need no LLM call.
     known = {r.hash: r for r in existing}
     if all(text_hash(p) in known for p in probes):
-        events = [_none_event(known[text_hash(p)], "already known") for p in probes]
-        return _result(_unique_events(events), state)
+        return _unique_events([_none_event(known[text_hash(p)], "already known") for p in probes])
 
     ids = IdMap(existing)
     template = req.settings.custom_update_prompt or prompts.DEFAULT_UPDATE_PROMPT
     request = prompts.update_request(template, ids.shown(), new_items, req.now.date())
     parsed = yield from _ask(req, request, "decisions", parse_decisions, state)
     if parsed is None:
-        return _result([], state)
+        return []
     state.diagnostics.extend(parsed.invalid)
     plan = plan_decisions(parsed.decisions, ids, invalid_items=len(parsed.invalid))
     state.diagnostics.extend(plan.diagnostics)
-    events = yield from _apply_plan(req, plan, sources, state)
-    return _result(events, state)
+    try:
+        return (yield from _apply_plan(req, plan, sources, state))
+    except Conflict as exc:
+        if not replan:
+            raise
+        state.diagnostics.append(note("conflict_retry", f"re-planned after a concurrent write ({exc})", "info"))
+        if (yield from _decided_on_changed(plan, req.scope)):
+            return (yield from _decide_and_apply(req, probes, new_items, vectors, sources, state, replan=False))
+        plan = yield from _without_known_adds(plan, req.scope, state)
+        return (yield from _apply_plan(req, plan, sources, state))
+
+
+def _decided_on_changed(plan: Plan, scope: Scope) -> Flow[bool]:
+    """Whether a memory the plan updates, deletes or keeps is no longer as read."""
+    targets = {s.target.id: s.target for s in plan.steps if s.target is not None}
+    if not targets:
+        return False
+    current = yield from calls.get(list(targets), scope, include_deleted=True)
+    now = {r.id: r for r in current if scope.matches(r.scope)}
+    return any(rid not in now or now[rid].version != t.version for rid, t in targets.items())
+
+
+def _without_known_adds(plan: Plan, scope: Scope, state: _State) -> Flow[Plan]:
+    """The plan with every ADD whose text a live memory of the scope now holds
+    (another writer added it meanwhile) turned into NONE on that memory."""
+    steps: list[Step] = []
+    for step in plan.steps:
+        vector = state.embedded.get(step.text or "") if step.event == "ADD" else None
+        if vector is not None and step.text is not None:
+            owner = yield from _live_with_hash(vector, text_hash(step.text), scope)
+            if owner is not None:
+                steps.append(Step(event="NONE", target=owner, reason="added concurrently"))
+                continue
+        steps.append(step)
+    return Plan(steps=steps, diagnostics=plan.diagnostics)
+
+
+def _live_with_hash(vector: list[float], hash_: str, scope: Scope) -> Flow[MemoryRecord | None]:
+    # the same text embeds to the same vector: the owner is among the nearest hits
+    hits = yield from calls.search(vector, scope, limit=5)
+    return next((h.record for h in hits if h.record.hash == hash_ and h.record.scope == scope), None)
 
 
 # --- steps ---------------------------------------------------------------------
 
 
-def _embed(texts: Sequence[str], purpose: str, state: _State) -> Flow[list[list[float]]]:
-    vectors = yield Call("embedders", "embed", (list(texts),), {"purpose": purpose})
-    state.usage.embedding_calls += 1
-    return [list(map(float, v)) for v in vectors]
+def _embed(texts: Sequence[str], purpose: Purpose, state: _State) -> Flow[list[list[float]]]:
+    vectors = yield from calls.embed(texts, purpose)
+    state.usage.add(vectors.usage)
+    return list(vectors)
 
 
 def _related(vectors: Sequence[Sequence[float]], scope: Scope, top_k: int) -> Flow[list[MemoryRecord]]:
@@ -148,9 +200,7 @@ def _related(vectors: Sequence[Sequence[float]], scope: Scope, top_k: int) -> Fl
         return []
     best: dict[str, SearchHit] = {}
     for vector in vectors:
-        hits: list[SearchHit] = yield Call(
-            "vector_stores", "search", (vector, scope), {"limit": top_k}
-        )
+        hits = yield from calls.search(vector, scope, limit=top_k)
         for hit in hits:
             if not scope.matches(hit.record.scope):  # the core re-checks every result
                 continue
@@ -196,10 +246,8 @@ def _ask(
     for attempt in range(attempts):
         if attempt:
             state.diagnostics.append(note("repair_retry", f"asked the LLM again because {error}"))
-        response: LLMResponse = yield Call(
-            "llms", "generate", (request,),
-            {"json_schema": json_schema, "schema_name": schema, "max_tokens": req.settings.max_tokens},
-        )
+        response = yield from calls.generate(
+            request, json_schema=json_schema, schema_name=schema, max_tokens=req.settings.max_tokens)
         _count_llm_usage(req, request, response, schema, state)
         reply_text = response.text or json.dumps(response.structured or {})
         try:
@@ -280,35 +328,60 @@ def _new_record(req: AddRequest, text: str, sources: Sequence[ChatMessage], attr
 
 def _store_verbatim(req: AddRequest, sources: list[ChatMessage], state: _State) -> Flow[list[MemoryEvent]]:
     """infer=False: one memory per message, exactly as given, no LLM call."""
-    vectors = yield from _embed([m.content for m in sources], "document", state)
-    changes: list[Change] = []
-    events: list[MemoryEvent] = []
-    for message, vector in zip(sources, vectors, strict=True):
-        record = _new_record(req, message.content, [message], message.role)
-        changes.append(_change(record, vector, HistoryEvent.ADD, None, record.text, "api", None, req.now))
-        events.append(MemoryEvent(event="ADD", id=record.id, text=record.text, scope=req.scope))
-    yield Call("vector_stores", "apply", (changes,))
-    return events
+    seen: set[str] = set()
+    unique = []
+    for message in sources:  # one memory per distinct text: the store keeps hashes unique
+        if text_hash(message.content) not in seen:
+            seen.add(text_hash(message.content))
+            unique.append(message)
+    vectors = yield from _embed([m.content for m in unique], "document", state)
+    for attempt in range(2):  # the store refuses a text the scope holds live: NONE
+        changes: list[Change] = []
+        events: list[MemoryEvent] = []
+        for message, vector in zip(unique, vectors, strict=True):
+            owner = (yield from _live_with_hash(vector, text_hash(message.content), req.scope)) \
+                if attempt else None
+            if owner is not None:
+                events.append(_none_event(owner, "already known"))
+                continue
+            record = _new_record(req, message.content, [message], message.role)
+            changes.append(_change(record, vector, HistoryEvent.ADD, None, record.text, "api", None, req.now))
+            events.append(MemoryEvent(event="ADD", id=record.id, text=record.text, scope=req.scope))
+        if not changes:
+            return events
+        try:
+            yield from calls.apply(changes)
+        except DuplicateMemory:
+            if attempt:
+                raise
+            continue
+        return events
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _change(
     record: MemoryRecord, vector: list[float] | None, event: HistoryEvent,
     old: str | None, new: str | None, actor: str, reason: str | None, at: datetime,
+    expected_version: int | None = None,
 ) -> Change:
+    """``expected_version`` None creates; else the version the plan read (CAS)."""
     return Change(
         record=record,
         vector=vector,
         history=HistoryEntry(memory_id=record.id, event=event, old_text=old, new_text=new,
                              at=at, actor=actor, reason=reason),
+        expected_version=expected_version,
     )
 
 
 def _apply_plan(
     req: AddRequest, plan: Plan, sources: list[ChatMessage], state: _State
 ) -> Flow[list[MemoryEvent]]:
-    texts = [s.text for s in plan.writes() if s.event in ("ADD", "UPDATE") and s.text]
+    texts = [s.text for s in plan.writes() if s.event in ("ADD", "UPDATE") and s.text
+             and s.text not in state.embedded]
     vectors = (yield from _embed(texts, "document", state)) if texts else []
-    by_text = dict(zip(texts, vectors, strict=True))
+    state.embedded.update(zip(texts, vectors, strict=True))
+    by_text = state.embedded
     actor = f"llm:{req.llm_name}"
     default_attribution = _attribution(sources)
     changes: list[Change] = []
@@ -335,15 +408,17 @@ def _apply_plan(
                 "metadata": {**target.metadata, **req.metadata},
                 "observed_at": req.observed_at or target.observed_at,
                 "source": [*target.source, *_provenance(sources)],
+                "version": target.version + 1,
             })
-            changes.append(_change(updated, by_text[step.text], HistoryEvent.UPDATE, target.text, step.text, actor, step.reason, req.now))
+            changes.append(_change(updated, by_text[step.text], HistoryEvent.UPDATE, target.text, step.text, actor, step.reason, req.now, target.version))
             events.append(MemoryEvent(event="UPDATE", id=target.id, text=step.text, previous_text=target.text, reason=step.reason, scope=target.scope))
         else:  # DELETE: soft, restorable
-            deleted = target.model_copy(update={"deleted_at": req.now, "updated_at": req.now})
-            changes.append(_change(deleted, None, HistoryEvent.DELETE, target.text, None, actor, step.reason, req.now))
+            deleted = target.model_copy(update={"deleted_at": req.now, "updated_at": req.now,
+                                                "version": target.version + 1})
+            changes.append(_change(deleted, None, HistoryEvent.DELETE, target.text, None, actor, step.reason, req.now, target.version))
             events.append(MemoryEvent(event="DELETE", id=target.id, text=target.text, previous_text=target.text, reason=step.reason, scope=target.scope))
     if changes:
-        yield Call("vector_stores", "apply", (changes,))
+        yield from calls.apply(changes)
     return events
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import importlib.metadata as md
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import pluggy
@@ -27,7 +28,46 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 log = logging.getLogger(__name__)
 
 
+@dataclass
+class ProviderCall:
+    """One provider call as hooks see it: ``kind`` (llms, embedders, vector_stores,
+    rerankers), ``method`` (the sync name, also for async calls), the arguments, and
+    ``is_async`` when an AsyncMemory made it. ``invoke()`` performs it."""
+
+    kind: str
+    method: str
+    provider: Any
+    args: tuple[Any, ...] = ()
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    is_async: bool = False
+    invoke: Callable[[], Any] = lambda: None
+
+
+class _CoreCall:
+    """The innermost implementation: performs the call. Wrappers (``wrapper=True``)
+    run around it; a plugin returning a non-None result first (a cache) replaces it."""
+
+    @hookimpl(trylast=True)
+    def memplane_provider_call(self, call: ProviderCall) -> Any:
+        return call.invoke()
+
+
 class HookSpecs:
+    @hookspec(firstresult=True)
+    def memplane_provider_call(self, call: ProviderCall) -> Any:
+        """Every provider call of Memory, AsyncMemory, the LLM reranker and the CLI
+        (export/import) goes through this hook, sync and async alike (an async call
+        runs the hook in a worker thread while the provider coroutine runs on the
+        event loop). Implement it as a pluggy wrapper to trace, time or redact::
+
+            @hookimpl(wrapper=True)
+            def memplane_provider_call(self, call):
+                started = time.perf_counter()
+                result = yield  # the provider's result (or its exception is raised)
+                record(call.kind, call.method, time.perf_counter() - started)
+                return result
+        """
+
     @hookspec
     def memplane_wrap_call(
         self, kind: str, method: str, provider: Any, call: Callable[..., Any]
@@ -36,6 +76,8 @@ class HookSpecs:
 
         Called once per provider method when a Memory is built; wrappers nest in
         registration order. ``kind`` is llms/embedders/vector_stores/rerankers.
+        Kept for existing plugins; prefer ``memplane_provider_call`` (one hook for
+        sync and async, with pluggy's ordering, wrappers and tracing).
         """
 
     @hookspec
@@ -56,6 +98,7 @@ class PluginManager:
     def __init__(self, *, autoload: bool | None = None) -> None:
         self._pm = pluggy.PluginManager(PROJECT)
         self._pm.add_hookspecs(HookSpecs)
+        self._pm.register(_CoreCall(), name="memplane.core")
         self.failures: dict[str, str] = {}
         if autoload is None:
             autoload = os.environ.get(AUTOLOAD_ENV, "") not in ("1", "true", "yes")
@@ -80,7 +123,16 @@ class PluginManager:
 
     @property
     def plugin_names(self) -> list[str]:
-        return [n for n, _ in self._pm.list_name_plugin()]
+        return [n for n, _ in self._pm.list_name_plugin() if n != "memplane.core"]
+
+    @property
+    def hooks_calls(self) -> bool:
+        """Whether any plugin implements ``memplane_provider_call``."""
+        return len(self._pm.hook.memplane_provider_call.get_hookimpls()) > 1
+
+    def call(self, call: ProviderCall) -> Any:
+        """Perform ``call`` through pluggy's hook calling (wrappers, order, tracing)."""
+        return self._pm.hook.memplane_provider_call(call=call)
 
     def wrap(self, kind: str, method: str, provider: Any, call: Callable[..., Any]) -> Callable[..., Any]:
         impls = self._pm.hook.memplane_wrap_call.get_hookimpls()

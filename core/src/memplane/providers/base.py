@@ -12,13 +12,15 @@ from __future__ import annotations
 import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, Literal
+from enum import StrEnum
+from typing import Any, ClassVar, Generic, Literal
 
 from pydantic import BaseModel, ConfigDict
 from pydantic import ValidationError as PydanticValidationError
+from typing_extensions import TypeVar
 
-from memplane.errors import ConfigurationError, UnsupportedCapability
-from memplane.filters import Filter
+from memplane.errors import ConfigurationError, UnsupportedCapability, ValidationError
+from memplane.filters import Filter, parse_filter, require_supported
 from memplane.models import (
     Change,
     ChatMessage,
@@ -29,15 +31,57 @@ from memplane.models import (
     SearchHit,
     Usage,
 )
+from memplane.providers import store_checks as checks
 
 #: The contract version this core speaks. A plugin declares the version it
 #: implements; core refuses to load one that differs.
-CONTRACT_VERSION = 1
+CONTRACT_VERSION = 2
 
 Kind = Literal["llms", "embedders", "vector_stores", "rerankers"]
 KINDS: tuple[Kind, ...] = ("llms", "embedders", "vector_stores", "rerankers")
 
 Vectors = Sequence[Sequence[float]]
+
+
+class Embedded(list[list[float]]):
+    """An embedder's vectors with the ``usage`` they cost (API calls, input tokens);
+    embedders return this instead of keeping counters on themselves."""
+
+    def __init__(self, vectors: list[list[float]] | None = None, *, usage: Usage | None = None) -> None:
+        super().__init__(vectors or [])
+        self.usage = usage if usage is not None else Usage()
+
+
+class Capability(StrEnum):
+    """The closed set of capabilities a provider may declare (checked at class definition)."""
+
+    KEYWORD_SEARCH = "keyword_search"
+    PERSISTENT = "persistent"
+    ATOMIC_APPLY = "atomic_apply"
+    CONCURRENT_WRITERS = "concurrent_writers"
+    ASYNC_NATIVE = "async_native"
+    VECTOR_READ = "vector_read"
+    JSON_SCHEMA = "json_schema"
+    JSON_MODE = "json_mode"
+    QUERY_DOCUMENT = "query_document"
+
+
+def check_capabilities(owner: str, declared: object) -> frozenset[Capability]:
+    """The declared capability names as :class:`Capability` members; an unknown
+    name is a ConfigurationError naming the valid ones (a typo must not silently
+    turn a feature off)."""
+    if isinstance(declared, str) or not isinstance(declared, set | frozenset | list | tuple):
+        raise ConfigurationError(f"{owner}.capabilities must be a set of capability names")
+    out: set[Capability] = set()
+    for name in declared:
+        try:
+            out.add(Capability(name))
+        except ValueError:
+            valid = ", ".join(c.value for c in Capability)
+            raise ConfigurationError(
+                f"{owner} declares unknown capability {name!r}; valid ones: {valid}"
+            ) from None
+    return frozenset(out)
 
 
 class ProviderConfig(BaseModel):
@@ -46,16 +90,32 @@ class ProviderConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class Provider(ABC):
-    """Common behaviour of every provider kind."""
+#: a provider's config model; unparametrised providers get Any (compatible with v1 code)
+ConfigT = TypeVar("ConfigT", bound=ProviderConfig, default=Any)
+
+
+class Provider(ABC, Generic[ConfigT]):
+    """Common behaviour of every provider kind.
+
+    ``Provider[MyConfig]`` (e.g. ``class MyStore(VectorStore[MyConfig])``) types
+    ``self.config`` as ``MyConfig``; unparametrised subclasses keep an untyped config.
+    """
+
+    config: ConfigT
 
     kind: ClassVar[Kind]
     #: the name the provider is registered under (the entry-point name).
     name: ClassVar[str] = ""
     Config: ClassVar[type[ProviderConfig]] = ProviderConfig
     contract_version: ClassVar[int] = CONTRACT_VERSION
-    #: capability names this provider implements; see each kind for the vocabulary.
+    #: capabilities this provider implements (:class:`Capability` members or their names).
     capabilities: ClassVar[frozenset[str]] = frozenset()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # checked when the class is defined, i.e. when its plugin is loaded
+        cls.capabilities = check_capabilities(cls.__qualname__, cls.__dict__.get(
+            "capabilities", cls.capabilities))
 
     def __init__(self, config: ProviderConfig | Mapping[str, Any] | None = None, **overrides: Any):
         self.config = self.validate_config(config, **overrides)
@@ -92,7 +152,7 @@ class Provider(ABC):
                 f"{self.kind} provider {self.name!r} does not support {capability!r}"
             )
 
-    def close(self) -> None:  # noqa: B027 - optional hook, most providers hold nothing
+    def close(self) -> None:
         """Release connections and files. Safe to call twice."""
 
     async def aclose(self) -> None:
@@ -116,7 +176,7 @@ class LLMResponse(BaseModel):
     finish_reason: str | None = None
 
 
-class LLM(Provider):
+class LLM(Provider[ConfigT]):
     """A chat model that can answer with JSON matching a schema.
 
     Capabilities: ``json_schema`` (enforces the schema natively: strict structured
@@ -161,7 +221,7 @@ class LLM(Provider):
 Purpose = Literal["document", "query"]
 
 
-class Embedder(Provider):
+class Embedder(Provider[ConfigT]):
     """Turns texts into fixed-size vectors.
 
     ``embed`` returns one vector per input, in order, each of length ``dimension``.
@@ -187,143 +247,288 @@ class Embedder(Provider):
 # --- Vector stores ----------------------------------------------------------------
 
 
-class VectorStore(Provider):
-    """Stores memory records beside their vectors, with their history.
+class VectorStore(Provider[ConfigT]):
+    """Stores memory records beside their vectors, with their history (contract v2).
 
-    Every read and write takes a ``scope``; a store must only touch records that the
-    scope matches (:meth:`memplane.models.Scope.matches`). ``filters`` are evaluated
+    The public methods are implemented here, once: they check arguments (scope, limit,
+    cursor, vector dimension and finiteness, each change of a batch) and then call the
+    provider hooks ``_open``, ``_apply``, ``_get``, ``_list_records``, ``_count``,
+    ``_search``, ``_keyword_search``, ``_get_vectors``, ``_delete``, ``_history`` and
+    ``_reset``. The async mirrors call ``_aopen``, ``_aapply``, ..., which default to
+    the sync hook in a worker thread. Providers implement hooks, never public methods.
+
+    Every read and write takes a ``scope``; a store only touches records the scope
+    matches (:meth:`memplane.models.Scope.matches`). ``filters`` are evaluated
     completely or refused with :class:`~memplane.errors.UnsupportedFilter`.
-    ``include_deleted`` / ``include_expired`` default to hiding soft-deleted and
-    expired records.
 
-    Capabilities: ``keyword_search`` (BM25-like :meth:`keyword_search`),
-    ``persistent`` (data survives close and reopen), ``atomic_apply`` (a batch of
-    changes with their history lands all or nothing), ``concurrent_writers``
-    (several processes may write), ``async_native``, ``vector_read``
-    (:meth:`get_vectors` returns stored vectors).
+    ``_apply`` owns correctness under concurrency: inside its write lock or
+    transaction it calls :func:`memplane.providers.store_checks.check_versions`
+    (or enforces the same rule in its query language) before writing anything.
+
+    Capabilities: see :class:`Capability` (``keyword_search``, ``persistent``,
+    ``atomic_apply``, ``concurrent_writers``, ``async_native``, ``vector_read``).
     ``filter_operators`` lists the filter operators and logical nodes it evaluates.
     """
 
     kind: ClassVar[Kind] = "vector_stores"
     filter_operators: ClassVar[frozenset[str]] = frozenset()
+    #: the dimension the store was opened with (base class bookkeeping for checks).
+    _opened_dimension: int | None = None
 
-    @abstractmethod
+    # --- public API: checks, then the hook ------------------------------------------
     def open(self, dimension: int) -> None:
-        """Create or attach to the collection for ``dimension``-sized vectors.
+        """Create or attach to the collection for ``dimension``-sized vectors; raise
+        :class:`~memplane.errors.DimensionMismatch` if it holds another size."""
+        self._open(checks.check_dimension(dimension))
+        self._opened_dimension = dimension
 
-        Raise :class:`~memplane.errors.DimensionMismatch` if it already holds another size.
-        """
-
-    @abstractmethod
     def apply(self, changes: Sequence[Change]) -> None:
-        """Upsert each change's record (and vector when given) and append its history
-        entry. Upserting an existing id replaces it; a change with ``vector=None`` keeps
-        the stored vector."""
+        """Write a batch of changes with their history entries, all checks first.
 
-    @abstractmethod
+        ``expected_version=None`` creates (refused with Conflict / IdOwnedByAnotherScope
+        when the id exists, DuplicateMemory when a live record of the scope has the
+        hash); an int changes the stored record of exactly that version. A change with
+        ``vector=None`` keeps the stored vector.
+        """
+        batch = self._checked_batch(changes)
+        if batch:
+            self._apply(batch)
+
     def get(self, ids: Sequence[str], scope: Scope, *, include_deleted: bool = True) -> list[MemoryRecord]:
         """Records with these ids that the scope matches (missing ids are skipped)."""
+        unique = checks.check_ids(ids)
+        return self._get(unique, scope.require("get"), include_deleted) if unique else []
 
-    @abstractmethod
     def list_records(
-        self,
-        scope: Scope,
-        *,
-        filters: Filter | None = None,
-        limit: int = 100,
-        cursor: str | None = None,
-        include_deleted: bool = False,
-        include_expired: bool = False,
+        self, scope: Scope, *, filters: Filter | None = None, limit: int = 100,
+        cursor: str | None = None, include_deleted: bool = False, include_expired: bool = False,
     ) -> Page:
         """A page of records in a stable order; every record appears exactly once
         across pages, even under concurrent inserts of new records."""
+        scope.require("list_records")
+        return self._list_records(scope, self._filter(filters), checks.check_limit(limit),
+                                  checks.check_cursor(cursor), include_deleted, include_expired)
 
-    @abstractmethod
     def count(
-        self,
-        scope: Scope,
-        *,
-        filters: Filter | None = None,
-        include_deleted: bool = False,
+        self, scope: Scope, *, filters: Filter | None = None, include_deleted: bool = False,
         include_expired: bool = False,
     ) -> int:
         """How many records the scope and filters match."""
+        scope.require("count")
+        return self._count(scope, self._filter(filters), include_deleted, include_expired)
 
-    @abstractmethod
     def search(
-        self,
-        vector: Sequence[float],
-        scope: Scope,
-        *,
-        limit: int = 10,
-        filters: Filter | None = None,
-        include_deleted: bool = False,
-        include_expired: bool = False,
+        self, vector: Sequence[float], scope: Scope, *, limit: int = 10, filters: Filter | None = None,
+        include_deleted: bool = False, include_expired: bool = False,
     ) -> list[SearchHit]:
         """Nearest records by cosine similarity, best first, score = (1 + cos) / 2."""
+        scope.require("search")
+        checks.check_query_vector(vector, self._opened_dimension)
+        return self._search(vector, scope, checks.check_limit(limit), self._filter(filters),
+                            include_deleted, include_expired)
 
     def keyword_search(
-        self,
-        query: str,
-        scope: Scope,
-        *,
-        limit: int = 10,
-        filters: Filter | None = None,
-        include_deleted: bool = False,
-        include_expired: bool = False,
+        self, query: str, scope: Scope, *, limit: int = 10, filters: Filter | None = None,
+        include_deleted: bool = False, include_expired: bool = False,
     ) -> list[SearchHit]:
         """Best keyword matches first, scores in [0, 1]. Needs ``keyword_search``."""
-        self.require("keyword_search")
-        raise NotImplementedError  # pragma: no cover - providers declaring it override
+        self.require(Capability.KEYWORD_SEARCH)
+        scope.require("keyword_search")
+        if not isinstance(query, str):
+            raise ValidationError(f"keyword query must be a string, got {type(query).__name__}")
+        return self._keyword_search(query, scope, checks.check_limit(limit), self._filter(filters),
+                                    include_deleted, include_expired)
 
     def get_vectors(self, ids: Sequence[str], scope: Scope) -> dict[str, list[float]]:
         """Stored vectors of these ids that the scope matches (missing ids skipped).
         Needs ``vector_read``; `memplane export --vectors` uses it."""
-        self.require("vector_read")
-        raise NotImplementedError  # pragma: no cover - providers declaring it override
+        self.require(Capability.VECTOR_READ)
+        unique = checks.check_ids(ids)
+        return self._get_vectors(unique, scope.require("get_vectors")) if unique else {}
 
-    @abstractmethod
     def delete(self, ids: Sequence[str], scope: Scope) -> int:
         """Hard-delete records and their history; returns how many were removed."""
+        unique = checks.check_ids(ids)
+        return self._delete(unique, scope.require("delete")) if unique else 0
 
-    @abstractmethod
     def history(self, memory_id: str, scope: Scope) -> list[HistoryEntry]:
         """The history of one memory, oldest first (empty if the scope does not match)."""
+        (memory_id,) = checks.check_ids([memory_id])
+        return self._history(memory_id, scope.require("history"))
 
-    @abstractmethod
     def reset(self) -> None:
         """Remove every record and history entry of every scope."""
+        self._reset()
 
-    # async mirrors --------------------------------------------------------------
+    # async mirrors ----------------------------------------------------------------
     async def aopen(self, dimension: int) -> None:
-        await asyncio.to_thread(self.open, dimension)
+        await self._aopen(checks.check_dimension(dimension))
+        self._opened_dimension = dimension
 
     async def aapply(self, changes: Sequence[Change]) -> None:
-        await asyncio.to_thread(self.apply, changes)
+        batch = self._checked_batch(changes)
+        if batch:
+            await self._aapply(batch)
 
     async def aget(self, ids: Sequence[str], scope: Scope, *, include_deleted: bool = True) -> list[MemoryRecord]:
-        return await asyncio.to_thread(self.get, ids, scope, include_deleted=include_deleted)
+        unique = checks.check_ids(ids)
+        return await self._aget(unique, scope.require("get"), include_deleted) if unique else []
 
-    async def alist_records(self, scope: Scope, **kwargs: Any) -> Page:
-        return await asyncio.to_thread(lambda: self.list_records(scope, **kwargs))
+    async def alist_records(
+        self, scope: Scope, *, filters: Filter | None = None, limit: int = 100,
+        cursor: str | None = None, include_deleted: bool = False, include_expired: bool = False,
+    ) -> Page:
+        scope.require("list_records")
+        return await self._alist_records(scope, self._filter(filters), checks.check_limit(limit),
+                                         checks.check_cursor(cursor), include_deleted, include_expired)
 
-    async def acount(self, scope: Scope, **kwargs: Any) -> int:
-        return await asyncio.to_thread(lambda: self.count(scope, **kwargs))
+    async def acount(
+        self, scope: Scope, *, filters: Filter | None = None, include_deleted: bool = False,
+        include_expired: bool = False,
+    ) -> int:
+        scope.require("count")
+        return await self._acount(scope, self._filter(filters), include_deleted, include_expired)
 
-    async def asearch(self, vector: Sequence[float], scope: Scope, **kwargs: Any) -> list[SearchHit]:
-        return await asyncio.to_thread(lambda: self.search(vector, scope, **kwargs))
+    async def asearch(
+        self, vector: Sequence[float], scope: Scope, *, limit: int = 10, filters: Filter | None = None,
+        include_deleted: bool = False, include_expired: bool = False,
+    ) -> list[SearchHit]:
+        scope.require("search")
+        checks.check_query_vector(vector, self._opened_dimension)
+        return await self._asearch(vector, scope, checks.check_limit(limit), self._filter(filters),
+                                   include_deleted, include_expired)
 
-    async def akeyword_search(self, query: str, scope: Scope, **kwargs: Any) -> list[SearchHit]:
-        return await asyncio.to_thread(lambda: self.keyword_search(query, scope, **kwargs))
+    async def akeyword_search(
+        self, query: str, scope: Scope, *, limit: int = 10, filters: Filter | None = None,
+        include_deleted: bool = False, include_expired: bool = False,
+    ) -> list[SearchHit]:
+        self.require(Capability.KEYWORD_SEARCH)
+        scope.require("keyword_search")
+        if not isinstance(query, str):
+            raise ValidationError(f"keyword query must be a string, got {type(query).__name__}")
+        return await self._akeyword_search(query, scope, checks.check_limit(limit),
+                                           self._filter(filters), include_deleted, include_expired)
+
+    async def aget_vectors(self, ids: Sequence[str], scope: Scope) -> dict[str, list[float]]:
+        self.require(Capability.VECTOR_READ)
+        unique = checks.check_ids(ids)
+        return await self._aget_vectors(unique, scope.require("get_vectors")) if unique else {}
 
     async def adelete(self, ids: Sequence[str], scope: Scope) -> int:
-        return await asyncio.to_thread(self.delete, ids, scope)
+        unique = checks.check_ids(ids)
+        return await self._adelete(unique, scope.require("delete")) if unique else 0
 
     async def ahistory(self, memory_id: str, scope: Scope) -> list[HistoryEntry]:
-        return await asyncio.to_thread(self.history, memory_id, scope)
+        (memory_id,) = checks.check_ids([memory_id])
+        return await self._ahistory(memory_id, scope.require("history"))
 
     async def areset(self) -> None:
-        await asyncio.to_thread(self.reset)
+        await self._areset()
+
+    # --- shared checks ----------------------------------------------------------------
+    def _checked_batch(self, changes: Sequence[Change]) -> list[Change]:
+        batch = list(changes)
+        checks.check_batch(batch, self._opened_dimension)
+        return batch
+
+    def _filter(self, filters: Filter | Mapping[str, Any] | None) -> Filter | None:
+        node = parse_filter(filters)
+        require_supported(node, self.filter_operators, self.name or type(self).__name__)
+        return node
+
+    # --- provider hooks -----------------------------------------------------------------
+    @abstractmethod
+    def _open(self, dimension: int) -> None: ...
+
+    @abstractmethod
+    def _apply(self, changes: list[Change]) -> None:
+        """Write a checked, non-empty batch; run :func:`check_versions` first, under
+        the same lock or transaction as the writes."""
+
+    @abstractmethod
+    def _get(self, ids: list[str], scope: Scope, include_deleted: bool) -> list[MemoryRecord]: ...
+
+    @abstractmethod
+    def _list_records(
+        self, scope: Scope, filters: Filter | None, limit: int, cursor: str | None,
+        include_deleted: bool, include_expired: bool,
+    ) -> Page: ...
+
+    @abstractmethod
+    def _count(
+        self, scope: Scope, filters: Filter | None, include_deleted: bool, include_expired: bool
+    ) -> int: ...
+
+    @abstractmethod
+    def _search(
+        self, vector: Sequence[float], scope: Scope, limit: int, filters: Filter | None,
+        include_deleted: bool, include_expired: bool,
+    ) -> list[SearchHit]: ...
+
+    def _keyword_search(
+        self, query: str, scope: Scope, limit: int, filters: Filter | None,
+        include_deleted: bool, include_expired: bool,
+    ) -> list[SearchHit]:
+        raise NotImplementedError  # pragma: no cover - stores declaring keyword_search override
+
+    def _get_vectors(self, ids: list[str], scope: Scope) -> dict[str, list[float]]:
+        raise NotImplementedError  # pragma: no cover - stores declaring vector_read override
+
+    @abstractmethod
+    def _delete(self, ids: list[str], scope: Scope) -> int: ...
+
+    @abstractmethod
+    def _history(self, memory_id: str, scope: Scope) -> list[HistoryEntry]: ...
+
+    @abstractmethod
+    def _reset(self) -> None: ...
+
+    async def _aopen(self, dimension: int) -> None:
+        await asyncio.to_thread(self._open, dimension)
+
+    async def _aapply(self, changes: list[Change]) -> None:
+        await asyncio.to_thread(self._apply, changes)
+
+    async def _aget(self, ids: list[str], scope: Scope, include_deleted: bool) -> list[MemoryRecord]:
+        return await asyncio.to_thread(self._get, ids, scope, include_deleted)
+
+    async def _alist_records(
+        self, scope: Scope, filters: Filter | None, limit: int, cursor: str | None,
+        include_deleted: bool, include_expired: bool,
+    ) -> Page:
+        return await asyncio.to_thread(
+            self._list_records, scope, filters, limit, cursor, include_deleted, include_expired)
+
+    async def _acount(
+        self, scope: Scope, filters: Filter | None, include_deleted: bool, include_expired: bool
+    ) -> int:
+        return await asyncio.to_thread(self._count, scope, filters, include_deleted, include_expired)
+
+    async def _asearch(
+        self, vector: Sequence[float], scope: Scope, limit: int, filters: Filter | None,
+        include_deleted: bool, include_expired: bool,
+    ) -> list[SearchHit]:
+        return await asyncio.to_thread(
+            self._search, vector, scope, limit, filters, include_deleted, include_expired)
+
+    async def _akeyword_search(
+        self, query: str, scope: Scope, limit: int, filters: Filter | None,
+        include_deleted: bool, include_expired: bool,
+    ) -> list[SearchHit]:
+        return await asyncio.to_thread(
+            self._keyword_search, query, scope, limit, filters, include_deleted, include_expired)
+
+    async def _aget_vectors(self, ids: list[str], scope: Scope) -> dict[str, list[float]]:
+        return await asyncio.to_thread(self._get_vectors, ids, scope)
+
+    async def _adelete(self, ids: list[str], scope: Scope) -> int:
+        return await asyncio.to_thread(self._delete, ids, scope)
+
+    async def _ahistory(self, memory_id: str, scope: Scope) -> list[HistoryEntry]:
+        return await asyncio.to_thread(self._history, memory_id, scope)
+
+    async def _areset(self) -> None:
+        await asyncio.to_thread(self._reset)
 
 
 # --- Rerankers --------------------------------------------------------------------
@@ -334,7 +539,16 @@ class RerankResult(BaseModel):
     score: float
 
 
-class Reranker(Provider):
+class Reranked(list[RerankResult]):
+    """A reranker's results with the ``usage`` they cost (a reranker that calls an
+    LLM returns this instead of keeping counters on itself)."""
+
+    def __init__(self, results: list[RerankResult] | None = None, *, usage: Usage | None = None) -> None:
+        super().__init__(results or [])
+        self.usage = usage if usage is not None else Usage()
+
+
+class Reranker(Provider[ConfigT]):
     """Reorders candidate documents for a query.
 
     Returns at most ``top_n`` results (all when None), best first, each with the

@@ -27,7 +27,14 @@ from pydantic import Field
 from memplane.errors import ConfigurationError, ProviderError, ValidationError
 from memplane.models import ChatMessage, Usage
 from memplane.pipeline.parsing import MAX_JSON_DEPTH, json_depth
-from memplane.providers.base import LLM, LLMResponse, ProviderConfig, Reranker, RerankResult
+from memplane.providers.base import (
+    LLM,
+    LLMResponse,
+    ProviderConfig,
+    Reranked,
+    Reranker,
+    RerankResult,
+)
 
 GRADE_MAX = 10
 
@@ -95,8 +102,6 @@ class LLMReranker(Reranker):
     ) -> None:
         super().__init__(config, **overrides)
         self._llm = llm
-        #: token and call counts of the most recent :meth:`rerank`.
-        self.last_usage = Usage()
 
     # -- which LLM --------------------------------------------------------------------
     def bind_llm(self, llm: LLM) -> None:
@@ -124,18 +129,18 @@ class LLMReranker(Reranker):
         self, query: str, documents: Sequence[str], *, top_n: int | None = None
     ) -> list[RerankResult]:
         _check_args(query, top_n)
-        self.last_usage = Usage()
+        usage = Usage()
         grades: dict[int, float] = {}
         for start in range(0, len(documents), self.config.batch_size):
             batch = documents[start : start + self.config.batch_size]
-            grades.update(self._grade_batch(query, batch, start))
-        return _ranked(grades, len(documents), top_n)
+            grades.update(self._grade_batch(query, batch, start, usage))
+        return Reranked(_ranked(grades, len(documents), top_n), usage=usage)
 
     async def arerank(
         self, query: str, documents: Sequence[str], *, top_n: int | None = None
     ) -> list[RerankResult]:
         _check_args(query, top_n)
-        self.last_usage = Usage()
+        usage = Usage()
         grades: dict[int, float] = {}
         for start in range(0, len(documents), self.config.batch_size):
             batch = documents[start : start + self.config.batch_size]
@@ -145,12 +150,14 @@ class LLMReranker(Reranker):
                     messages, json_schema=SCHEMA, schema_name="grades",
                     max_tokens=_max_tokens(len(batch)),
                 )
-                done, messages = self._accept(response, messages, batch, start, grades, attempt)
+                done, messages = self._accept(response, messages, batch, start, grades, attempt,
+                                              usage)
                 if done:
                     break
-        return _ranked(grades, len(documents), top_n)
+        return Reranked(_ranked(grades, len(documents), top_n), usage=usage)
 
-    def _grade_batch(self, query: str, batch: Sequence[str], start: int) -> dict[int, float]:
+    def _grade_batch(self, query: str, batch: Sequence[str], start: int,
+                     usage: Usage) -> dict[int, float]:
         grades: dict[int, float] = {}
         messages = self._messages(query, batch)
         for attempt in range(self.config.repair_retries + 1):
@@ -158,7 +165,7 @@ class LLMReranker(Reranker):
                 messages, json_schema=SCHEMA, schema_name="grades",
                 max_tokens=_max_tokens(len(batch)),
             )
-            done, messages = self._accept(response, messages, batch, start, grades, attempt)
+            done, messages = self._accept(response, messages, batch, start, grades, attempt, usage)
             if done:
                 break
         return grades
@@ -171,11 +178,12 @@ class LLMReranker(Reranker):
         start: int,
         grades: dict[int, float],
         attempt: int,
+        usage: Usage,
     ) -> tuple[bool, list[ChatMessage]]:
-        """Record a reply's grades; returns (done, messages for a repair retry)."""
-        self.last_usage.llm_calls += 1
-        self.last_usage.prompt_tokens += response.usage.prompt_tokens
-        self.last_usage.completion_tokens += response.usage.completion_tokens
+        """Record a reply's grades and cost; returns (done, messages for a repair retry)."""
+        usage.llm_calls += 1
+        usage.prompt_tokens += response.usage.prompt_tokens
+        usage.completion_tokens += response.usage.completion_tokens
         try:
             parsed = parse_grades(response, len(batch))
         except GradeParseError as exc:

@@ -16,10 +16,10 @@ from typing import ClassVar
 import numpy as np
 
 from memplane.errors import DimensionMismatch, ValidationError
-from memplane.filters import OPERATORS, Filter, evaluate, require_supported
+from memplane.filters import OPERATORS, Filter, evaluate
 from memplane.models import Change, HistoryEntry, MemoryRecord, Page, Scope, SearchHit, utcnow
 from memplane.providers.base import ProviderConfig, VectorStore
-from memplane.stores.common import check_change
+from memplane.providers.store_checks import check_versions, scope_key
 from memplane.terms import keyword_terms
 
 
@@ -41,10 +41,10 @@ class InMemoryStore(VectorStore):
         self._vectors: dict[str, np.ndarray] = {}
         self._order: dict[str, int] = {}  # insertion sequence, for stable cursors
         self._next_seq = 0
-        self._history: dict[str, list[HistoryEntry]] = {}
+        self._histories: dict[str, list[HistoryEntry]] = {}
 
     # --- lifecycle ---------------------------------------------------------------
-    def open(self, dimension: int) -> None:
+    def _open(self, dimension: int) -> None:
         with self._lock:
             if self._dimension is not None and self._dimension != dimension:
                 raise DimensionMismatch(
@@ -52,21 +52,20 @@ class InMemoryStore(VectorStore):
                 )
             self._dimension = dimension
 
-    def reset(self) -> None:
+    def _reset(self) -> None:
         with self._lock:
             self._records.clear()
             self._vectors.clear()
             self._order.clear()
-            self._history.clear()
+            self._histories.clear()
 
     # --- writes ------------------------------------------------------------------
-    def apply(self, changes: Sequence[Change]) -> None:
+    def _apply(self, changes: list[Change]) -> None:
         with self._lock:
             # Validate the whole batch before touching anything: all or nothing.
+            check_versions(changes, self._records, self._live_hash_owner)
             prepared: list[tuple[Change, np.ndarray | None]] = []
             for change in changes:
-                # the vector's length is _unit's to check (a DimensionMismatch)
-                check_change(change, None)
                 rid = change.record.id
                 vector = None
                 if change.vector is not None:
@@ -83,9 +82,14 @@ class InMemoryStore(VectorStore):
                 if vector is not None:
                     self._vectors[rid] = vector
                 if change.history is not None:
-                    self._history.setdefault(rid, []).append(change.history.model_copy())
+                    self._histories.setdefault(rid, []).append(change.history.model_copy())
 
-    def delete(self, ids: Sequence[str], scope: Scope) -> int:
+    def _live_hash_owner(self, scope: Scope, hash_: str) -> str | None:
+        key = scope_key(scope)
+        return next((r.id for r in self._records.values() if r.hash == hash_
+                     and r.deleted_at is None and scope_key(r.scope) == key), None)
+
+    def _delete(self, ids: list[str], scope: Scope) -> int:
         with self._lock:
             removed = 0
             for rid in ids:
@@ -95,12 +99,12 @@ class InMemoryStore(VectorStore):
                 del self._records[rid]
                 self._vectors.pop(rid, None)
                 self._order.pop(rid, None)
-                self._history.pop(rid, None)
+                self._histories.pop(rid, None)
                 removed += 1
             return removed
 
     # --- reads -------------------------------------------------------------------
-    def get(self, ids: Sequence[str], scope: Scope, *, include_deleted: bool = True) -> list[MemoryRecord]:
+    def _get(self, ids: list[str], scope: Scope, include_deleted: bool) -> list[MemoryRecord]:
         with self._lock:
             out = []
             for rid in ids:
@@ -115,7 +119,6 @@ class InMemoryStore(VectorStore):
     def _visible(
         self, scope: Scope, filters: Filter | None, include_deleted: bool, include_expired: bool
     ) -> list[MemoryRecord]:
-        require_supported(filters, self.filter_operators, self.name)
         now = utcnow()
         ordered = sorted(self._records.values(), key=lambda r: self._order[r.id])
         return [
@@ -126,19 +129,18 @@ class InMemoryStore(VectorStore):
             and evaluate(filters, r)
         ]
 
-    def list_records(
+    def _list_records(
         self,
         scope: Scope,
-        *,
-        filters: Filter | None = None,
-        limit: int = 100,
-        cursor: str | None = None,
-        include_deleted: bool = False,
-        include_expired: bool = False,
+        filters: Filter | None,
+        limit: int,
+        cursor: str | None,
+        include_deleted: bool,
+        include_expired: bool,
     ) -> Page:
         with self._lock:
             after = -1
-            if cursor:
+            if cursor:  # the base class checked it is a str
                 try:
                     after = int(cursor)
                 except ValueError:
@@ -153,26 +155,24 @@ class InMemoryStore(VectorStore):
             next_cursor = str(self._order[page[-1].id]) if more and page else None
             return Page(records=[r.model_copy(deep=True) for r in page], next_cursor=next_cursor)
 
-    def count(
+    def _count(
         self,
         scope: Scope,
-        *,
-        filters: Filter | None = None,
-        include_deleted: bool = False,
-        include_expired: bool = False,
+        filters: Filter | None,
+        include_deleted: bool,
+        include_expired: bool,
     ) -> int:
         with self._lock:
             return len(self._visible(scope, filters, include_deleted, include_expired))
 
-    def search(
+    def _search(
         self,
         vector: Sequence[float],
         scope: Scope,
-        *,
-        limit: int = 10,
-        filters: Filter | None = None,
-        include_deleted: bool = False,
-        include_expired: bool = False,
+        limit: int,
+        filters: Filter | None,
+        include_deleted: bool,
+        include_expired: bool,
     ) -> list[SearchHit]:
         with self._lock:
             rows = self._visible(scope, filters, include_deleted, include_expired)
@@ -186,15 +186,14 @@ class InMemoryStore(VectorStore):
                 SearchHit(record=rows[i].model_copy(deep=True), score=float(scores[i])) for i in best
             ]
 
-    def keyword_search(
+    def _keyword_search(
         self,
         query: str,
         scope: Scope,
-        *,
-        limit: int = 10,
-        filters: Filter | None = None,
-        include_deleted: bool = False,
-        include_expired: bool = False,
+        limit: int,
+        filters: Filter | None,
+        include_deleted: bool,
+        include_expired: bool,
     ) -> list[SearchHit]:
         """Score = idf-weighted share of the query's distinct terms found in the text."""
         with self._lock:
@@ -219,7 +218,7 @@ class InMemoryStore(VectorStore):
                 for s, i in scored[:limit]
             ]
 
-    def get_vectors(self, ids: Sequence[str], scope: Scope) -> dict[str, list[float]]:
+    def _get_vectors(self, ids: Sequence[str], scope: Scope) -> dict[str, list[float]]:
         """Stored vectors (unit length: the store normalises on write)."""
         with self._lock:
             return {
@@ -228,12 +227,12 @@ class InMemoryStore(VectorStore):
                 if rid in self._records and scope.matches(self._records[rid].scope)
             }
 
-    def history(self, memory_id: str, scope: Scope) -> list[HistoryEntry]:
+    def _history(self, memory_id: str, scope: Scope) -> list[HistoryEntry]:
         with self._lock:
             record = self._records.get(memory_id)
             if record is None or not scope.matches(record.scope):
                 return []
-            return [h.model_copy() for h in self._history.get(memory_id, [])]
+            return [h.model_copy() for h in self._histories.get(memory_id, [])]
 
     # --- helpers -----------------------------------------------------------------
     def _unit(self, vector: Sequence[float]) -> np.ndarray:

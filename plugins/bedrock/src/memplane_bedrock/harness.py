@@ -32,7 +32,7 @@ class BedrockHarness(ProviderHarness):
         return endpoint.client_config(timeout=1.0)
 
     def provider_config(self, tmp_path: Path) -> dict[str, Any]:
-        config = substitute(self.file_config, tmp_path)
+        config: dict[str, Any] = substitute(self.file_config, tmp_path)
         if self.provider_class.kind == "llms":
             return config  # llm_factory adds endpoint_config
         # embedders and rerankers: one loopback for the whole run, stopped at exit

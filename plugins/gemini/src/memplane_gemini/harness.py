@@ -32,7 +32,7 @@ class GeminiHarness(ProviderHarness):
         return endpoint.llm_config(timeout=1.0)
 
     def provider_config(self, tmp_path: Path) -> dict[str, Any]:
-        config = substitute(self.file_config, tmp_path)
+        config: dict[str, Any] = substitute(self.file_config, tmp_path)
         if self.provider_class.kind == "llms":
             return config  # llm_factory adds endpoint_config
         # embedders: one loopback for the whole run, stopped at exit

@@ -18,7 +18,7 @@ from memplane.errors import (
     ProviderUnavailable,
     ValidationError,
 )
-from memplane.filters import Filter, require_supported
+from memplane.filters import Filter
 from memplane.models import (
     SCOPE_FIELDS,
     Change,
@@ -29,8 +29,8 @@ from memplane.models import (
     SearchHit,
     utcnow,
 )
+from memplane.providers import store_checks as common
 from memplane.providers.base import VectorStore
-from memplane.stores import common
 from memplane_milvus.config import MilvusConfig
 from memplane_milvus.expressions import (
     Binder,
@@ -57,7 +57,7 @@ _CURSOR_PREFIX = "id:"
 SCOPE_ID_MAX_BYTES = 16384
 
 
-class MilvusVectorStore(VectorStore):
+class MilvusVectorStore(VectorStore[MilvusConfig]):
     """Memory records in one Milvus collection, history in each record's row.
 
     Scope isolation: ``user_id``, ``agent_id`` and ``run_id`` are scalar columns with
@@ -95,8 +95,7 @@ class MilvusVectorStore(VectorStore):
         )
 
     # --- lifecycle ----------------------------------------------------------------
-    def open(self, dimension: int) -> None:
-        common.check_dimension(dimension)
+    def _open(self, dimension: int) -> None:
         with self._lock:
             if self._client is None:
                 self._client = self._connect()
@@ -203,19 +202,21 @@ class MilvusVectorStore(VectorStore):
                 client.close()
 
     # --- writes -------------------------------------------------------------------
-    def apply(self, changes: Sequence[Change]) -> None:
-        if not changes:
-            return
+    def _apply(self, changes: list[Change]) -> None:
         self._require_open()
         for change in changes:
             self._check_change(change)
         with self._lock:
-            ids = list(dict.fromkeys(c.record.id for c in changes))
+            ids = [c.record.id for c in changes]
             # the stored vector only matters to a change that keeps it
-            wanted = ["id", "history"]
+            wanted = ["id", "doc", "history"]
             if any(c.vector is None for c in changes):
                 wanted.append("vector")
             stored = {r["id"]: r for r in self._query_ids(ids, wanted)}
+            # contract v2, inside the write lock: ids of other scopes are refused (a
+            # primary-key upsert would move them), stale versions are a Conflict
+            common.check_versions(changes, {i: row_record(r) for i, r in stored.items()},
+                                  self._live_hash_owner)
             rows: dict[str, dict[str, Any]] = {}
             for change in changes:
                 rid = change.record.id
@@ -228,8 +229,20 @@ class MilvusVectorStore(VectorStore):
             self._call(self._client.upsert, self.config.collection, list(rows.values()))
             self._flusher.written(len(rows))
 
+    def _live_hash_owner(self, scope: Scope, hash_: str) -> str | None:
+        """A live record of exactly ``scope`` whose text hash is ``hash_``."""
+        self._before_scan()
+        binder = Binder(self.config.use_templates)
+        # unset scope ids are stored as "" (see rows.record_row)
+        parts = [f"{name} == {binder(getattr(scope, name) or '')}" for name in SCOPE_FIELDS]
+        parts += ["deleted_at_us is null", f'doc["hash"] == {binder(hash_)}']
+        rows = self._call(
+            self._client.query, self.config.collection, filter=" and ".join(parts),
+            output_fields=["id"], limit=1, **self._params(binder.params),
+        )
+        return str(rows[0]["id"]) if rows else None
+
     def _check_change(self, change: Change) -> None:
-        common.check_change(change, self._dimension)
         record = change.record
         # the JSON field is 64-bit: refuse here, not as the server's retryable error
         common.check_metadata(record.id, record.metadata, int64=True)
@@ -244,11 +257,8 @@ class MilvusVectorStore(VectorStore):
                     f"{name} is longer than {SCOPE_ID_MAX_BYTES} bytes; use a shorter id"
                 )
 
-    def delete(self, ids: Sequence[str], scope: Scope) -> int:
+    def _delete(self, ids: list[str], scope: Scope) -> int:
         self._require_open()
-        scope.require("delete")
-        if not ids:
-            return 0
         with self._lock:
             found = [r["id"] for r in self._query_ids(list(ids), ["id"], scope=scope)]
             if not found:
@@ -263,7 +273,7 @@ class MilvusVectorStore(VectorStore):
                 )
             return len(found)
 
-    def reset(self) -> None:
+    def _reset(self) -> None:
         self._require_open()
         with self._lock:
             self._call(self._client.drop_collection, self.config.collection)
@@ -273,13 +283,8 @@ class MilvusVectorStore(VectorStore):
             self._flusher.pending = 0
 
     # --- reads --------------------------------------------------------------------
-    def get(
-        self, ids: Sequence[str], scope: Scope, *, include_deleted: bool = True
-    ) -> list[MemoryRecord]:
+    def _get(self, ids: list[str], scope: Scope, include_deleted: bool) -> list[MemoryRecord]:
         self._require_open()
-        scope.require("get")
-        if not ids:
-            return []
         rows = self._query_ids(
             list(ids), RECORD_OUTPUT, scope=scope,
             visibility=None if include_deleted else (False, True),
@@ -287,19 +292,11 @@ class MilvusVectorStore(VectorStore):
         by_id = {r["id"]: row_record(r) for r in rows}
         return [by_id[i] for i in dict.fromkeys(ids) if i in by_id]
 
-    def list_records(
-        self,
-        scope: Scope,
-        *,
-        filters: Filter | None = None,
-        limit: int = 100,
-        cursor: str | None = None,
-        include_deleted: bool = False,
-        include_expired: bool = False,
+    def _list_records(
+        self, scope: Scope, filters: Filter | None, limit: int, cursor: str | None,
+        include_deleted: bool, include_expired: bool,
     ) -> Page:
         self._require_open()
-        scope.require("list_records")
-        common.check_page_limit(limit)
         limit = min(limit, MAX_WINDOW - 1)
         after = common.parse_prefixed_cursor(cursor, _CURSOR_PREFIX)
         self._before_scan()
@@ -344,16 +341,10 @@ class MilvusVectorStore(VectorStore):
             iterator.close()
         return found
 
-    def count(
-        self,
-        scope: Scope,
-        *,
-        filters: Filter | None = None,
-        include_deleted: bool = False,
-        include_expired: bool = False,
+    def _count(
+        self, scope: Scope, filters: Filter | None, include_deleted: bool, include_expired: bool
     ) -> int:
         self._require_open()
-        scope.require("count")
         self._before_scan()
         expr, params = self._expression(scope, filters, include_deleted, include_expired)
         rows = self._call(
@@ -362,21 +353,12 @@ class MilvusVectorStore(VectorStore):
         )
         return int(rows[0]["count(*)"]) if rows else 0
 
-    def search(
-        self,
-        vector: Sequence[float],
-        scope: Scope,
-        *,
-        limit: int = 10,
-        filters: Filter | None = None,
-        include_deleted: bool = False,
-        include_expired: bool = False,
+    def _search(
+        self, vector: Sequence[float], scope: Scope, limit: int, filters: Filter | None,
+        include_deleted: bool, include_expired: bool,
     ) -> list[SearchHit]:
         self._require_open()
-        scope.require("search")
         common.check_query_vector(vector, self._dimension)
-        if limit < 1:
-            return []
         self._before_scan()
         expr, params = self._expression(scope, filters, include_deleted, include_expired)
         result = self._call(
@@ -391,20 +373,12 @@ class MilvusVectorStore(VectorStore):
             for hit in (result[0] if result else [])
         ]
 
-    def keyword_search(
-        self,
-        query: str,
-        scope: Scope,
-        *,
-        limit: int = 10,
-        filters: Filter | None = None,
-        include_deleted: bool = False,
-        include_expired: bool = False,
+    def _keyword_search(
+        self, query: str, scope: Scope, limit: int, filters: Filter | None,
+        include_deleted: bool, include_expired: bool,
     ) -> list[SearchHit]:
-        self.require("keyword_search")
         self._require_open()
-        scope.require("keyword_search")
-        if limit < 1 or not query.strip():
+        if not query.strip():
             return []
         self._before_scan()
         expr, params = self._expression(scope, filters, include_deleted, include_expired)
@@ -423,17 +397,13 @@ class MilvusVectorStore(VectorStore):
                 hits.append(SearchHit(record=row_record(hit["entity"]), score=raw / (1.0 + raw)))
         return hits
 
-    def get_vectors(self, ids: Sequence[str], scope: Scope) -> dict[str, list[float]]:
+    def _get_vectors(self, ids: list[str], scope: Scope) -> dict[str, list[float]]:
         self._require_open()
-        scope.require("get_vectors")
-        if not ids:
-            return {}
-        rows = self._query_ids(list(ids), ["id", "vector"], scope=scope)
+        rows = self._query_ids(ids, ["id", "vector"], scope=scope)
         return {r["id"]: [float(x) for x in r["vector"]] for r in rows}
 
-    def history(self, memory_id: str, scope: Scope) -> list[HistoryEntry]:
+    def _history(self, memory_id: str, scope: Scope) -> list[HistoryEntry]:
         self._require_open()
-        scope.require("history")
         rows = self._query_ids([memory_id], ["id", "history"], scope=scope)
         return row_history(rows[0]) if rows else []
 
@@ -448,7 +418,6 @@ class MilvusVectorStore(VectorStore):
     def _expression(
         self, scope: Scope, filters: Filter | None, include_deleted: bool, include_expired: bool
     ) -> tuple[str, dict[str, Any]]:
-        require_supported(filters, self.filter_operators, self.name)
         expr, params = compile_filter(filters, templates=self.config.use_templates)
         binder = Binder(self.config.use_templates, params)
         parts = [_scope_expr(scope, binder), *_visibility(binder, include_deleted, include_expired)]

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from memplane.errors import ProviderError, ValidationError
 from memplane.models import Usage
 from memplane.providers import wire
-from memplane.providers.base import Embedder, ProviderConfig, Purpose, Vectors
+from memplane.providers.base import Embedded, Embedder, ProviderConfig, Purpose, Vectors
 from memplane.providers.retry import acall_with_retries, call_with_retries
 from memplane_openai.clients import ClientHolder, check_credentials, retry_policy
 from memplane_openai.config import AzureOpenAIEmbedderConfig, OpenAIEmbedderConfig
@@ -73,8 +73,6 @@ class OpenAIEmbedder(Embedder):
         self._dimension: int | None = self.config.dimensions or KNOWN_DIMENSIONS.get(
             str(self.config.model)
         )
-        #: totals over this instance's life (the contract returns vectors only)
-        self.usage = Usage()
 
     @property
     def model(self) -> str:
@@ -104,7 +102,7 @@ class OpenAIEmbedder(Embedder):
                 )
         return list(batches(texts, self.config.batch_size, self.config.max_batch_tokens))
 
-    def _vectors(self, response: Any, batch: list[str]) -> list[list[float]]:
+    def _vectors(self, response: Any, batch: list[str]) -> tuple[list[list[float]], Usage]:
         name = self.name
         if isinstance(response, str | bytes):
             raise wire.garbled(name, f"a non-JSON body: {response[:60]!r}")
@@ -136,33 +134,36 @@ class OpenAIEmbedder(Embedder):
         usage = wire.record(wire.field(response, "usage"), "usage", name, optional=True)
         tokens = wire.token_count(usage, "prompt_tokens", name)
         self._dimension = expected
-        self.usage.add(Usage(embedding_calls=1, prompt_tokens=tokens))
-        return vectors
+        return vectors, Usage(embedding_calls=1, embedding_tokens=tokens)
 
     def _translate(self, exc: Exception) -> BaseException:
         mapped = map_openai_error(exc, self.name)
         return mapped if mapped is not None else exc
 
     # the answer is read inside the retry loop: a garbled body is retried too
-    def _attempt(self, batch: list[str]) -> list[list[float]]:
+    def _attempt(self, batch: list[str]) -> tuple[list[list[float]], Usage]:
         return self._vectors(self._clients.sync().embeddings.create(**self._kwargs(batch)), batch)
 
-    async def _aattempt(self, batch: list[str]) -> list[list[float]]:
+    async def _aattempt(self, batch: list[str]) -> tuple[list[list[float]], Usage]:
         response = await self._clients.async_().embeddings.create(**self._kwargs(batch))
         return self._vectors(response, batch)
 
     def embed(self, texts: Sequence[str], *, purpose: Purpose = "document") -> Vectors:
-        out: list[list[float]] = []
+        out = Embedded()  # the vectors, and what they cost
         for batch in self._batches(texts):
-            out.extend(call_with_retries(partial(self._attempt, batch),
-                                         retry_policy(self.config), self._translate))
+            vectors, usage = call_with_retries(partial(self._attempt, batch),
+                                               retry_policy(self.config), self._translate)
+            out.extend(vectors)
+            out.usage.add(usage)
         return out
 
     async def aembed(self, texts: Sequence[str], *, purpose: Purpose = "document") -> Vectors:
-        out: list[list[float]] = []
+        out = Embedded()
         for batch in self._batches(texts):
-            out.extend(await acall_with_retries(partial(self._aattempt, batch),
-                                                retry_policy(self.config), self._translate))
+            vectors, usage = await acall_with_retries(partial(self._aattempt, batch),
+                                                      retry_policy(self.config), self._translate)
+            out.extend(vectors)
+            out.usage.add(usage)
         return out
 
     def close(self) -> None:

@@ -20,7 +20,7 @@ from memplane.errors import (
     ProviderError,
     ProviderUnavailable,
 )
-from memplane.filters import Filter, require_supported
+from memplane.filters import Filter
 from memplane.models import (
     Change,
     HistoryEntry,
@@ -30,8 +30,8 @@ from memplane.models import (
     SearchHit,
     utcnow,
 )
+from memplane.providers import store_checks as common
 from memplane.providers.base import VectorStore
-from memplane.stores import common
 from memplane_weaviate.config import WeaviateConfig
 from memplane_weaviate.layout import (
     base_properties,
@@ -62,7 +62,7 @@ def tenant_name(value: str | None) -> str:
     return "s" + hashlib.sha256(value.encode("utf-8")).hexdigest()[:48]
 
 
-class WeaviateVectorStore(VectorStore):
+class WeaviateVectorStore(VectorStore[WeaviateConfig]):
     """Memory records as Weaviate objects, history inside each object.
 
     Scoping: with ``scoping: tenant`` (default) the collection uses native
@@ -75,8 +75,10 @@ class WeaviateVectorStore(VectorStore):
 
     name: ClassVar[str] = "weaviate"
     Config = WeaviateConfig
+    # not concurrent_writers: Weaviate has no conditional write, so the contract-v2
+    # version check holds for the writers of one process only (see docs/architecture.md)
     capabilities: ClassVar[frozenset[str]] = frozenset(
-        {"keyword_search", "persistent", "concurrent_writers", "vector_read"}
+        {"keyword_search", "persistent", "vector_read"}
     )
     filter_operators: ClassVar[frozenset[str]] = frozenset(
         ["eq", "ne", "in", "nin", "gt", "gte", "lt", "lte", "contains", "exists",
@@ -99,8 +101,7 @@ class WeaviateVectorStore(VectorStore):
         return self.config.scoping == "tenant"
 
     # --- lifecycle ----------------------------------------------------------------
-    def open(self, dimension: int) -> None:
-        common.check_dimension(dimension)
+    def _open(self, dimension: int) -> None:
         with self._lock:
             if self._client is None:
                 self._client = self._connect()
@@ -237,16 +238,20 @@ class WeaviateVectorStore(VectorStore):
         return self._client.collections.get(self.config.collection)
 
     # --- writes -------------------------------------------------------------------
-    def apply(self, changes: Sequence[Change]) -> None:
-        if not changes:
-            return
+    def _apply(self, changes: list[Change]) -> None:
         self._require_open()
-        for change in changes:
-            common.check_change(change, self._dimension)
         from weaviate.classes.data import DataObject
 
         with self._lock:
             stored = self._stored_for_apply(changes)
+            # contract v2 inside the write lock (this process's writers; Weaviate has
+            # no conditional write, so writers in other processes can still interleave)
+            owners = {r.id: r for _, _, r in stored.values()}
+            # ids not in their own tenant: creates, or an id another tenant owns (one
+            # query per tenant: the price of refusing a second owner)
+            owners.update(self._owners_elsewhere(
+                [c for c in changes if c.record.id not in owners]))
+            common.check_versions(changes, owners, self._live_hash_owner)
             objects: dict[str, tuple[str, dict[str, Any], list[float]]] = {}
             for change in changes:
                 rec = change.record
@@ -284,13 +289,55 @@ class WeaviateVectorStore(VectorStore):
                         f"{getattr(first, 'message', first)}", provider=self.name,
                     )
 
-    def _stored_for_apply(
-        self, changes: Sequence[Change]
-    ) -> dict[str, tuple[list[float] | None, list[HistoryEntry]]]:
-        """Stored vectors and histories of the records being changed."""
+    def _owners_elsewhere(self, changes: Sequence[Change]) -> dict[str, MemoryRecord]:
+        """Records with the batch's ids in tenants other than the change's own (with
+        tenant scoping one uuid could exist in several tenants): the owner check."""
         from weaviate.classes.query import Filter
 
-        found: dict[str, tuple[list[float] | None, list[HistoryEntry]]] = {}
+        creates = list(changes)
+        if not creates or not self._multi_tenant:
+            return {}
+        self._refresh_tenants()
+        found: dict[str, MemoryRecord] = {}
+        base = self._collection()
+        uids = [object_uuid(c.record.id) for c in creates]
+        for tenant in sorted(self._tenants):
+            for chunk in _chunks(uids, _ID_CHUNK):
+                result = self._call(
+                    base.with_tenant(tenant).query.fetch_objects,
+                    filters=Filter.by_id().contains_any(chunk), limit=len(chunk),
+                    return_properties=["doc"],
+                )
+                for obj in result.objects:
+                    record = object_record(obj.properties)
+                    found[record.id] = record
+        return found
+
+    def _live_hash_owner(self, scope: Scope, hash_: str) -> str | None:
+        """A live record of exactly ``scope`` whose text hash is ``hash_``.
+
+        The hash is not an indexed property (adding one is a schema change), so this
+        reads the scope's live records: one query per create batch and scope, capped
+        at MAX_PAGE records (a scope beyond that is checked only on its first page).
+        """
+        where = self._to_filter(all_of(self._scope_where(scope),
+                                       Cond("deleted", "Equal", False)))
+        for target in self._targets(scope):
+            result = self._call(target.query.fetch_objects, filters=where, limit=MAX_PAGE,
+                                return_properties=["doc"])
+            for obj in result.objects:
+                record = object_record(obj.properties)
+                if record.hash == hash_ and record.scope == scope and record.deleted_at is None:
+                    return record.id
+        return None
+
+    def _stored_for_apply(
+        self, changes: Sequence[Change]
+    ) -> dict[str, tuple[list[float] | None, list[HistoryEntry], MemoryRecord]]:
+        """Stored vectors, histories and records of the ids being changed."""
+        from weaviate.classes.query import Filter
+
+        found: dict[str, tuple[list[float] | None, list[HistoryEntry], MemoryRecord]] = {}
         by_tenant: dict[str, list[str]] = {}
         for change in changes:
             scope = change.record.scope
@@ -307,13 +354,14 @@ class WeaviateVectorStore(VectorStore):
             for chunk in _chunks(list(dict.fromkeys(uids)), _ID_CHUNK):
                 result = self._call(
                     target.query.fetch_objects, filters=Filter.by_id().contains_any(chunk),
-                    limit=len(chunk), include_vector=True, return_properties=["history"],
+                    limit=len(chunk), include_vector=True, return_properties=["history", "doc"],
                 )
                 for obj in result.objects:
                     vector = obj.vector.get("default") if isinstance(obj.vector, dict) \
                         else obj.vector
                     found[str(obj.uuid)] = (list(vector) if vector else None,
-                                            object_history(obj.properties))
+                                            object_history(obj.properties),
+                                            object_record(obj.properties))
         return found
 
     def _ensure_properties(self, names: set[str]) -> None:
@@ -333,11 +381,8 @@ class WeaviateVectorStore(VectorStore):
                     raise
             self._properties.add(name)
 
-    def delete(self, ids: Sequence[str], scope: Scope) -> int:
+    def _delete(self, ids: list[str], scope: Scope) -> int:
         self._require_open()
-        scope.require("delete")
-        if not ids:
-            return 0
         from weaviate.classes.query import Filter
 
         where = self._to_filter(all_of(self._scope_where(scope)))
@@ -353,7 +398,7 @@ class WeaviateVectorStore(VectorStore):
                     removed += int(result.successful)
         return removed
 
-    def reset(self) -> None:
+    def _reset(self) -> None:
         self._require_open()
         with self._lock:
             self._call(self._client.collections.delete, self.config.collection)
@@ -373,23 +418,17 @@ class WeaviateVectorStore(VectorStore):
             self._tenants = set()
 
     # --- reads --------------------------------------------------------------------
-    def get(
-        self, ids: Sequence[str], scope: Scope, *, include_deleted: bool = True
-    ) -> list[MemoryRecord]:
+    def _get(self, ids: list[str], scope: Scope, include_deleted: bool) -> list[MemoryRecord]:
         self._require_open()
-        scope.require("get")
-        if not ids:
-            return []
-        rows = self._fetch_by_ids(list(ids), scope, ["doc"], include_deleted=include_deleted)
+        rows = self._fetch_by_ids(ids, scope, ["doc"], include_deleted=include_deleted)
         by_id = {}
         for obj in rows:
             rec = object_record(obj.properties)
             by_id[rec.id] = rec
         return [by_id[i] for i in dict.fromkeys(ids) if i in by_id]
 
-    def get_vectors(self, ids: Sequence[str], scope: Scope) -> dict[str, list[float]]:
+    def _get_vectors(self, ids: list[str], scope: Scope) -> dict[str, list[float]]:
         self._require_open()
-        scope.require("get_vectors")
         out: dict[str, list[float]] = {}
         for obj in self._fetch_by_ids(list(ids), scope, ["doc"], vectors=True):
             vector = obj.vector.get("default") if isinstance(obj.vector, dict) else obj.vector
@@ -418,19 +457,11 @@ class WeaviateVectorStore(VectorStore):
                 found.extend(result.objects)
         return found
 
-    def list_records(
-        self,
-        scope: Scope,
-        *,
-        filters: Filter | None = None,
-        limit: int = 100,
-        cursor: str | None = None,
-        include_deleted: bool = False,
-        include_expired: bool = False,
+    def _list_records(
+        self, scope: Scope, filters: Filter | None, limit: int, cursor: str | None,
+        include_deleted: bool, include_expired: bool,
     ) -> Page:
         self._require_open()
-        scope.require("list_records")
-        common.check_page_limit(limit)
         limit = min(limit, MAX_PAGE)
         from weaviate.classes.query import Sort
 
@@ -455,16 +486,10 @@ class WeaviateVectorStore(VectorStore):
         return Page(records=[r for _, r in page],
                     next_cursor=_CURSOR_PREFIX + page[-1][0] if more and page else None)
 
-    def count(
-        self,
-        scope: Scope,
-        *,
-        filters: Filter | None = None,
-        include_deleted: bool = False,
-        include_expired: bool = False,
+    def _count(
+        self, scope: Scope, filters: Filter | None, include_deleted: bool, include_expired: bool
     ) -> int:
         self._require_open()
-        scope.require("count")
         where = self._where(scope, filters, include_deleted, include_expired)
         if where == FALSE:
             return 0
@@ -475,18 +500,11 @@ class WeaviateVectorStore(VectorStore):
             total += int(result.total_count or 0)
         return total
 
-    def search(
-        self,
-        vector: Sequence[float],
-        scope: Scope,
-        *,
-        limit: int = 10,
-        filters: Filter | None = None,
-        include_deleted: bool = False,
-        include_expired: bool = False,
+    def _search(
+        self, vector: Sequence[float], scope: Scope, limit: int, filters: Filter | None,
+        include_deleted: bool, include_expired: bool,
     ) -> list[SearchHit]:
         self._require_open()
-        scope.require("search")
         common.check_query_vector(vector, self._dimension)
         where = self._where(scope, filters, include_deleted, include_expired)
         if limit < 1 or where == FALSE:
@@ -509,19 +527,11 @@ class WeaviateVectorStore(VectorStore):
         hits.sort(key=lambda h: (-h.score, h.id))
         return hits[:limit]
 
-    def keyword_search(
-        self,
-        query: str,
-        scope: Scope,
-        *,
-        limit: int = 10,
-        filters: Filter | None = None,
-        include_deleted: bool = False,
-        include_expired: bool = False,
+    def _keyword_search(
+        self, query: str, scope: Scope, limit: int, filters: Filter | None,
+        include_deleted: bool, include_expired: bool,
     ) -> list[SearchHit]:
-        self.require("keyword_search")
         self._require_open()
-        scope.require("keyword_search")
         where = self._where(scope, filters, include_deleted, include_expired)
         if limit < 1 or not query.strip() or where == FALSE:
             return []
@@ -543,9 +553,8 @@ class WeaviateVectorStore(VectorStore):
         hits.sort(key=lambda h: (-h.score, h.id))
         return hits[:limit]
 
-    def history(self, memory_id: str, scope: Scope) -> list[HistoryEntry]:
+    def _history(self, memory_id: str, scope: Scope) -> list[HistoryEntry]:
         self._require_open()
-        scope.require("history")
         rows = self._fetch_by_ids([memory_id], scope, ["history"])
         return object_history(rows[0].properties) if rows else []
 
@@ -563,7 +572,6 @@ class WeaviateVectorStore(VectorStore):
     def _where(
         self, scope: Scope, filters: Filter | None, include_deleted: bool, include_expired: bool
     ) -> Where:
-        require_supported(filters, self.filter_operators, self.name)
         compiled = WhereCompiler(self._has_property).compile(filters)
         parts = [self._scope_where(scope), compiled]
         if not include_deleted:

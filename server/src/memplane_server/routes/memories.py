@@ -73,7 +73,7 @@ async def search(body: SearchBody, grant: GrantDep, state: StateDep) -> SearchRe
         body.query, **ids(scope), filters=body.filters, limit=body.limit,
         threshold=body.threshold, rerank=body.rerank, explain=body.explain,
         hybrid=body.hybrid, include_expired=body.include_expired)
-    return SearchResponse(results=hits)
+    return SearchResponse(results=list(hits), usage=hits.usage)
 
 
 @router.get("/memories", response_model=PageResponse)

@@ -41,7 +41,7 @@ async def export(grant: GrantDep, state: StateDep, user_id: Q = None, agent_id: 
     spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024, mode="w+", encoding="utf-8")  # noqa: SIM115 - closed by the stream
     memory = state.memory
     try:
-        await asyncio.to_thread(transfer.export_scope, memory.vector_store, memory.embedder,
+        await asyncio.to_thread(transfer.export_scope, memory.routed("vector_stores"), memory.routed("embedders"),
                                 scope, spool, vectors=vectors, show_progress=False)
     except BaseException:
         spool.close()
@@ -85,7 +85,7 @@ async def import_(request: Request, grant: GrantDep, state: StateDep, user_id: Q
     await _ensure_open(state)
     memory = state.memory
     report: Any = await asyncio.to_thread(
-        transfer.import_entries, memory.vector_store, memory.embedder, header, entries,
+        transfer.import_entries, memory.routed("vector_stores"), memory.routed("embedders"), header, entries,
         force_reembed=reembed, show_progress=False)
     await state.record(grant, "import", scope, [e.record.id for e in entries],
                        imported=report.imported)

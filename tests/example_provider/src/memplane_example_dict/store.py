@@ -18,25 +18,33 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from memplane.errors import DimensionMismatch, ValidationError
-from memplane.filters import LOGICAL, OPERATORS, Filter, evaluate, require_supported
-from memplane.models import (
+from memplane.models import utcnow
+from memplane.providers import (
+    CONTRACT_VERSION,
+    LOGICAL,
+    OPERATORS,
     Change,
+    DimensionMismatch,
+    Filter,
     HistoryEntry,
     MemoryRecord,
     Page,
+    ProviderConfig,
     Scope,
     SearchHit,
-    utcnow,
+    ValidationError,
+    VectorStore,
+    check_versions,
+    evaluate,
+    scope_key,
 )
-from memplane.providers.base import CONTRACT_VERSION, ProviderConfig, VectorStore
 
 
 class ExampleDictConfig(ProviderConfig):
     path: str = Field(description="the JSON file holding the store (created on first open)")
 
 
-class ExampleDictStore(VectorStore):
+class ExampleDictStore(VectorStore[ExampleDictConfig]):
     """A persistent JSON-file vector store with exact search and every filter operator."""
 
     name: ClassVar[str] = "example_dict"
@@ -51,7 +59,7 @@ class ExampleDictStore(VectorStore):
         self._dimension: int | None = None
         self._records: dict[str, MemoryRecord] = {}
         self._vectors: dict[str, list[float]] = {}
-        self._history: list[HistoryEntry] = []
+        self._log: list[HistoryEntry] = []
 
     # file I/O ---------------------------------------------------------------------
     @property
@@ -65,7 +73,7 @@ class ExampleDictStore(VectorStore):
         self._dimension = data["dimension"]
         self._records = {r["id"]: MemoryRecord.model_validate(r) for r in data["records"]}
         self._vectors = {k: list(v) for k, v in data["vectors"].items()}
-        self._history = [HistoryEntry.model_validate(h) for h in data["history"]]
+        self._log = [HistoryEntry.model_validate(h) for h in data["history"]]
 
     def _save(self, records: dict[str, MemoryRecord], vectors: dict[str, list[float]],
               history: list[HistoryEntry]) -> None:
@@ -85,8 +93,8 @@ class ExampleDictStore(VectorStore):
             raise ValidationError("example_dict store is not open: call open(dimension) first")
         return self._dimension
 
-    # contract ---------------------------------------------------------------------
-    def open(self, dimension: int) -> None:
+    # contract: the base class checked the arguments; these are its hooks --------
+    def _open(self, dimension: int) -> None:
         with self._lock:
             self._load()
             if self._dimension is not None and self._dimension != dimension:
@@ -94,12 +102,15 @@ class ExampleDictStore(VectorStore):
                                         embedder_dimension=dimension)
             self._dimension = dimension
             if not self._path.exists():
-                self._save(self._records, self._vectors, self._history)
+                self._save(self._records, self._vectors, self._log)
 
-    def apply(self, changes: Sequence[Change]) -> None:
+    def _apply(self, changes: list[Change]) -> None:
         with self._lock:
             dimension = self._require_open()
-            records, vectors, history = dict(self._records), dict(self._vectors), list(self._history)
+            # contract v2: versions, scope ownership and live-hash uniqueness, checked
+            # under the same lock as the write
+            check_versions(changes, self._records, self._live_hash_owner)
+            records, vectors, history = dict(self._records), dict(self._vectors), list(self._log)
             for change in changes:  # build the new state first: all or nothing
                 rid = change.record.id
                 if change.vector is not None:
@@ -113,11 +124,14 @@ class ExampleDictStore(VectorStore):
                 if change.history is not None:
                     history.append(change.history)
             self._save(records, vectors, history)
-            self._records, self._vectors, self._history = records, vectors, history
+            self._records, self._vectors, self._log = records, vectors, history
+
+    def _live_hash_owner(self, scope: Scope, hash_: str) -> str | None:
+        return next((r.id for r in self._records.values() if r.hash == hash_
+                     and r.deleted_at is None and scope_key(r.scope) == scope_key(scope)), None)
 
     def _visible(self, scope: Scope, filters: Filter | None, include_deleted: bool,
                  include_expired: bool) -> list[MemoryRecord]:
-        require_supported(filters, self.filter_operators, self.name)
         now = utcnow()
         return sorted(
             (r for r in self._records.values()
@@ -127,16 +141,14 @@ class ExampleDictStore(VectorStore):
             key=_order_key,
         )
 
-    def get(self, ids: Sequence[str], scope: Scope, *,
-            include_deleted: bool = True) -> list[MemoryRecord]:
+    def _get(self, ids: list[str], scope: Scope, include_deleted: bool) -> list[MemoryRecord]:
         with self._lock:
-            found = (self._records.get(i) for i in dict.fromkeys(ids))
+            found = (self._records.get(i) for i in ids)
             return [r for r in found if r is not None and scope.matches(r.scope)
                     and (include_deleted or r.deleted_at is None)]
 
-    def list_records(self, scope: Scope, *, filters: Filter | None = None, limit: int = 100,
-                     cursor: str | None = None, include_deleted: bool = False,
-                     include_expired: bool = False) -> Page:
+    def _list_records(self, scope: Scope, filters: Filter | None, limit: int,
+                      cursor: str | None, include_deleted: bool, include_expired: bool) -> Page:
         with self._lock:
             rows = self._visible(scope, filters, include_deleted, include_expired)
         if cursor is not None:  # keyset: strictly after the last key of the previous page
@@ -146,44 +158,44 @@ class ExampleDictStore(VectorStore):
         more = len(rows) > limit
         return Page(records=page, next_cursor=json.dumps(_order_key(page[-1])) if more else None)
 
-    def count(self, scope: Scope, *, filters: Filter | None = None, include_deleted: bool = False,
-              include_expired: bool = False) -> int:
+    def _count(self, scope: Scope, filters: Filter | None, include_deleted: bool,
+               include_expired: bool) -> int:
         with self._lock:
             return len(self._visible(scope, filters, include_deleted, include_expired))
 
-    def search(self, vector: Sequence[float], scope: Scope, *, limit: int = 10,
-               filters: Filter | None = None, include_deleted: bool = False,
-               include_expired: bool = False) -> list[SearchHit]:
+    def _search(self, vector: Sequence[float], scope: Scope, limit: int, filters: Filter | None,
+                include_deleted: bool, include_expired: bool) -> list[SearchHit]:
         with self._lock:
             rows = self._visible(scope, filters, include_deleted, include_expired)
             hits = [SearchHit(record=r, score=_score(vector, self._vectors[r.id])) for r in rows]
         hits.sort(key=lambda h: -h.score)
         return hits[:limit]
 
-    def delete(self, ids: Sequence[str], scope: Scope) -> int:
+    def _delete(self, ids: list[str], scope: Scope) -> int:
         with self._lock:
             gone = {i for i in ids if i in self._records and scope.matches(self._records[i].scope)}
             if not gone:
                 return 0
             records = {k: v for k, v in self._records.items() if k not in gone}
             vectors = {k: v for k, v in self._vectors.items() if k not in gone}
-            history = [h for h in self._history if h.memory_id not in gone]
+            history = [h for h in self._log if h.memory_id not in gone]
             self._save(records, vectors, history)
-            self._records, self._vectors, self._history = records, vectors, history
+            self._records, self._vectors, self._log = records, vectors, history
             return len(gone)
 
-    def history(self, memory_id: str, scope: Scope) -> list[HistoryEntry]:
+    def _history(self, memory_id: str, scope: Scope) -> list[HistoryEntry]:
         with self._lock:
             record = self._records.get(memory_id)
             if record is None or not scope.matches(record.scope):
                 return []
-            return sorted((h for h in self._history if h.memory_id == memory_id),
-                          key=lambda h: h.at)
+            # in the order the changes were applied: ``at`` is the writer's clock, and
+            # two racing writers can stamp out of commit order
+            return [h for h in self._log if h.memory_id == memory_id]
 
-    def reset(self) -> None:
+    def _reset(self) -> None:
         with self._lock:
             self._save({}, {}, [])
-            self._records, self._vectors, self._history = {}, {}, []
+            self._records, self._vectors, self._log = {}, {}, []
 
 
 def _order_key(record: MemoryRecord) -> tuple[str, str]:

@@ -16,7 +16,7 @@ from memplane.models import MemoryRecord, Scope
 
 RECORD_COLUMNS = (
     "id, user_id, agent_id, run_id, text, metadata, hash, created_at, updated_at, "
-    "observed_at, deleted_at, expires_at, source, attributed_to"
+    "observed_at, deleted_at, expires_at, source, attributed_to, version"
 )
 
 
@@ -96,13 +96,14 @@ def record_params(record: MemoryRecord) -> dict[str, Any]:
             f"source of memory {record.id!r}",
         ),
         "attributed_to": record.attributed_to,
+        "version": record.version,
     }
 
 
 def record_from_row(row: Sequence[Any]) -> MemoryRecord:
     """Build a record from a row selected with :data:`RECORD_COLUMNS`."""
     (rid, user_id, agent_id, run_id, text, metadata, hash_, created, updated,
-     observed, deleted, expires, source, attributed_to) = row
+     observed, deleted, expires, source, attributed_to, version) = row
     return MemoryRecord(
         id=rid,
         text=text,
@@ -116,4 +117,5 @@ def record_from_row(row: Sequence[Any]) -> MemoryRecord:
         expires_at=dt_from_db(expires),
         source=json.loads(source),
         attributed_to=attributed_to,
+        version=version,
     )

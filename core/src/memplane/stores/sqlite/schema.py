@@ -9,18 +9,40 @@ ones inserted meanwhile. ``records.gen`` is the write generation that last touch
 the row; the vector cache refreshes itself with the rows whose ``gen`` is newer
 than what it holds, and drops the rows listed in ``tombstones`` (hard deletes) with
 a newer ``gen``. ``state.epoch`` changes on reset, which makes caches rebuild.
+
+``records.version`` is the contract-v2 compare-and-set version. Writes run in one
+``BEGIN IMMEDIATE`` transaction, so the version and hash checks made inside it
+cannot interleave with another writer (thread or process).
+
+Schema versions are explicit: ``schema_version`` has one row per applied step, and
+:data:`MIGRATIONS` upgrades an older file step by step inside one write transaction
+(``meta.schema_version`` mirrors the newest, which is what older builds read to
+refuse a file newer than they understand).
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+#: live records by exact scope and hash: the create check of contract v2 looks up
+#: here. Not UNIQUE: an update or restore may legitimately make two live texts equal
+#: (only creates are refused), and the write transaction already serialises writers.
+LIVE_HASH_INDEX = (
+    "CREATE INDEX IF NOT EXISTS records_live_hash ON records (hash, user_id, agent_id, run_id) "
+    "WHERE deleted_at IS NULL AND hash <> ''"
+)
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS schema_version (
+    version    INTEGER PRIMARY KEY,
+    applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 );
 CREATE TABLE IF NOT EXISTS state (
     id         INTEGER PRIMARY KEY CHECK (id = 1),
@@ -46,7 +68,8 @@ CREATE TABLE IF NOT EXISTS records (
     expires_at    TEXT,
     source        TEXT NOT NULL DEFAULT '[]',
     attributed_to TEXT,
-    gen           INTEGER NOT NULL
+    gen           INTEGER NOT NULL,
+    version       INTEGER NOT NULL DEFAULT 1
 );
 CREATE TABLE IF NOT EXISTS vectors (
     seq    INTEGER PRIMARY KEY REFERENCES records (seq),
@@ -56,6 +79,7 @@ CREATE INDEX IF NOT EXISTS records_by_user ON records (user_id, agent_id, run_id
 CREATE INDEX IF NOT EXISTS records_by_agent ON records (agent_id, run_id);
 CREATE INDEX IF NOT EXISTS records_by_run ON records (run_id);
 CREATE INDEX IF NOT EXISTS records_by_gen ON records (gen);
+
 CREATE TABLE IF NOT EXISTS tombstones (
     seq INTEGER PRIMARY KEY,
     gen INTEGER NOT NULL
@@ -100,21 +124,50 @@ END;
 
 
 def create_schema(conn: sqlite3.Connection) -> int:
-    """Create missing tables inside the caller's write transaction; return the
-    schema version the file declares (ours when it is new)."""
+    """Create a new file's tables, or bring an older file up to date, inside the
+    caller's write transaction; return the schema version the file now declares
+    (newer than ours means: leave it alone, the caller refuses it)."""
+    found = stored_version(conn)
+    if found is not None and found > SCHEMA_VERSION:
+        return found
+    if found is not None and found < SCHEMA_VERSION:
+        for step in range(found + 1, SCHEMA_VERSION + 1):
+            MIGRATIONS[step](conn)
+            _record_version(conn, step)
+    if missing_columns(conn):
+        return SCHEMA_VERSION  # an incompatible file: the caller rolls back and refuses it
     for statement in _split(_DDL):
         conn.execute(statement)
+    conn.execute(LIVE_HASH_INDEX)
+    if found is None:
+        _record_version(conn, SCHEMA_VERSION)
+    return SCHEMA_VERSION
+
+
+def _record_version(conn: sqlite3.Connection, version: int) -> None:
+    conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
+                 "applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))")
+    conn.execute("INSERT OR IGNORE INTO schema_version (version) VALUES (?)", (version,))
     conn.execute(
-        "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+        "INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (str(version),)
     )
-    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    return int(row[0])
+
+
+def _migrate_to_2(conn: sqlite3.Connection) -> None:
+    """Contract v2: every record gets a version (existing ones start at 1) and the
+    live-hash index the create check uses."""
+    conn.execute("ALTER TABLE records ADD COLUMN version INTEGER NOT NULL DEFAULT 1")
+
+
+#: schema steps: MIGRATIONS[n] turns a version n-1 file into version n.
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {2: _migrate_to_2}
 
 
 _REQUIRED_COLUMNS = {
     "records": {"seq", "id", "user_id", "agent_id", "run_id", "text", "fts_text", "scope_terms",
                 "metadata", "hash", "created_at", "updated_at", "observed_at", "deleted_at",
-                "expires_at", "source", "attributed_to", "gen"},
+                "expires_at", "source", "attributed_to", "gen", "version"},
     "vectors": {"seq", "vector"},
     "tombstones": {"seq", "gen"},
     "history": {"seq", "id", "memory_id", "event", "old_text", "new_text", "at", "actor", "reason"},
@@ -131,8 +184,9 @@ def stored_version(conn: sqlite3.Connection) -> int | None:
 
 
 def missing_columns(conn: sqlite3.Connection) -> list[str]:
-    """Columns this code needs that the file's existing tables lack (a file written by
-    an incompatible build). Tables that do not exist yet are not reported."""
+    """Columns this code needs that the file's existing tables lack after migration
+    (a file written by an incompatible build). Tables that do not exist yet are not
+    reported."""
     missing: list[str] = []
     for table, columns in _REQUIRED_COLUMNS.items():
         present = {row[1] for row in conn.execute("SELECT * FROM pragma_table_info(?)", (table,))}

@@ -4,6 +4,7 @@ Aggregate (object counts)."""
 
 from __future__ import annotations
 
+import functools
 import struct
 import time
 import uuid
@@ -125,7 +126,8 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
                 path = sort.path[0]
                 if path != "_id":
                     coll.prop(path)
-                scored.sort(key=lambda t, p=path: _sort_key(t[0], p), reverse=not sort.ascending)
+                scored.sort(key=functools.partial(_sort_key_of_pair, path=path),
+                            reverse=not sort.ascending)
         if request.after:
             raise WeaviateError("the cursor API ('after') is not used by memplane")
         start = request.offset or 0
@@ -285,6 +287,10 @@ def _batch_properties(props: Any) -> dict[str, Any]:
             props.object_properties or props.object_array_properties:
         raise WeaviateError("references and nested objects are not supported here")
     return out
+
+
+def _sort_key_of_pair(pair: tuple[StoredObject, Any], path: str) -> tuple[int, Any]:
+    return _sort_key(pair[0], path)
 
 
 def _sort_key(obj: StoredObject, path: str) -> tuple[int, Any]:

@@ -373,7 +373,7 @@ def _check_operand(prop: str, base: str, operand: Any) -> None:
             f"invalid filter on property {prop!r}: data type {base!r} does not accept "
             f"value {operand!r} of type {type(operand).__name__}"
         )
-    if base == "date" and _parse_date(operand) is None:
+    if base == "date" and _parse_date(str(operand)) is None:
         raise WeaviateError(f"invalid filter on {prop!r}: {operand!r} is not RFC 3339")
 
 

@@ -1,0 +1,61 @@
+"""Keyword search of the SQLite store: FTS5 candidates, scored by :mod:`fts`."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from memplane.models import Scope, SearchHit
+from memplane.stores.sqlite import fts
+from memplane.stores.sqlite.codec import record_from_row
+from memplane.stores.sqlite.sql import COLUMNS
+
+
+def keyword_hits(conn: sqlite3.Connection, tokens: list[str], scope: Scope, scope_rows: int,
+                 common_term_share: float, where: str, params: list[Any],
+                 limit: int) -> list[SearchHit]:
+    """The best ``limit`` rows holding distinctive query tokens, inside ``where``."""
+    postings = distinctive(conn, tokens, scope, scope_rows, common_term_share)
+    expression = fts.match_expression(list(postings), scope)
+    if expression is None:
+        return []  # only words most of the scope holds: no keyword evidence
+    rows = conn.execute(
+        # bm25 picks the candidates; the scope column weighs nothing in it
+        f"SELECT r.seq, {COLUMNS} FROM records_fts "
+        f"JOIN records r ON r.seq = records_fts.rowid "
+        f"WHERE records_fts MATCH ? AND {where} "
+        f"ORDER BY bm25(records_fts, 1.0, 0.0), r.seq LIMIT ?",
+        [expression, *params, limit],
+    ).fetchall()
+    weights = {token: fts.idf(scope_rows, len(seqs)) for token, seqs in postings.items()}
+    scored = [
+        (sum(w for token, w in weights.items() if row[0] in postings[token]), row)
+        for row in rows
+    ]
+    scored.sort(key=lambda pair: -pair[0])  # stable: bm25 order breaks ties
+    return [
+        SearchHit(record=record_from_row(row[1:]), score=fts.relevance_to_score(weight))
+        for weight, row in scored
+    ]
+
+
+def distinctive(conn: sqlite3.Connection, tokens: list[str], scope: Scope,
+                scope_rows: int, share: float) -> dict[str, set[int]]:
+    """The query tokens that are not common in the scope (see ``fts`` on why), each
+    with the rows of the scope that hold it."""
+    most = fts.common_term_limit(scope_rows, share) if share < 1.0 else None
+    kept: dict[str, set[int]] = {}
+    for token in tokens:
+        expression = fts.term_expression(token, scope)
+        if most is not None:
+            (rows,) = conn.execute(
+                "SELECT count(*) FROM (SELECT 1 FROM records_fts WHERE records_fts MATCH ? LIMIT ?)",
+                [expression, most + 1],
+            ).fetchone()
+            if rows > most:
+                continue
+        seqs = {seq for (seq,) in conn.execute(
+            "SELECT rowid FROM records_fts WHERE records_fts MATCH ?", [expression])}
+        if seqs:
+            kept[token] = seqs
+    return kept
