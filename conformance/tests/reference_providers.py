@@ -29,9 +29,8 @@ class DictStore(VectorStore):
 
     name: ClassVar[str] = "dict_reference"
     Config = DictStoreConfig
-    capabilities: ClassVar[frozenset[str]] = frozenset(
-        {"persistent", "atomic_apply", "concurrent_writers"}
-    )
+    # in-process only: persistent and concurrent_writers are promises about processes
+    capabilities: ClassVar[frozenset[str]] = frozenset({"atomic_apply", "vector_read"})
     filter_operators: ClassVar[frozenset[str]] = OPERATORS | LOGICAL
 
     def open(self, dimension: int) -> None:
@@ -69,6 +68,9 @@ class DictStore(VectorStore):
                     )
                 if change.vector is None and change.record.id not in self._data["rows"]:
                     raise ValidationError("a new record needs a vector")
+                stored = self._data["rows"].get(change.record.id)
+                if stored is not None and stored[0].scope != change.record.scope:
+                    raise ValidationError("a memory cannot move to another scope")
             for change in changes:
                 old = self._data["rows"].get(change.record.id)
                 vector = change.vector if change.vector is not None else old[1]
@@ -111,6 +113,10 @@ class DictStore(VectorStore):
         hits.sort(key=lambda h: -h.score)
         return hits[:limit]
 
+    def get_vectors(self, ids: Sequence[str], scope: Scope) -> dict[str, list[float]]:
+        wanted = set(ids)
+        return {r.id: list(v) for r, v in self._visible(scope, None, True, True) if r.id in wanted}
+
     def delete(self, ids: Sequence[str], scope: Scope) -> int:
         with _LOCK:
             gone = [i for i in ids if i in self._data["rows"]
@@ -141,6 +147,15 @@ class IgnoresFiltersStore(DictStore):
     def _visible(self, scope: Scope, filters: Filter | None, include_deleted: bool,
                  include_expired: bool) -> list[tuple[MemoryRecord, list[float]]]:
         return super()._visible(scope, None, include_deleted, include_expired)
+
+
+class FakePersistentStore(DictStore):
+    """Declares ``persistent`` and ``concurrent_writers`` but keeps data in the
+    process: a new process sees nothing."""
+
+    name: ClassVar[str] = "fake_persistent"
+    capabilities: ClassVar[frozenset[str]] = DictStore.capabilities | {"persistent",
+                                                                       "concurrent_writers"}
 
 
 class BoolsAsIntsStore(DictStore):

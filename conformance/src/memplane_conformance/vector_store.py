@@ -58,6 +58,10 @@ from memplane_conformance.data import (
     update_change,
 )
 from memplane_conformance.parts import optional_fixture
+from memplane_conformance.store_capabilities import StoreCapabilityTests
+from memplane_conformance.store_filters import StoreFilterTests
+from memplane_conformance.store_listing import StoreListingTests
+from memplane_conformance.store_scope import StoreScopeTests
 
 #: ids one edit apart (case, prefix, wildcard, accent, spacing, quoting): a store that
 #: compares scope ids anything but exactly lets these reach each other.
@@ -118,7 +122,8 @@ def _ids(records: Any) -> list[str]:
     return [getattr(r, "record", r).id for r in records]
 
 
-class VectorStoreContract(ContractBase):
+class VectorStoreContract(StoreScopeTests, StoreListingTests, StoreFilterTests,
+                          StoreCapabilityTests, ContractBase):
     """The vector-store contract. Needs the ``store_factory`` fixture."""
 
     _memplane_suite_class: ClassVar[bool] = True

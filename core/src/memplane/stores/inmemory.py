@@ -73,6 +73,13 @@ class InMemoryStore(VectorStore):
                     vector = self._unit(change.vector)
                 elif rid not in self._vectors:
                     raise ValidationError(f"new memory {rid!r} needs a vector")
+                stored = self._records.get(rid)
+                if stored is not None and stored.scope != change.record.scope:
+                    # as the sqlite store: a memory never moves to another scope
+                    raise ValidationError(
+                        f"memory {rid!r} already exists in another scope; a memory cannot "
+                        f"change scope: delete it and add a new one"
+                    )
                 prepared.append((change, vector))
             for change, vector in prepared:
                 rid = change.record.id
