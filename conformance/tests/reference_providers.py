@@ -149,15 +149,6 @@ class IgnoresFiltersStore(DictStore):
         return super()._visible(scope, None, include_deleted, include_expired)
 
 
-class FakePersistentStore(DictStore):
-    """Declares ``persistent`` and ``concurrent_writers`` but keeps data in the
-    process: a new process sees nothing."""
-
-    name: ClassVar[str] = "fake_persistent"
-    capabilities: ClassVar[frozenset[str]] = DictStore.capabilities | {"persistent",
-                                                                       "concurrent_writers"}
-
-
 class BoolsAsIntsStore(DictStore):
     """Filters metadata with booleans read as 0/1, as a translator that casts JSON
     booleans to numbers would."""

@@ -113,7 +113,10 @@ def test_reranker_with_unstable_ties_is_rejected(suite: pytest.Pytester) -> None
 
 def test_llm_with_unbounded_retries_is_rejected(suite: pytest.Pytester) -> None:
     result, failed = run_llm(suite, "RetriesForeverLLM")
-    assert failed == {"test_rate_limit_is_typed_and_retries_are_bounded"}, summary(result)
+    # sync and async retry bounds; its Retry-After is lost to the loop as well
+    assert failed == {"test_rate_limit_is_typed_and_retries_are_bounded",
+                      "test_async_errors_are_typed_like_sync",
+                      "test_rate_limit_carries_retry_after"}, summary(result)
 
 
 def test_llm_with_untyped_errors_is_rejected(suite: pytest.Pytester) -> None:
@@ -121,7 +124,8 @@ def test_llm_with_untyped_errors_is_rejected(suite: pytest.Pytester) -> None:
     assert {"test_auth_failure_is_typed_and_not_retried", "test_timeout_is_typed",
             "test_no_retry_when_max_retries_is_zero", "test_rate_limit_is_typed_and_retries_are_bounded",
             "test_malformed_body_is_a_provider_error",
-            "test_provider_failure_leaves_memories_unchanged"} == failed, summary(result)
+            "test_provider_failure_leaves_memories_unchanged",
+            "test_rate_limit_carries_retry_after"} <= failed, summary(result)
 
 
 def test_embedder_whose_vectors_depend_on_the_batch_is_rejected(suite: pytest.Pytester) -> None:
@@ -137,4 +141,5 @@ def test_embedder_whose_vectors_depend_on_the_batch_is_rejected(suite: pytest.Py
     """)
     result, outcomes = run(suite)
     assert failed_tests(outcomes) == {"test_batch_equals_one_by_one",
-                                      "test_query_and_document_purpose"}, summary(result)
+                                      "test_query_and_document_purpose",
+                                      "test_large_batch_matches_one_by_one"}, summary(result)

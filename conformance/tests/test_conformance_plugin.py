@@ -97,7 +97,7 @@ def test_read_config_file_formats(tmp_path: Path) -> None:
 
 def test_persistent_store_without_harness_or_config_is_refused() -> None:
     """The suite resets stores, so it must never run on a default on-disk location."""
-    from reference_providers import FakePersistentStore as DictStore
+    from broken_stores import FakePersistentStore as DictStore
 
     from memplane.stores.inmemory import InMemoryStore
     from memplane_conformance.harness import ProviderHarness

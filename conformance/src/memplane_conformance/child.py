@@ -74,14 +74,15 @@ def _write(store: VectorStore, args: dict[str, Any]) -> dict[str, Any]:
     from memplane_conformance.data import add_change, random_unit, record
 
     scope = Scope(**args["scope"])
-    errors = []
+    errors, ids = [], []
     for j in range(args["n"]):
-        rec = record(f"{args['prefix']} {j}", scope)
+        rec = record(f"{args['prefix']} {j}", scope, minutes=j)
+        ids.append(rec.id)
         try:
             store.apply([add_change(rec, random_unit(args["seed"] + j))])
         except Exception as exc:  # reported to the parent, which asserts
             errors.append(f"{type(exc).__name__}: {exc}")
-    return {"errors": errors}
+    return {"errors": errors, "ids": ids}
 
 
 def main() -> None:

@@ -21,6 +21,9 @@ from typing import Any
 
 import pytest
 
+# the run guard: every suite test ran as written or ended a declared way
+pytest_plugins = ["memplane_conformance.guard"]
+
 SUITE_DIR = Path(__file__).parent / "suite"
 KIND_MODULES = {
     "vector_stores": "test_vector_stores.py",

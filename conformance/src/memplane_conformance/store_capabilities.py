@@ -5,6 +5,7 @@ itself must detect in the middle of a batch, ``vector_read`` with scopes."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import ClassVar
 
 import pytest
@@ -31,25 +32,30 @@ class StoreCapabilityTests:
 
     _memplane_suite_class: ClassVar[bool] = True
 
-    def test_persistent_data_is_seen_by_another_process(self, store: VectorStore) -> None:
-        """With ``persistent``, records and history written and closed in this process
-        are found by a new process that builds the store from the same config.
+    def test_persistent_data_is_seen_by_another_process(
+        self, store_factory: Callable[[], VectorStore]
+    ) -> None:
+        """With ``persistent``, what one process wrote and closed is found by the next
+        process that builds the store from the same config: records, history, search.
 
         Troubleshooting: keep the data outside the process (a file, a server), flush
         and commit before ``close`` returns, and make the config name everything that
-        locates it. The child imports your store class by module and name and unpickles
-        its config: both must be importable and picklable.
+        locates it. The children import your store class by module and name and
+        unpickle its config: both must be importable and picklable.
         """
-        skip_unless_capable(store, "persistent")
-        rec = record("survives the process", ALICE, metadata={"k": 1})
-        store.apply([add_change(rec, basis(5))])
-        store.close()
-        answer = result_of(run_child(spec_of(store), "read", dimension=DIM, scope={"user_id": "alice"},
-                                     ids=[rec.id], vector=basis(5)))
-        assert [r["id"] for r in answer["get"]] == [rec.id], "a new process found nothing"
-        assert answer["get"][0]["text"] == rec.text
-        assert answer["history"] == [[rec.id, HistoryEvent.ADD.value]]
-        assert answer["search"] == [rec.id] and answer["count"] == 1
+        spec_store = store_factory()  # never opened here: embedded engines lock their files
+        skip_unless_capable(spec_store, "persistent")
+        spec = spec_of(spec_store)
+        scope = {"user_id": "alice"}
+        wrote = result_of(run_child(spec, "write", dimension=DIM, scope=scope, n=3,
+                                    prefix="survives the process", seed=7))
+        assert wrote["errors"] == []
+        answer = result_of(run_child(spec, "read", dimension=DIM, scope=scope,
+                                     ids=wrote["ids"], vector=random_unit(7)))
+        assert sorted(r["id"] for r in answer["get"]) == sorted(wrote["ids"]), (
+            "a new process did not find what the last one wrote")
+        assert answer["history"] == [[wrote["ids"][0], HistoryEvent.ADD.value]]
+        assert answer["search"][0] == wrote["ids"][0] and answer["count"] == 3
 
     def test_concurrent_writers_in_several_processes(self, store: VectorStore) -> None:
         """With ``concurrent_writers``, three processes writing to the same store at

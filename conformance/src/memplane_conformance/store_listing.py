@@ -10,6 +10,7 @@ from memplane.filters import parse_filter
 from memplane.providers.base import VectorStore
 from memplane_conformance.contract import skip_unless_capable
 from memplane_conformance.data import DIM, add_change, basis, random_unit, record
+from memplane_conformance.guard import suite_skip
 from memplane_conformance.store_common import ALICE, BOB, fill, ids_of, page_through
 
 #: how many records ``Memory.delete_all`` asks for per page (core's DELETE_ALL_BATCH).
@@ -33,7 +34,7 @@ class StoreListingTests:
         short page after filtering is not the end.
         """
         if "eq" not in store.filter_operators:
-            pytest.skip(f"vector store {store.name!r} does not declare the filter operator 'eq'")
+            suite_skip(f"vector store {store.name!r} does not declare the filter operator 'eq'")
         recs = [record(f"r{i}", ALICE, minutes=i, metadata={"t": "x" if i % 7 in (0, 3) else "y"})
                 for i in range(40)]
         store.apply([add_change(r, random_unit(i)) for i, r in enumerate(recs)])
