@@ -57,7 +57,10 @@ class StoreCapabilityTests:
         assert answer["history"] == [[wrote["ids"][0], HistoryEvent.ADD.value]]
         assert answer["search"][0] == wrote["ids"][0] and answer["count"] == 3
 
-    def test_concurrent_writers_in_several_processes(self, store: VectorStore) -> None:
+    def test_concurrent_writers_in_several_processes(
+        self, store_factory: Callable[[], VectorStore],
+        memplane_new_store: Callable[..., VectorStore],
+    ) -> None:
         """With ``concurrent_writers``, three processes writing to the same store at
         once (while this one writes too) all succeed and nothing is lost.
 
@@ -65,7 +68,8 @@ class StoreCapabilityTests:
         do not wait for each other: use the backend's locking with a busy timeout and
         short transactions, or drop the capability.
         """
-        skip_unless_capable(store, "concurrent_writers")
+        skip_unless_capable(store_factory(), "concurrent_writers")  # before opening one
+        store = memplane_new_store()
         shared = Scope(user_id="shared")
         spec = spec_of(store)
         children = [run_child(spec, "write", dimension=DIM, scope={"user_id": "shared"},
@@ -81,7 +85,10 @@ class StoreCapabilityTests:
         assert not errors, f"concurrent writers failed: {errors[:3]}"
         assert store.count(shared) == 80
 
-    def test_atomic_apply_survives_a_failure_mid_batch(self, store: VectorStore) -> None:
+    def test_atomic_apply_survives_a_failure_mid_batch(
+        self, store_factory: Callable[[], VectorStore],
+        memplane_new_store: Callable[..., VectorStore],
+    ) -> None:
         """With ``atomic_apply``, a batch whose last change the store refuses (an id that
         already belongs to another scope) leaves nothing of the batch: no new records,
         no updated text, no history.
@@ -90,7 +97,8 @@ class StoreCapabilityTests:
         of one ``apply`` in a single transaction (or under one lock, validated first);
         a failure must roll back the changes already made.
         """
-        skip_unless_capable(store, "atomic_apply")
+        skip_unless_capable(store_factory(), "atomic_apply")
+        store = memplane_new_store()
         [owned] = fill(store, BOB, 1, prefix="bob's")
         [existing] = fill(store, ALICE, 1, prefix="alice's", start=10)
         new = record("first of the batch", ALICE, minutes=20)
@@ -106,7 +114,10 @@ class StoreCapabilityTests:
         assert store.get([owned.id], BOB)[0].text == owned.text
         assert store.count(ALICE, include_deleted=True) == 1
 
-    def test_vector_read_returns_stored_vectors_in_scope(self, store: VectorStore) -> None:
+    def test_vector_read_returns_stored_vectors_in_scope(
+        self, store_factory: Callable[[], VectorStore],
+        memplane_new_store: Callable[..., VectorStore],
+    ) -> None:
         """With ``vector_read``, ``get_vectors`` returns each stored vector (same
         direction), keeps it across a ``vector=None`` update, skips missing ids and
         ids of other scopes.
@@ -115,7 +126,8 @@ class StoreCapabilityTests:
         that normalises may return unit vectors, but the direction must be the one
         written.
         """
-        skip_unless_capable(store, "vector_read")
+        skip_unless_capable(store_factory(), "vector_read")
+        store = memplane_new_store()
         a, b = (record(t, ALICE, minutes=i) for i, t in enumerate(("first", "second")))
         theirs = record("bob's", BOB)
         va, vb = [3.0 * x for x in random_unit(1)], random_unit(2)
