@@ -80,3 +80,13 @@ class ZeroUsageStructuredLLM(ScriptedLLM):
         if kwargs.get("json_schema") is not None:
             return response.model_copy(update={"usage": Usage()})
         return response
+
+
+class FakeAsyncNativeLLM(ScriptedLLM):
+    """Declares ``async_native`` while ``agenerate`` is the base class's thread wrapper."""
+
+    name: ClassVar[str] = "fake_async_native"
+
+    def __init__(self, config: Any = None, **overrides: Any) -> None:
+        super().__init__(config, **overrides)
+        setattr(self, "capabilities", self.capabilities | {"async_native"})  # noqa: B010

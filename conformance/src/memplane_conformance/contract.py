@@ -79,6 +79,19 @@ def skip_unless_capable(provider: Any, capability: str) -> None:
         suite_skip(f"{kind} provider {name!r} does not declare the {capability!r} capability")
 
 
+def check_async_native(provider: Any, base: type, methods: tuple[str, ...]) -> None:
+    """With ``async_native``, the async methods are the provider's own, not the base
+    class's thread wrappers; without it, nothing to check (the test still runs them)."""
+    from memplane_conformance.guard import note_capability
+
+    declared = "async_native" in getattr(provider, "capabilities", frozenset())
+    note_capability("async_native", declared)
+    if declared:
+        inherited = [m for m in methods if getattr(type(provider), m) is getattr(base, m)]
+        assert not inherited, (
+            f"declares async_native but {', '.join(inherited)} run the sync call in a thread")
+
+
 class ContractBase:
     """Base of every ``*Contract`` class. Suite classes set ``_memplane_suite_class``."""
 

@@ -20,7 +20,8 @@ from typing import ClassVar
 
 from memplane.errors import MemplaneError
 from memplane.providers.base import Embedder
-from memplane_conformance.contract import ContractBase
+from memplane_conformance.contract import ContractBase, check_async_native
+from memplane_conformance.guard import note_capability
 
 TEXTS = [
     "The user prefers green tea in the morning.",
@@ -128,6 +129,7 @@ class EmbedderContract(ContractBase):
         Troubleshooting: declare ``query_document`` only if the model really embeds
         queries and documents differently (an instruction prefix, an input_type).
         """
+        note_capability("query_document", embedder.has("query_document"))
         docs = _check_vectors(embedder, embedder.embed(TEXTS, purpose="document"), TEXTS)
         queries = _check_vectors(embedder, embedder.embed(TEXTS, purpose="query"), TEXTS)
         same = all(_close(d, q) for d, q in zip(docs, queries, strict=True))
@@ -156,6 +158,7 @@ class EmbedderContract(ContractBase):
         Troubleshooting: if you override ``aembed`` (and declare ``async_native``), use
         the same request building and ordering as ``embed``.
         """
+        check_async_native(embedder, Embedder, ("aembed",))
         sync = _check_vectors(embedder, embedder.embed(TEXTS, purpose="query"), TEXTS)
         asy = _check_vectors(embedder, asyncio.run(embedder.aembed(TEXTS, purpose="query")), TEXTS)
         assert all(_close(a, b, 1e-3) for a, b in zip(sync, asy, strict=True))

@@ -50,7 +50,7 @@ from memplane.errors import (
 )
 from memplane.models import ChatMessage, DecisionList, Scope
 from memplane.providers.base import LLM
-from memplane_conformance.contract import ContractBase, skip_unless_capable
+from memplane_conformance.contract import ContractBase, check_async_native, skip_unless_capable
 from memplane_conformance.endpoint import ScriptedEndpoint
 from memplane_conformance.guard import suite_skip
 from memplane_conformance.parts import Parts, optional_fixture, parts_from_fixtures
@@ -227,14 +227,33 @@ class LLMContract(LLMBehaviourContract):
         """``agenerate`` sends the same request and returns the same answer.
 
         Troubleshooting: if you override ``agenerate`` (``async_native``), share the
-        request building and response parsing with ``generate``.
+        request building and response parsing with ``generate``; declare
+        ``async_native`` only when ``agenerate`` is your own native implementation.
         """
         endpoint.enqueue_text("async answer")
-        response = asyncio.run(llm_factory().agenerate(_chat("async please")))
+        llm = llm_factory()
+        check_async_native(llm, LLM, ("agenerate",))
+        response = asyncio.run(llm.agenerate(_chat("async please")))
         assert "async answer" in response.text
         assert response.usage.prompt_tokens > 0 and response.usage.completion_tokens > 0, (
             "agenerate dropped the token usage")
         assert len(endpoint.requests) == 1
+
+    def test_json_mode_reply_is_json(self, endpoint: ScriptedEndpoint,
+                                     llm_factory: Callable[..., LLM]) -> None:
+        """With ``json_mode``, a request with a schema comes back as JSON (in ``text``
+        or ``structured``), whatever channel the provider used.
+
+        Troubleshooting: turn on the API's JSON mode (``response_format`` json_object,
+        ``responseMimeType``) when a schema is passed and the model cannot enforce it.
+        """
+        llm = llm_factory()
+        skip_unless_capable(llm, "json_mode")
+        reply = {"decisions": [{"event": "ADD", "text": FACT}]}
+        endpoint.enqueue_structured(reply)
+        response = llm.generate(_chat("remember"), json_schema=DecisionList.model_json_schema(),
+                                schema_name="decisions")
+        assert response.structured == reply or json.loads(response.text) == reply
 
     def test_structured_reply_reports_usage(self, endpoint: ScriptedEndpoint,
                                             llm_factory: Callable[..., LLM]) -> None:

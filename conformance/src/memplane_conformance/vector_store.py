@@ -45,7 +45,7 @@ from memplane.errors import DimensionMismatch, MemplaneError, UnsupportedFilter
 from memplane.filters import LOGICAL, OPERATORS, evaluate, operators_used, parse_filter
 from memplane.models import Change, HistoryEvent, MemoryRecord, Scope, utcnow
 from memplane.providers.base import VectorStore
-from memplane_conformance.contract import ContractBase, skip_unless_capable
+from memplane_conformance.contract import ContractBase, check_async_native, skip_unless_capable
 from memplane_conformance.data import (
     DIM,
     EPOCH,
@@ -742,6 +742,8 @@ class VectorStoreContract(StoreScopeTests, StoreListingTests, StoreFilterTests,
         Troubleshooting: async overrides must accept the same keyword arguments as the
         sync methods; if you override one, declare ``async_native``.
         """
+        check_async_native(store, VectorStore, ("aapply", "aget", "asearch", "acount",
+                                                "alist_records"))
         rec = record("async", ALICE)
 
         async def scenario() -> None:
