@@ -206,6 +206,6 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         if tested:
             write(f"capability {capability}: declared, tested by {', '.join(tested)}")
         else:
-            write(f"capability {capability}: not declared, {len(runs)} test(s) skipped")
+            write(f"capability {capability}: not declared ({len(runs)} test(s) checked for it)")
     if state.problems:
         write(f"{len(state.problems)} suite test(s) did not run as written: the run fails")
