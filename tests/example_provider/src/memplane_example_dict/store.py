@@ -102,6 +102,10 @@ class ExampleDictStore(VectorStore):
             records, vectors, history = dict(self._records), dict(self._vectors), list(self._history)
             for change in changes:  # build the new state first: all or nothing
                 rid = change.record.id
+                owner = records.get(rid)
+                if owner is not None and owner.scope != change.record.scope:
+                    # a memory never moves to another scope
+                    raise ValidationError(f"memory {rid!r} already exists in another scope")
                 if change.vector is not None:
                     if len(change.vector) != dimension:
                         raise DimensionMismatch(store=self.name, store_dimension=dimension,
