@@ -76,7 +76,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     state = config.stash.get(_STATE, None)
     if state in _ACTIVE:
-        _ACTIVE.remove(state)  # type: ignore[arg-type]
+        _ACTIVE.remove(state)
 
 
 def pytest_collectstart(collector: pytest.Collector) -> None:
