@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Sequence
 from typing import ClassVar
 
 from reference_providers import DictStore
@@ -21,9 +20,8 @@ class KeywordDictStore(DictStore):
     name: ClassVar[str] = "keyword_dict"
     capabilities: ClassVar[frozenset[str]] = DictStore.capabilities | {"keyword_search"}
 
-    def keyword_search(self, query: str, scope: Scope, *, limit: int = 10,
-                       filters: Filter | None = None, include_deleted: bool = False,
-                       include_expired: bool = False) -> list[SearchHit]:
+    def _keyword_search(self, query: str, scope: Scope, limit: int, filters: Filter | None,
+                        include_deleted: bool, include_expired: bool) -> list[SearchHit]:
         words = set(re.findall(r"\w+", query.lower()))
         hits = []
         for rec, _ in self._visible(scope, filters, include_deleted, include_expired):
@@ -50,9 +48,8 @@ class ConstantScoreKeywordStore(KeywordDictStore):
 
     name: ClassVar[str] = "constant_keyword"
 
-    def keyword_search(self, query: str, scope: Scope, *, limit: int = 10,
-                       filters: Filter | None = None, include_deleted: bool = False,
-                       include_expired: bool = False) -> list[SearchHit]:
+    def _keyword_search(self, query: str, scope: Scope, limit: int, filters: Filter | None,
+                        include_deleted: bool, include_expired: bool) -> list[SearchHit]:
         rows = self._visible(scope, filters, include_deleted, include_expired)
         return [SearchHit(record=r, score=0.5) for r, _ in rows][:limit]
 
@@ -99,7 +96,7 @@ class HistoryLeakStore(DictStore):
 
     name: ClassVar[str] = "history_leak"
 
-    def history(self, memory_id: str, scope: Scope) -> list[HistoryEntry]:
+    def _history(self, memory_id: str, scope: Scope) -> list[HistoryEntry]:
         def folded(s: Scope) -> Scope:
             return Scope(**{f: v.lower() for f, v in s.items()})
 
@@ -130,15 +127,14 @@ class DeleteAllScopeStore(DictStore):
 
     name: ClassVar[str] = "delete_all_scope"
 
-    def list_records(self, scope: Scope, *, filters: Filter | None = None, limit: int = 100,
-                     cursor: str | None = None, include_deleted: bool = False,
-                     include_expired: bool = False) -> Page:
+    def _list_records(self, scope: Scope, filters: Filter | None, limit: int,
+                      cursor: str | None, include_deleted: bool, include_expired: bool) -> Page:
         if include_expired and not include_deleted and limit >= 500:
             rows = [r for r, _ in sorted(self._data["rows"].values(),
                                          key=lambda rv: (rv[0].created_at, rv[0].id))]
             return Page(records=rows[:limit], next_cursor=None)
-        return super().list_records(scope, filters=filters, limit=limit, cursor=cursor,
-                                    include_deleted=include_deleted, include_expired=include_expired)
+        return super()._list_records(scope, filters, limit, cursor, include_deleted,
+                                     include_expired)
 
 
 class VectorReadLeakStore(DictStore):
@@ -146,7 +142,7 @@ class VectorReadLeakStore(DictStore):
 
     name: ClassVar[str] = "vector_read_leak"
 
-    def get_vectors(self, ids: Sequence[str], scope: Scope) -> dict[str, list[float]]:
+    def _get_vectors(self, ids: list[str], scope: Scope) -> dict[str, list[float]]:
         return {i: list(self._data["rows"][i][1]) for i in ids if i in self._data["rows"]}
 
 
@@ -155,28 +151,26 @@ class FilteredListingEndsEarlyStore(DictStore):
 
     name: ClassVar[str] = "filtered_listing_ends_early"
 
-    def list_records(self, scope: Scope, *, filters: Filter | None = None, limit: int = 100,
-                     cursor: str | None = None, include_deleted: bool = False,
-                     include_expired: bool = False) -> Page:
+    def _list_records(self, scope: Scope, filters: Filter | None, limit: int,
+                      cursor: str | None, include_deleted: bool, include_expired: bool) -> Page:
         if filters is None:
-            return super().list_records(scope, limit=limit, cursor=cursor,
-                                        include_deleted=include_deleted,
-                                        include_expired=include_expired)
-        require_supported(filters, self.filter_operators, self.name)
-        page = super().list_records(scope, limit=limit, cursor=cursor,
-                                    include_deleted=include_deleted, include_expired=include_expired)
+            return super()._list_records(scope, None, limit, cursor, include_deleted,
+                                         include_expired)
+        page = super()._list_records(scope, None, limit, cursor, include_deleted,
+                                     include_expired)
         kept = [r for r in page.records if evaluate(filters, r)]
         return Page(records=kept, next_cursor=page.next_cursor if len(kept) == limit else None)
 
 
 class NonAtomicStore(DictStore):
-    """Declares ``atomic_apply`` but writes change by change, checking each as it goes."""
+    """Declares ``atomic_apply`` but writes change by change, checking each as it goes
+    (versions and owners included, so a refused last change leaves the first ones)."""
 
     name: ClassVar[str] = "non_atomic"
 
-    def apply(self, changes: Sequence[Change]) -> None:
+    def _apply(self, changes: list[Change]) -> None:
         for change in changes:
-            super().apply([change])
+            super()._apply([change])
 
 
 class FakePersistentStore(DictStore):

@@ -693,21 +693,6 @@ class VectorStoreContract(StoreScopeTests, StoreListingTests, StoreFilterTests,
         store.apply([add_change(good, basis(0))])
         assert _ids(store.list_records(ALICE).records) == [good.id]
 
-    def test_atomic_apply_lands_all_or_nothing(self, store: VectorStore) -> None:
-        """With ``atomic_apply`` a batch whose last change fails leaves no trace of the
-        batch: no records, no history.
-
-        Troubleshooting: write records and history in one transaction and validate the
-        whole batch before committing.
-        """
-        skip_unless_capable(store, "atomic_apply")
-        first = record("first of batch", ALICE)
-        bad = record("bad vector", ALICE)
-        with pytest.raises(MemplaneError):
-            store.apply([add_change(first, basis(0)), add_change(bad, [1.0] * (DIM + 3))])
-        assert store.count(ALICE, include_deleted=True) == 0
-        assert store.history(first.id, ALICE) == []
-
     def test_concurrent_writers(
         self, memplane_new_store: Callable[..., VectorStore],
         memplane_reopen: Callable[[VectorStore], VectorStore],
