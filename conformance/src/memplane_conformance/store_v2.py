@@ -227,7 +227,12 @@ class StoreContractV2:
     def test_v2_concurrent_identical_adds_leave_one_memory_processes(
         self, memplane_new_store: Callable[..., VectorStore],
     ) -> None:
-        """The same from several processes on the same data (``concurrent_writers``)."""
+        """The same from several processes on the same data (``concurrent_writers``).
+
+        Troubleshooting: the duplicate check (a live record of the scope with the same
+        hash) must run inside the cross-process write transaction, or as a unique
+        constraint / conditional write the backend enforces.
+        """
         store = memplane_new_store(RACE_DIM)
         _require_processes(store)
         memory = _race_memory(store)
