@@ -168,8 +168,8 @@ def records_by_seq(conn: sqlite3.Connection, seqs: list[int], scope: Scope) -> d
 # approximate search: candidates asked of the index per hit wanted (at least
 # _ANN_MIN); widened fourfold while too few survive visibility and filter, up to
 # 1/_SCAN_SHARE of the scope, then the exact path answers
-_ANN_PER_HIT = 4
-_ANN_MIN = 40
+_ANN_PER_HIT = 10
+_ANN_MIN = 100
 
 
 def _ann_pool(entry: ScopeMatrix, ann: ScopeIndex, query: np.ndarray, k: int,
