@@ -58,7 +58,7 @@ def _ms(laps: list[float], q: float) -> float:
 
 
 def run(rows: int, queries: int, dtype: str, build_threads: int, efs: list[int],
-        directory: Path) -> dict[str, Any]:
+        directory: Path, reuse: bool = False) -> dict[str, Any]:
     from memplane.models import Change, MemoryRecord, Scope
     from memplane.stores.sqlite import SQLiteStore
 
@@ -67,16 +67,17 @@ def run(rows: int, queries: int, dtype: str, build_threads: int, efs: list[int],
     centres = rng.standard_normal((2000, DIMENSION), dtype=np.float32)
     centres /= np.linalg.norm(centres, axis=1, keepdims=True)
     path = directory / "ann.db"
-    writer = SQLiteStore(path=str(path), cache_vectors=False)
-    writer.open(DIMENSION)
     start = time.perf_counter()
-    for i in range(0, rows, 10_000):
-        count = min(10_000, rows - i)
-        vectors = clustered(count, 1 + i, centres)
-        writer._apply([Change(record=MemoryRecord(text=f"memory {i + j}", scope=scope),
-                              vector=v.tolist()) for j, v in enumerate(vectors)])
+    if not (reuse and path.exists()):  # --reuse: the rows (and saved index) of a prior run
+        writer = SQLiteStore(path=str(path), cache_vectors=False)
+        writer.open(DIMENSION)
+        for i in range(0, rows, 10_000):
+            count = min(10_000, rows - i)
+            vectors = clustered(count, 1 + i, centres)
+            writer._apply([Change(record=MemoryRecord(text=f"memory {i + j}", scope=scope),
+                                  vector=v.tolist()) for j, v in enumerate(vectors)])
+        writer.close()
     ingest = time.perf_counter() - start
-    writer.close()
     probe = clustered(queries, 10**9, centres)
 
     exact = SQLiteStore(path=str(path), ann=False, cache_max_mb=8192)
@@ -127,13 +128,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ef", default="128,256,512", help="ann_expansion_search values")
     parser.add_argument("--build-threads", type=int, default=2)
     parser.add_argument("--dir", type=Path, default=None)
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep the database (and saved index) already in --dir")
     parser.add_argument("--out", type=Path, default=None, help="append the JSON result here")
     args = parser.parse_args(argv)
     directory = args.dir or Path(tempfile.mkdtemp(prefix="memplane-ann-"))
     directory.mkdir(parents=True, exist_ok=True)
     load = list(os.getloadavg())
     result = run(args.rows, args.queries, args.dtype, args.build_threads,
-                 [int(x) for x in args.ef.split(",")], directory)
+                 [int(x) for x in args.ef.split(",")], directory, args.reuse)
     result["load_average"] = [load, list(os.getloadavg())]
     result["command"] = "python -m tests.bench.ann_bench " + " ".join(argv or sys.argv[1:])
     line = json.dumps(result)
