@@ -533,12 +533,19 @@ def test_vector_cache_drops_least_recently_used_entries_beyond_budget() -> None:
     assert one.nbytes == capacity * (4 * DIM + 8 + 1 + 1 + 8 + 8) + 100 * ROW_OVERHEAD_BYTES
 
     cache = VectorCache(max_bytes=int(2.5 * one.nbytes))
-    a, b = filled(cache, "a", 100), filled(cache, "b", 100)
-    cache.trim()
-    assert cache.nbytes == a.nbytes + b.nbytes
+    a = filled(cache, "a", 10)
+    cache.trim((("user_id", "a"),))
+    small = a.nbytes
+    assert cache.nbytes == small
+    a.upsert([(i, f"a{i}", blob, None, None, 2) for i in range(10, 100)])  # a search grew it
+    b = filled(cache, "b", 100)
+    cache.trim((("user_id", "b"),))
+    assert cache.nbytes == small + b.nbytes  # a is re-measured only when used again
+    cache.trim((("user_id", "a"),))
+    assert cache.nbytes == a.nbytes + b.nbytes > small + b.nbytes
     assert cache.entry((("user_id", "a"),), DIM) is a  # a is now the most recently used
     filled(cache, "c", 100)
-    cache.trim()
+    cache.trim((("user_id", "c"),))
     assert (("user_id", "b"),) not in cache  # least recently used goes first
     assert (("user_id", "a"),) in cache and (("user_id", "c"),) in cache
     assert cache.nbytes <= int(2.5 * one.nbytes)

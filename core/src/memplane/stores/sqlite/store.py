@@ -320,7 +320,7 @@ class SQLiteStore(VectorStore):
                         translator.translate(filters), include_deleted,
                     )
             if self.config.cache_vectors:
-                self._cache.trim()
+                self._cache.trim(key)
             if not chosen:
                 return []
             records = records_by_seq(conn, chosen, scope)
@@ -353,6 +353,8 @@ class SQLiteStore(VectorStore):
             entry = self._scope_matrix(scope, dimension)
             with entry.lock:
                 catch_up(entry, conn, scope)
-                return len(entry.position)
+                rows = len(entry.position)
+            self._cache.trim(tuple(scope.items()))
+            return rows
         where, params = scope_sql(scope)
         return int(conn.execute(f"SELECT count(*) FROM records r WHERE {where}", params).fetchone()[0])

@@ -171,6 +171,10 @@ class VectorCache:
         self._max_bytes = max_bytes
         self._entries: OrderedDict[ScopeKey, ScopeMatrix] = OrderedDict()
         self._lock = threading.Lock()
+        # each entry's size when last measured, and their sum: summing every entry after
+        # each search cost ~5 ms with a few thousand small scopes cached
+        self._sizes: dict[ScopeKey, int] = {}
+        self._total = 0
 
     def entry(self, key: ScopeKey, dimension: int) -> ScopeMatrix:
         with self._lock:
@@ -178,13 +182,15 @@ class VectorCache:
             if found is None or found.dimension != dimension:
                 found = ScopeMatrix(dimension=dimension)
                 self._entries[key] = found
+                self._total -= self._sizes.pop(key, 0)
             self._entries.move_to_end(key)
             return found
 
     @property
     def nbytes(self) -> int:
+        """The accounted size: every entry as measured by its last :meth:`trim`."""
         with self._lock:
-            return sum(e.nbytes for e in self._entries.values())
+            return self._total
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -192,14 +198,22 @@ class VectorCache:
     def __contains__(self, key: ScopeKey) -> bool:
         return key in self._entries
 
-    def trim(self) -> None:
-        """Drop the least recently used entries while over budget."""
+    def trim(self, key: ScopeKey | None = None) -> None:
+        """Measure ``key``'s entry again (the one a search just used; None: every entry),
+        then drop the least recently used entries while over budget."""
         with self._lock:
-            total = sum(e.nbytes for e in self._entries.values())
-            while total > self._max_bytes and self._entries:
-                _, dropped = self._entries.popitem(last=False)
-                total -= dropped.nbytes
+            for k in list(self._entries) if key is None else [key]:
+                entry = self._entries.get(k)
+                if entry is not None:
+                    size = entry.nbytes
+                    self._total += size - self._sizes.get(k, 0)
+                    self._sizes[k] = size
+            while self._total > self._max_bytes and self._entries:
+                dropped, _ = self._entries.popitem(last=False)
+                self._total -= self._sizes.pop(dropped, 0)
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._sizes.clear()
+            self._total = 0
