@@ -169,7 +169,8 @@ class SQLiteStore(VectorStore):
         self._dimension = dimension
 
     def close(self) -> None:
-        self._ann.wait()
+        # background index builds are not awaited (one can take many minutes); a build
+        # that finishes later still saves its file, which the next start loads
         self._db.close()
         self._cache.clear()
 
