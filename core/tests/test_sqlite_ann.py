@@ -44,7 +44,8 @@ def fill(store: SQLiteStore, n: int, seed: int = 0, scope: Scope = ALICE) -> lis
 
 
 def queries(n: int = 20) -> list[list[float]]:
-    return np.random.default_rng(99).standard_normal((n, DIM)).astype(np.float32).tolist()
+    rows: list[list[float]] = np.random.default_rng(99).standard_normal((n, DIM)).tolist()
+    return rows
 
 
 def ids(store: SQLiteStore, q: list[float], **kwargs: Any) -> list[tuple[str, float]]:

@@ -85,7 +85,7 @@ def run(rows: int, queries: int, dtype: str, build_threads: int, efs: list[int],
     truth, exact_laps = _timed(exact, probe, scope)
     exact.close()
 
-    settings = {"ann_min_rows": 1, "ann_background_build": False, "ann_dtype": dtype,
+    settings: dict[str, Any] = {"ann_min_rows": 1, "ann_background_build": False, "ann_dtype": dtype,
                 "ann_build_threads": build_threads, "ann_expansion_search": efs[0],
                 "cache_max_mb": 8192}
     ann = SQLiteStore(path=str(path), **settings)
