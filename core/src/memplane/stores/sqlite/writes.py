@@ -86,9 +86,9 @@ def _stored(conn: sqlite3.Connection, ids: list[str]) -> dict[str, MemoryRecord]
 
 
 def _vector_rows(changes: Sequence[Change], dimension: int | None) -> list[tuple[bytes, str]]:
-    """(blob, id) of every change with a vector. One numpy conversion and check for the
-    batch when every vector has the store's dimension (the common bulk case): per-row
-    conversion was a tenth of a batched apply."""
+    """(blob, id) of every change with a vector: one numpy conversion and finiteness
+    check for the whole batch when every vector has the store's dimension (the bulk
+    case), instead of one per row."""
     with_vector = [c for c in changes if c.vector is not None]
     if not with_vector or dimension is None:
         return []
