@@ -517,17 +517,43 @@ def test_keyword_search_filters(store: SQLiteStore) -> None:
 
 
 def test_vector_cache_drops_least_recently_used_entries_beyond_budget() -> None:
-    from memplane.stores.sqlite.vector_cache import VectorCache
+    from memplane.stores.sqlite.vector_cache import ROW_OVERHEAD_BYTES, ScopeMatrix, VectorCache
 
-    cache = VectorCache(max_bytes=1)
     blob = np.ones(DIM, dtype=np.float32).tobytes()
-    first = cache.entry((("user_id", "a"),), DIM)
-    first.upsert([(1, "x", blob, None, None)])
-    second = cache.entry((("user_id", "b"),), DIM)
-    second.upsert([(2, "y", blob, None, None)])
-    cache.trim()
-    assert cache.entry((("user_id", "b"),), DIM) is second  # the newest survives
-    assert cache.entry((("user_id", "a"),), DIM) is not first  # the older one was dropped
+
+    def filled(cache: VectorCache, name: str, rows: int) -> ScopeMatrix:
+        entry = cache.entry((("user_id", name),), DIM)
+        entry.upsert([(i, f"{name}{i}", blob, None, None, 1) for i in range(rows)])
+        return entry
+
+    probe = VectorCache(max_bytes=1 << 40)
+    one = filled(probe, "probe", 100)
+    # accounting: arrays at capacity plus the per-row bookkeeping
+    capacity = one.matrix.shape[0]
+    assert one.nbytes == capacity * (4 * DIM + 8 + 1 + 1 + 8 + 8) + 100 * ROW_OVERHEAD_BYTES
+
+    cache = VectorCache(max_bytes=int(2.5 * one.nbytes))
+    a = filled(cache, "a", 10)
+    cache.trim((("user_id", "a"),))
+    small = a.nbytes
+    assert cache.nbytes == small
+    a.upsert([(i, f"a{i}", blob, None, None, 2) for i in range(10, 100)])  # a search grew it
+    b = filled(cache, "b", 100)
+    cache.trim((("user_id", "b"),))
+    assert cache.nbytes == small + b.nbytes  # a is re-measured only when used again
+    cache.trim((("user_id", "a"),))
+    assert cache.nbytes == a.nbytes + b.nbytes > small + b.nbytes
+    assert cache.entry((("user_id", "a"),), DIM) is a  # a is now the most recently used
+    filled(cache, "c", 100)
+    cache.trim((("user_id", "c"),))
+    assert (("user_id", "b"),) not in cache  # least recently used goes first
+    assert (("user_id", "a"),) in cache and (("user_id", "c"),) in cache
+    assert cache.nbytes <= int(2.5 * one.nbytes)
+
+    tiny = VectorCache(max_bytes=1)
+    filled(tiny, "big", 10)
+    tiny.trim()
+    assert len(tiny) == 0 and tiny.nbytes == 0  # one entry over the whole budget is not kept
 
 
 def test_many_scopes_with_a_small_cache_budget_stay_correct(tmp_path: Path) -> None:

@@ -36,6 +36,10 @@ def dt_from_db(value: str | None) -> datetime | None:
 
 def to_json(value: Any, what: str) -> str:
     """Compact JSON; NaN/Infinity and unserialisable values are input errors."""
+    if type(value) is dict and not value:  # most memories: no metadata, no sources
+        return "{}"
+    if type(value) is list and not value:
+        return "[]"
     try:
         text = json.dumps(
             to_jsonable_python(value), allow_nan=False, ensure_ascii=False, separators=(",", ":")

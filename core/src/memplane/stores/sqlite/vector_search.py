@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from memplane.models import MemoryRecord, Scope
+from memplane.stores.sqlite.ann import ScopeIndex
 from memplane.stores.sqlite.codec import record_from_row
 from memplane.stores.sqlite.filter_sql import SQLFilter
 from memplane.stores.sqlite.sql import COLUMNS, chunks, marks, scope_sql
@@ -51,7 +52,7 @@ def catch_up(entry: ScopeMatrix, conn: sqlite3.Connection, scope: Scope) -> None
         return
     where, params = scope_sql(scope)
     select = (
-        "SELECT r.seq, r.id, v.vector, r.deleted_at, r.expires_at "
+        "SELECT r.seq, r.id, v.vector, r.deleted_at, r.expires_at, r.gen "
         "FROM records r JOIN vectors v ON v.seq = r.seq WHERE "
     )
     if entry.epoch != epoch or entry.generation < 0 or entry.generation > generation:
@@ -162,3 +163,83 @@ def records_by_seq(conn: sqlite3.Connection, seqs: list[int], scope: Scope) -> d
         [*seqs, *scope_params],
     )
     return {row[0]: record_from_row(row[1:]) for row in rows}
+
+
+# approximate search: candidates asked of the index per hit wanted (at least
+# _ANN_MIN); widened fourfold while too few survive visibility and filter, up to
+# 1/_SCAN_SHARE of the scope, then the exact path answers
+_ANN_PER_HIT = 10
+_ANN_MIN = 100
+
+
+def _ann_pool(entry: ScopeMatrix, ann: ScopeIndex, query: np.ndarray, k: int,
+              visible: np.ndarray) -> np.ndarray:
+    """Positions to score exactly: the index's ``k`` candidates that are still current
+    (not rewritten since the index was built) and visible, plus every visible row
+    written since the index was built (the index cannot know those)."""
+    n = entry.size
+    position = entry.position
+    found = [position.get(seq) for seq in ann.candidates(query, k).tolist()]
+    pool = np.fromiter((p for p in found if p is not None), dtype=np.int64)
+    newer = entry.gens[:n] > ann.generation
+    pool = pool[~newer[pool] & visible[pool]] if pool.size else pool
+    return np.union1d(pool, np.flatnonzero(newer & visible))
+
+
+def _visible(entry: ScopeMatrix, include_deleted: bool, include_expired: bool) -> np.ndarray:
+    n = entry.size
+    mask = entry.alive[:n].copy()
+    if not include_deleted:
+        mask &= ~entry.deleted[:n]
+    if not include_expired:
+        mask &= entry.expires[:n] > time.time()
+    return mask
+
+
+def best_ann(entry: ScopeMatrix, ann: ScopeIndex, query: np.ndarray, limit: int,
+             include_deleted: bool, include_expired: bool) -> tuple[list[int], list[float]]:
+    """Like :func:`best`, from the index's candidates re-scored exactly."""
+    visible = _visible(entry, include_deleted, include_expired)
+    total = int(np.count_nonzero(visible))
+    k = max(_ANN_PER_HIT * limit, _ANN_MIN)
+    while True:
+        pool = _ann_pool(entry, ann, query, k, visible)
+        if pool.size >= min(limit, total):
+            seqs = entry.seqs[pool]
+            cosines = np.einsum("ij,j->i", entry.matrix[pool], query)
+            return scored(seqs, cosines, rank(cosines, seqs, limit)[:limit])
+        if k * _SCAN_SHARE >= total or k >= ann.count:  # too few survive: exact
+            return best(entry, query, limit, include_deleted, include_expired)
+        k *= 4
+
+
+def best_filtered_ann(conn: sqlite3.Connection, entry: ScopeMatrix, ann: ScopeIndex,
+                      query: np.ndarray, limit: int, scope: Scope,
+                      visibility: tuple[str, list[Any]], translated: SQLFilter,
+                      include_deleted: bool) -> tuple[list[int], list[float]]:
+    """Like :func:`best_filtered`, from the index's candidates: over-fetch, check the
+    filter in SQL on those rows only, widen while too few pass, then fall back to the
+    exact path. Expiry is left to SQL, as there."""
+    visible = _visible(entry, include_deleted, include_expired=True)
+    total = int(np.count_nonzero(visible))
+    vis_sql, vis_params = visibility
+    by_rowid, by_rowid_params = scope_sql(scope, alias="+r")
+    k = max(_ANN_PER_HIT * limit, _ANN_MIN)
+    while k * _SCAN_SHARE < total and k < ann.count:
+        pool = _ann_pool(entry, ann, query, k, visible)
+        seqs = entry.seqs[pool]
+        passing: set[int] = set()
+        for chunk in chunks(seqs.tolist()):
+            passing.update(row[0] for row in conn.execute(
+                f"SELECT r.seq FROM records r WHERE r.seq IN ({marks(len(chunk))}) "
+                f"AND {by_rowid} AND {vis_sql} AND {translated.sql}",
+                [*chunk, *by_rowid_params, *vis_params, *translated.params],
+            ))
+        if len(passing) >= limit:
+            keep = np.fromiter((int(s) in passing for s in seqs), dtype=bool, count=seqs.size)
+            seqs, rows = seqs[keep], pool[keep]
+            cosines = np.einsum("ij,j->i", entry.matrix[rows], query)
+            return scored(seqs, cosines, rank(cosines, seqs, limit)[:limit])
+        k *= 4
+    return best_filtered(conn, entry, query, limit, scope, visibility, translated,
+                         include_deleted)

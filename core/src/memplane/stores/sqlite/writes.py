@@ -6,11 +6,13 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
+import numpy as np
+
 from memplane.models import Change, MemoryRecord, Scope
 from memplane.providers.store_checks import check_versions
 from memplane.stores.sqlite import fts
 from memplane.stores.sqlite.codec import dt_to_db, record_from_row, record_params, vector_to_blob
-from memplane.stores.sqlite.sql import COLUMNS, chunks, exact_scope_sql, marks, scope_sql
+from memplane.stores.sqlite.sql import COLUMNS, chunks, marks, scope_sql
 from memplane.stores.sqlite.transactions import stored_dimension
 
 _UPSERT = """
@@ -53,18 +55,17 @@ def apply_changes(conn: sqlite3.Connection, generation: int, changes: Sequence[C
         (h.id, h.memory_id, h.event.value, h.old_text, h.new_text, dt_to_db(h.at), h.actor, h.reason)
         for h in (c.history for c in changes) if h is not None
     ]
+    owners = _live_hash_owners(conn, changes)
     check_versions(changes, _stored(conn, [c.record.id for c in changes]),
-                   lambda scope, hash_: _live_hash_owner(conn, scope, hash_))
+                   lambda scope, hash_: owners.get((scope.user_id, scope.agent_id,
+                                                    scope.run_id, hash_)))
     dimension = stored_dimension(conn)
     if dimension is None:
         first = next((c.vector for c in changes if c.vector is not None), None)
         if first is not None:
             dimension = len(first)
             conn.execute("INSERT INTO meta (key, value) VALUES ('dimension', ?)", (str(dimension),))
-    vectors = [
-        (vector_to_blob(c.vector, dimension, c.record.id), c.record.id)
-        for c in changes if c.vector is not None and dimension is not None
-    ]
+    vectors = _vector_rows(changes, dimension)
     conn.executemany(_UPSERT, rows)
     conn.executemany(_UPSERT_VECTOR, vectors)
     if history:
@@ -84,13 +85,41 @@ def _stored(conn: sqlite3.Connection, ids: list[str]) -> dict[str, MemoryRecord]
     return found
 
 
-def _live_hash_owner(conn: sqlite3.Connection, scope: Scope, hash_: str) -> str | None:
-    where, params = exact_scope_sql(scope)
-    row = conn.execute(
-        f"SELECT r.id FROM records r WHERE r.hash = ? AND r.deleted_at IS NULL AND r.hash <> '' "
-        f"AND {where} LIMIT 1", [hash_, *params],
-    ).fetchone()
-    return None if row is None else str(row[0])
+def _vector_rows(changes: Sequence[Change], dimension: int | None) -> list[tuple[bytes, str]]:
+    """(blob, id) of every change with a vector: one numpy conversion and finiteness
+    check for the whole batch when every vector has the store's dimension (the bulk
+    case), instead of one per row."""
+    with_vector = [c for c in changes if c.vector is not None]
+    if not with_vector or dimension is None:
+        return []
+    if all(len(c.vector or ()) == dimension for c in with_vector):
+        matrix = np.asarray([c.vector for c in with_vector], dtype=np.float32)
+        if bool(np.isfinite(matrix).all()):
+            return [(row.tobytes(), c.record.id) for row, c in zip(matrix, with_vector, strict=True)]
+    # some vector is wrong: let the per-row check name it
+    return [(vector_to_blob(c.vector or [], dimension, c.record.id), c.record.id)
+            for c in with_vector]
+
+
+HashOwners = dict[tuple[str | None, str | None, str | None, str], str]
+
+
+def _live_hash_owners(conn: sqlite3.Connection, changes: Sequence[Change]) -> HashOwners:
+    """A live record of each (exact scope, hash) the batch creates, read in one query
+    per chunk of hashes instead of one per change."""
+    hashes = sorted({c.record.hash for c in changes
+                     if c.expected_version is None and c.record.deleted_at is None
+                     and c.record.hash})
+    owners: HashOwners = {}
+    for chunk in chunks(hashes):
+        for rid, user_id, agent_id, run_id, hash_ in conn.execute(
+            f"SELECT r.id, r.user_id, r.agent_id, r.run_id, r.hash FROM records r "
+            f"WHERE r.hash IN ({marks(len(chunk))}) "
+            f"AND r.deleted_at IS NULL AND r.hash <> '' ORDER BY r.seq",
+            list(chunk),
+        ):
+            owners.setdefault((user_id, agent_id, run_id, hash_), str(rid))
+    return owners
 
 
 def delete_records(conn: sqlite3.Connection, generation: int, ids: Sequence[str], scope: Scope) -> int:
