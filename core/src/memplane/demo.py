@@ -73,8 +73,9 @@ RULES_NOTE = """\
 NOTE: the `rules` LLM is an approximate, offline stand-in. It recognises a few fixed
 phrasings (first-person statements, "I switched to", "I moved to", "forget that",
 "I no longer") so this demo runs without a model or an API key. Real use takes a real
-LLM provider: pip install memplane-openai (or -anthropic, -gemini, -bedrock) and set
-MEMPLANE_LLM=openai:gpt-4o-mini, for example.
+LLM provider: from a checkout, pip install ./plugins/openai (or anthropic, gemini,
+bedrock) and set MEMPLANE_LLM=openai:gpt-4o-mini, for example; or run a local GGUF
+model with --llm llamacpp:smollm2-135m (docs/local.md).
 """
 MODEL_NOTE = """\
 NOTE: a real model decides every event below, exactly as it answered: nothing is
