@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 
 #: where the authenticated scope travels from the middleware to the tools.
 SCOPE_KEY = "memplane.mcp.scope"
+#: where GrantMiddleware keeps the request's grant (the audit log names its key).
+GRANT_KEY = "memplane.grant"
 SCOPE_HEADERS = {f: "x-memplane-" + f.replace("_", "-") for f in SCOPE_FIELDS}
 
 
@@ -105,6 +107,7 @@ class GrantMiddleware:
             await _reply(send, exc.status, exc.code, str(exc))
             return
         scope[SCOPE_KEY] = bound
+        scope[GRANT_KEY] = grant
         await self.app(scope, receive, send)
 
 
@@ -144,7 +147,16 @@ def mount_mcp(
             raise RuntimeError("mount_mcp: no AsyncMemory (pass memory= or set app.state.memory to an AsyncMemory)")
         return found
 
-    server = build_server(get_memory, request_scope)
+    async def audit_write(ctx: Context[Any, Any], operation: str, bound: Scope, ids: list[str]) -> None:
+        # the server's append-only audit log (memplane_server.state), when the app has one:
+        # MCP writes are audited like REST writes, under the same key id
+        state = getattr(app.state, "server", None)
+        request = ctx.request_context.request
+        grant = getattr(request, "scope", {}).get(GRANT_KEY) if request is not None else None
+        if state is not None and grant is not None:
+            await state.record(grant, operation, bound, ids, via="mcp")
+
+    server = build_server(get_memory, request_scope, on_write=audit_write)
     server.streamable_http_app(  # builds the session manager; we mount only its handler
         stateless_http=True, json_response=True,
         transport_security=transport_security or TransportSecuritySettings(enable_dns_rebinding_protection=False),

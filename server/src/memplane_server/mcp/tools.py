@@ -59,6 +59,9 @@ T = TypeVar("T")
 MemoryGetter = Callable[[], AsyncMemory]
 #: the scope a request is bound to; raises ScopeRequired when there is none.
 ScopeResolver = Callable[["Context[Any, Any]"], Scope]
+#: called after each successful write tool with (ctx, operation, scope, memory ids):
+#: the server records MCP writes in its audit log through it.
+WriteRecorder = Callable[["Context[Any, Any]", str, Scope, list[str]], Awaitable[None]]
 
 
 class ScopeArgs(TypedDict):
@@ -257,8 +260,21 @@ when they change, and forgotten when retracted. Every tool works inside one fixe
 scope chosen by the connection; no argument can reach another user's memories."""
 
 
-def build_server(memory: MemoryGetter, scope_of: ScopeResolver, *, name: str = "memplane") -> MCPServer[Any]:
-    """An MCPServer whose tools run against ``memory()`` inside ``scope_of(ctx)``."""
+def _written_ids(value: object) -> list[str]:
+    """The memory ids a write tool's result names (NONE events changed nothing)."""
+    if isinstance(value, AddResult):
+        return [e.id for e in value.events if e.id and e.event != "NONE"]
+    if isinstance(value, MemoryEvent):
+        return [value.id] if value.id else []
+    if isinstance(value, MemoryRecord):
+        return [value.id]
+    return []
+
+
+def build_server(memory: MemoryGetter, scope_of: ScopeResolver, *, name: str = "memplane",
+                 on_write: WriteRecorder | None = None) -> MCPServer[Any]:
+    """An MCPServer whose tools run against ``memory()`` inside ``scope_of(ctx)``;
+    ``on_write`` (optional) hears of every successful write."""
     # MCPServer() calls logging.basicConfig on the root logger; an app that mounts
     # us keeps its own logging set-up (stdio configures stderr logging itself).
     root = logging.getLogger()
@@ -270,13 +286,16 @@ def build_server(memory: MemoryGetter, scope_of: ScopeResolver, *, name: str = "
         root.handlers[:] = handlers
 
     async def run(ctx: Context[Any, Any], op: Callable[[AsyncMemory, ScopeArgs], Awaitable[T]],
-                  render: Callable[[T], tuple[BaseModel, str]]) -> CallToolResult:
+                  render: Callable[[T], tuple[BaseModel, str]], *,
+                  write: str | None = None) -> CallToolResult:
         try:
             scope = scope_of(ctx)
             value = await op(memory(), scope_args(scope))
             model, text = render(value)
         except (MemplaneError, ToolFailure) as exc:
             return error_result(exc)
+        if write is not None and on_write is not None:
+            await on_write(ctx, write, scope, _written_ids(value))
         return _structured(model, text)
 
     read_only = ToolAnnotations(read_only_hint=True, destructive_hint=False, open_world_hint=False)
@@ -308,7 +327,7 @@ def build_server(memory: MemoryGetter, scope_of: ScopeResolver, *, name: str = "
                 _no_scope_keys(metadata, "metadata")
             return await m.add(payload, metadata=metadata, observed_at=observed_at, infer=infer, **scope)
 
-        return await run(ctx, op, lambda r: (r, render_add(r)))
+        return await run(ctx, op, lambda r: (r, render_add(r)), write="add")
 
     @server.tool(annotations=read_only)
     async def search_memories(
@@ -378,7 +397,7 @@ def build_server(memory: MemoryGetter, scope_of: ScopeResolver, *, name: str = "
                 _no_scope_keys(metadata, "metadata")
             return await m.update(memory_id, text, metadata=metadata, **scope)
 
-        return await run(ctx, op, lambda r: (r, render_event(r)))
+        return await run(ctx, op, lambda r: (r, render_event(r)), write="update")
 
     @server.tool(annotations=ToolAnnotations(read_only_hint=False, destructive_hint=True,
                                              idempotent_hint=True, open_world_hint=False))
@@ -388,7 +407,7 @@ def build_server(memory: MemoryGetter, scope_of: ScopeResolver, *, name: str = "
         async def op(m: AsyncMemory, scope: ScopeArgs) -> MemoryEvent:
             return await m.delete(memory_id, **scope)
 
-        return await run(ctx, op, lambda r: (r, render_event(r)))
+        return await run(ctx, op, lambda r: (r, render_event(r)), write="delete")
 
     @server.tool(annotations=writes)
     async def restore_memory(ctx: Context[Any, Any], memory_id: MemoryId) -> Annotated[CallToolResult, MemoryRecord]:
@@ -396,7 +415,7 @@ def build_server(memory: MemoryGetter, scope_of: ScopeResolver, *, name: str = "
         async def op(m: AsyncMemory, scope: ScopeArgs) -> MemoryRecord:
             return await m.restore(memory_id, **scope)
 
-        return await run(ctx, op, lambda r: (r, "RESTORE " + _record_line(r)))
+        return await run(ctx, op, lambda r: (r, "RESTORE " + _record_line(r)), write="restore")
 
     @server.tool(annotations=read_only)
     async def memory_history(ctx: Context[Any, Any], memory_id: MemoryId) -> Annotated[CallToolResult, MemoryHistory]:
