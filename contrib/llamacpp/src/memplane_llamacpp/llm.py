@@ -208,7 +208,10 @@ class LlamaCppLLM(LLM):
         if code in (401, 403):
             return AuthenticationError(message, provider=self.name)
         if code == 429:
-            return RateLimitError(message, provider=self.name, retry_after=None)
+            # the runtime never rate-limits by itself; a server in front of it may say when to retry
+            wait = error.get("retry_after")
+            return RateLimitError(message, provider=self.name,
+                                  retry_after=float(wait) if isinstance(wait, int | float) else None)
         # 503: the model is still loading; other 5xx: the server failed this request
         return ProviderError(message, provider=self.name,
                              retryable=isinstance(code, int) and code >= 500)

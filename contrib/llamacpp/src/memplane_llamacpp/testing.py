@@ -48,7 +48,7 @@ class ScriptedRuntime:
         self._queue.append(("text", json.dumps(obj)))
 
     def enqueue_fault(self, fault: Fault, *, retry_after: float | None = None) -> None:
-        self._queue.append(("fault", fault))
+        self._queue.append(("fault", (fault, retry_after)))
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -70,13 +70,19 @@ class ScriptedRuntime:
             kind, value = self._queue.pop(0) if self._queue else ("text", "")
         if kind == "text":
             return _completion(request, value, "stop")
+        retry_after = None
+        if kind == "fault":
+            value, retry_after = value
         if value == "malformed":
             return "<html>502 Bad Gateway</html>"
         if value == "timeout":  # llama.cpp stops at t_max_predict_ms with a cut-off answer
             time.sleep(request.get("t_max_predict_ms", 1000) / 1000 + 0.1)
             return _completion(request, '{"decisions": [', "length")
         code = _ERROR_CODES[value]
-        return {"error": {"code": code, "message": f"scripted {value}", "type": value}}
+        error: dict[str, Any] = {"code": code, "message": f"scripted {value}", "type": value}
+        if retry_after is not None:
+            error["retry_after"] = retry_after
+        return {"error": error}
 
 
 def _completion(request: dict[str, Any], text: str, finish: str) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Progress bars on stderr: tqdm when it is installed, else a tiny built-in renderer.
+"""Progress bars on stderr: a tiny built-in renderer (redrawn on a terminal, every tenth step in logs).
 
 A bar's rate counts from its creation: callers create it after slow start-up (the
 import warms the embedder up first), so the rate is the work's own.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any, Protocol, TextIO
+from typing import Protocol, TextIO
 
 
 class Progress(Protocol):
@@ -80,11 +80,6 @@ def progress(total: int | None, label: str, *, enabled: bool = True,
     """A progress bar for ``total`` steps (None when unknown)."""
     if not enabled:
         return _Silent()
-    out = stream if stream is not None else sys.stderr
-    try:
-        from tqdm import tqdm  # optional: nicer output when present
-    except ImportError:
-        return TextBar(total, label, out)
-    bar: Any = tqdm(total=total, desc=label, file=out, unit="rec", leave=True)
-    return bar  # type: ignore[no-any-return]
-
+    # always our own bar, even where tqdm is installed (usearch pulls it in): one output
+    # format, and a rate whose clock starts when the work does (after model start-up)
+    return TextBar(total, label, stream if stream is not None else sys.stderr)
