@@ -16,8 +16,7 @@ from memplane_conformance import FilterSemanticsContract
 
 class TestFilters(FilterSemanticsContract):
     @pytest.fixture(scope="class")
-    @classmethod
-    def filter_semantics_store(cls, tmp_path_factory):
+    def filter_semantics_store(self, tmp_path_factory):
         yield {make}
 """
 
