@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.util
 import os
 import threading
 from pathlib import Path
@@ -28,11 +29,13 @@ from memplane.stores.sqlite.vector_cache import ScopeKey, ScopeMatrix
 
 
 def available() -> bool:
+    # Look the package up without importing it: usearch is imported only when a scope
+    # is big enough for an index. Importing it early also breaks a later onnxruntime
+    # import (the default embedder's) with a segmentation fault (usearch 2.x, numkong).
     try:
-        import usearch.index  # noqa: F401
-    except ImportError:
+        return importlib.util.find_spec("usearch") is not None
+    except (ImportError, ValueError):
         return False
-    return True
 
 
 def _usearch_index(dimension: int, dtype: str, connectivity: int, expansion_add: int,
