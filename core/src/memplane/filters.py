@@ -284,3 +284,22 @@ def evaluate(node: Filter | None, record: Any) -> bool:
         "lte": lambda a, b: a <= b,
     }
     return bool(_ordered(value, operand, comparisons[op]))
+
+
+def aware_datetime_operand(value: datetime | str, field_name: str) -> datetime:
+    """The operand of an ordering filter on a datetime field (created_at, observed_at, ...),
+    as an aware datetime; stores that translate filters to SQL share this check."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValidationError(
+                f"filter on {field_name!r} compares with {value!r}, which is not an ISO 8601 "
+                f"datetime; pass a datetime or a string like '2024-05-01T12:00:00+00:00'"
+            ) from None
+    if value.tzinfo is None:
+        raise ValidationError(
+            f"filter on {field_name!r} compares with a datetime without a timezone; stored "
+            f"times are timezone-aware, so pass e.g. datetime(..., tzinfo=timezone.utc)"
+        )
+    return value

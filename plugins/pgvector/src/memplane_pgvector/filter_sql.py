@@ -23,7 +23,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from memplane.errors import UnsupportedFilter, ValidationError
-from memplane.filters import And, Cmp, Filter, Not, Or, evaluate, field_path
+from memplane.filters import And, Cmp, Filter, Not, Or, aware_datetime_operand, evaluate, field_path
 
 DATETIME_FIELDS = frozenset(["created_at", "updated_at", "observed_at", "expires_at"])
 _ORDERED = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
@@ -198,7 +198,7 @@ class FilterTranslator:
             return _not(positive) if op in ("ne", "nin") else positive
         if isinstance(value, bool) or not isinstance(value, datetime | str):
             return FALSE
-        moment = _as_aware(value, node.field)
+        moment = aware_datetime_operand(value, node.field)
         return f"coalesce({column} {_ORDERED[op]} %s, false)", [moment]
 
     def _text_field(self, node: Cmp, name: str) -> Fragment:
@@ -220,21 +220,3 @@ class FilterTranslator:
         if "\x00" in value:
             raise _refuse(node, "PostgreSQL text cannot hold NUL characters")
         return f"coalesce({column} COLLATE \"C\" {_ORDERED[op]} %s, false)", [value]
-
-
-def _as_aware(value: datetime | str, field_name: str) -> datetime:
-    """An operand for ordering a datetime field; the reference raises where we refuse."""
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            raise ValidationError(
-                f"filter on {field_name!r} compares with {value!r}, which is not an ISO 8601 "
-                f"datetime; pass a datetime or a string like '2024-05-01T12:00:00+00:00'"
-            ) from None
-    if value.tzinfo is None:
-        raise ValidationError(
-            f"filter on {field_name!r} compares with a datetime without a timezone; stored "
-            f"times are timezone-aware, so pass e.g. datetime(..., tzinfo=timezone.utc)"
-        )
-    return value
