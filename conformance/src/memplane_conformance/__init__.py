@@ -48,6 +48,7 @@ pytest.register_assert_rewrite(
     "memplane_conformance.faults",
     "memplane_conformance.malformed",
     "memplane_conformance.retries",
+    "memplane_conformance.store_identity",
     "memplane_conformance.docs",
 )
 

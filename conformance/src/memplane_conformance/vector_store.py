@@ -64,6 +64,7 @@ from memplane_conformance.data import (
     update_change,
 )
 from memplane_conformance.parts import optional_fixture
+from memplane_conformance.store_identity import StoreIdentityContract
 from memplane_conformance.store_v2 import StoreContractV2
 
 #: ids one edit apart (case, prefix, wildcard, accent, spacing, quoting): a store that
@@ -125,7 +126,7 @@ def _ids(records: Any) -> list[str]:
     return [getattr(r, "record", r).id for r in records]
 
 
-class VectorStoreContract(StoreContractV2, ContractBase):
+class VectorStoreContract(StoreIdentityContract, StoreContractV2, ContractBase):
     """The vector-store contract. Needs the ``store_factory`` fixture."""
 
     _memplane_suite_class: ClassVar[bool] = True

@@ -15,6 +15,7 @@ from memplane.errors import (
     Conflict,
     DimensionMismatch,
     DuplicateMemory,
+    EmbedderMismatch,
     IdOwnedByAnotherScope,
     MemoryClosed,
     MemoryNotFound,
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
     from memplane.config import MemoryConfig
     from memplane.memory import Memory
     from memplane.plugins.hooks import hookimpl
+    from memplane.providers.identity import EmbedderIdentity
 
 __version__ = "0.1.0"
 
@@ -55,6 +57,7 @@ _LAZY = {
     "AsyncMemory": "memplane.async_memory",
     "MemoryConfig": "memplane.config",
     "hookimpl": "memplane.plugins.hooks",
+    "EmbedderIdentity": "memplane.providers.identity",
 }
 
 
@@ -82,6 +85,8 @@ __all__ = [
     "Diagnostic",
     "DimensionMismatch",
     "DuplicateMemory",
+    "EmbedderIdentity",
+    "EmbedderMismatch",
     "HistoryEntry",
     "IdOwnedByAnotherScope",
     "Memory",

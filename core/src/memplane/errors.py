@@ -31,6 +31,27 @@ class DimensionMismatch(ConfigurationError):
         )
 
 
+class EmbedderMismatch(ConfigurationError):
+    """The store records vectors of another embedder than the one configured (same
+    vector size, other model): their vectors are not comparable. Raised by the
+    operations that embed (add, search, update, import); list, get, history and
+    export keep working, so the store can be exported and re-imported."""
+
+    def __init__(self, *, store: str, recorded: str, configured: str) -> None:
+        self.store = store
+        self.recorded = recorded
+        self.configured = configured
+        super().__init__(
+            f"vector store {store} holds vectors of the embedder {recorded}, but the "
+            f"configured embedder is {configured}: their vectors cannot be compared "
+            f"(search would find nothing and writes would mix the two), so nothing was "
+            f"done. Configure the embedder {recorded} again, or move the memories to the "
+            f"new one: `memplane export --user ID --output FILE` (this works on the store "
+            f"as it is), then `memplane import FILE` into a new store (another "
+            f"vector_store path) with the new embedder, which embeds every memory again"
+        )
+
+
 class ProviderNotFound(ConfigurationError):
     """No provider of that kind and name is installed."""
 

@@ -34,6 +34,7 @@ from memplane.models import (
 from memplane.pipeline import calls
 from memplane.pipeline.add import AddRequest, add_flow
 from memplane.pipeline.effects import Flow
+from memplane.pipeline.identity_gate import EmbedderGate
 from memplane.pipeline.operations import (
     delete_all_flow,
     delete_flow,
@@ -116,7 +117,8 @@ class MemoryBase:
             self._close_owned()
             raise
         self.plugins = plugins if plugins is not None else PluginManager()
-        self._runner = CallRunner(self._providers(), self.plugins)
+        self._runner = CallRunner(self._providers(), self.plugins,
+                                  gate=EmbedderGate(self.vector_store, self.embedder))
         bind = getattr(self.reranker, "bind_llm", None)
         if callable(bind):
             # the llm reranker grades with the configured LLM, through the call path

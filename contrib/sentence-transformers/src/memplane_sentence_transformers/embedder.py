@@ -124,6 +124,12 @@ class SentenceTransformerEmbedder(Embedder):
         return str(packaged_model_path())
 
     @property
+    def model_name(self) -> str:
+        """The configured model, or the packaged weights' name (not their directory,
+        which differs between installs of the same model)."""
+        return self.config.model or "all-MiniLM-L6-v2"
+
+    @property
     def dimension(self) -> int:
         """Known without loading the model when the config says it, for the packaged
         and common models, and for local model directories (read from their JSON

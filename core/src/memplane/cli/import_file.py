@@ -36,6 +36,7 @@ from memplane.cli.progress import progress
 from memplane.errors import DuplicateMemory, IncompleteOperation, ValidationError
 from memplane.models import SCOPE_FIELDS, Change, HistoryEntry, MemoryRecord, Scope
 from memplane.providers.base import Embedder, VectorStore
+from memplane.providers.identity import EmbedderIdentity
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -44,20 +45,6 @@ FORMAT = "memplane-export"
 VERSION = 2
 BATCH = 64
 BOM = "\ufeff"
-
-
-class EmbedderIdentity(BaseModel):
-    """Enough to tell whether stored vectors are valid for another embedder."""
-
-    provider: str
-    model: str | None = None
-    dimension: int
-
-    @classmethod
-    def of(cls, embedder: Embedder) -> EmbedderIdentity:
-        model = getattr(embedder.config, "model", None)
-        return cls(provider=embedder.name or type(embedder).__name__,
-                   model=str(model) if model else None, dimension=embedder.dimension)
 
 
 class ExportHeader(BaseModel):
@@ -310,7 +297,7 @@ def import_entries(store: VectorStore, embedder: Embedder, header: ExportHeader,
                    show_progress: bool) -> ImportReport:
     """Write the entries not yet present: created in one apply on an atomic store,
     else in batches (see the module docstring)."""
-    reuse = not force_reembed and header.embedder == EmbedderIdentity.of(embedder)
+    reuse = not force_reembed and header.embedder == embedder.identity()
     report = ImportReport()
     present = _present(store, entries)
     fresh = [e for e in entries if e.record.id not in present]

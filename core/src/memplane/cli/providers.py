@@ -11,7 +11,9 @@ from typing import Any
 from memplane.cli.output import print_json, print_lines, table
 from memplane.plugins.hooks import HOOK_GROUP
 from memplane.plugins.registry import list_providers, load_provider_class
-from memplane.providers.base import KINDS, Kind
+from memplane.errors import EmbedderMismatch
+from memplane.providers.base import KINDS, Capability, Embedder, Kind, VectorStore
+from memplane.providers.identity import EMBEDDER_KEY, EmbedderIdentity
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -105,24 +107,26 @@ def _configured_checks(args: argparse.Namespace) -> list[Check]:
     except Exception as exc:
         return [Check("config", False, _message(exc))]
     checks = [Check("config", True, getattr(args, "config", None) or "environment and defaults")]
-    dimension: int | None = None
+    identity: EmbedderIdentity | None = None
     for kind in KINDS:
         spec = configured_spec(config, kind)
         if spec is None:
             continue
         label = f"configured {kind}"
+        recorded: Check | None = None
         try:
             provider = create_provider(kind, spec)
             detail = provider.name
-            if kind == "embedders":
-                dimension = provider.dimension  # type: ignore[attr-defined]
-                detail += f" ({dimension} dimensions)"
-            elif kind == "vector_stores" and dimension is not None:
+            if isinstance(provider, Embedder):
+                identity = provider.identity()
+                detail = identity.describe()
+            elif isinstance(provider, VectorStore) and identity is not None:
                 try:  # what Memory does at start: a DimensionMismatch shows here
-                    provider.open(dimension)  # type: ignore[attr-defined]
-                    detail += f" (opened for {dimension}-dimensional vectors)"
+                    provider.open(identity.dimension)
+                    detail += f" (opened for {identity.dimension}-dimensional vectors)"
                     where = store_location(provider)
                     detail += f" at {where}" if where else ""
+                    recorded = _recorded_embedder(provider, identity)
                 finally:
                     provider.close()
             provider.close()
@@ -130,7 +134,29 @@ def _configured_checks(args: argparse.Namespace) -> list[Check]:
             checks.append(Check(label, False, _message(exc)))
         else:
             checks.append(Check(label, True, detail))
+        if recorded is not None:
+            checks.append(recorded)
     return checks
+
+
+def _recorded_embedder(store: VectorStore, identity: EmbedderIdentity) -> Check:
+    """The embedder the store records for its vectors, against the configured one."""
+    what = "store's embedder"
+    if not store.has(Capability.STORE_INFO):
+        return Check(what, True, f"warning: {store.name!r} cannot record which embedder wrote "
+                     "its vectors; switching embedders on it is not detected (see "
+                     "docs/user-guide.md#changing-the-embedder)")
+    value = store.get_info(EMBEDDER_KEY)
+    if value is None:
+        return Check(what, True, f"none recorded yet: the first write records {identity.describe()}")
+    theirs = EmbedderIdentity.decode(value)
+    if theirs == identity:
+        return Check(what, True, f"{identity.describe()} (matches the configured embedder)")
+    from memplane.pipeline.identity_gate import describe_store
+
+    mismatch = EmbedderMismatch(store=describe_store(store), configured=identity.describe(),
+                                recorded=theirs.describe() if theirs else f"unreadable {value[:80]!r}")
+    return Check(what, False, _message(mismatch))
 
 
 def configured_spec(config: Any, kind: Kind) -> Any:

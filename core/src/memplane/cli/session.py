@@ -52,12 +52,8 @@ def load_config(args: argparse.Namespace) -> MemoryConfig:
 
 def store_location(store: object) -> str | None:
     """Where a store keeps its data (a file path or a server URI), when its config says."""
-    config = getattr(store, "config", None)
-    for key in ("path", "uri", "url", "host"):
-        value = getattr(config, key, None)
-        if isinstance(value, str) and value:
-            return value
-    return None
+    location = getattr(store, "location", None)
+    return location if isinstance(location, str) and location else None
 
 
 def open_memory(args: argparse.Namespace) -> Memory:

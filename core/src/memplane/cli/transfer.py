@@ -4,8 +4,8 @@ The first line is a header; every other line is one memory with its history and,
 with ``--vectors``, its stored vector::
 
     {"format": "memplane-export", "version": 2, "exported_at": "...",
-     "scope": {"user_id": "alice"}, "embedder": {"provider": "hashing", "model": null,
-     "dimension": 256}, "vectors": false, "count": 2, "sha256": "..."}
+     "scope": {"user_id": "alice"}, "embedder": {"provider": "hashing",
+     "model": "feature-hashing-v1", "dimension": 256}, "vectors": false, "count": 2, "sha256": "..."}
     {"record": {...MemoryRecord...}, "history": [{...HistoryEntry...}], "vector": null}
 
 ``count`` and ``sha256`` (over the record lines) let import detect a file cut at a
@@ -27,7 +27,6 @@ from typing import IO, Any
 from memplane.cli.import_file import (
     FORMAT,
     VERSION,
-    EmbedderIdentity,
     ExportHeader,
     ExportLine,
     ImportReport,
@@ -84,7 +83,7 @@ def export_scope(store: VectorStore, embedder: Embedder, scope: Scope, out: IO[s
         finally:
             bar.close()
         header = ExportHeader(format=FORMAT, version=VERSION, exported_at=utcnow().isoformat(),
-                              scope=dict(scope.items()), embedder=EmbedderIdentity.of(embedder),
+                              scope=dict(scope.items()), embedder=embedder.identity(),
                               vectors=vectors, count=written, sha256=digest.hexdigest())
         out.write(header.model_dump_json() + "\n")
         body.seek(0)

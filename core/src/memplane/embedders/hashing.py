@@ -47,6 +47,10 @@ class HashingEmbedder(Embedder):
     def dimension(self) -> int:
         return int(self.config.dimension)
 
+    @property
+    def model_name(self) -> str:
+        return "feature-hashing-v1"  # words and trigrams; a new scheme gets a new name
+
     def embed(self, texts: Sequence[str], *, purpose: Purpose = "document") -> Vectors:
         if isinstance(texts, str):
             texts = [texts]

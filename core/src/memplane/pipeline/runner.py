@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from memplane.pipeline.effects import Call, Flow, run_async, run_sync
 from memplane.plugins.hooks import PluginManager, ProviderCall
 from memplane.providers.base import Kind, Provider
+
+if TYPE_CHECKING:
+    from memplane.pipeline.identity_gate import EmbedderGate
 
 T = TypeVar("T")
 P = TypeVar("P", bound=Provider)
@@ -31,9 +34,12 @@ ROUTED_METHODS: dict[Kind, tuple[str, ...]] = {
 class CallRunner:
     """Performs :class:`Call` values for one set of providers through the hooks."""
 
-    def __init__(self, providers: Mapping[Kind, Provider | None], plugins: PluginManager) -> None:
+    def __init__(self, providers: Mapping[Kind, Provider | None], plugins: PluginManager,
+                 gate: EmbedderGate | None = None) -> None:
         self.providers = dict(providers)
         self.plugins = plugins
+        #: asked before each call: refuses vector calls a store's embedder record forbids
+        self.gate = gate
         # the legacy memplane_wrap_call wrappers, applied once per method
         self._targets: dict[tuple[str, str], Callable[..., Any]] = {}
         for kind, provider in self.providers.items():
@@ -45,6 +51,8 @@ class CallRunner:
                         kind, name, provider, getattr(provider, name))
 
     def perform(self, call: Call) -> Any:
+        if self.gate is not None:
+            self.gate.before(call)
         target = self._targets[(call.kind, call.method)]
         args, kwargs = call.args, call.kwargs
         return self.plugins.call(ProviderCall(
@@ -52,6 +60,8 @@ class CallRunner:
             invoke=lambda: target(*args, **kwargs)))
 
     async def aperform(self, call: Call) -> Any:
+        if self.gate is not None:
+            await self.gate.abefore(call)
         target = self._targets[(call.kind, "a" + call.method)]
         args, kwargs = call.args, call.kwargs
         if not self.plugins.hooks_calls:  # no plugin would see it: skip the thread hop

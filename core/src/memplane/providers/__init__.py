@@ -11,6 +11,7 @@ from memplane.errors import (
     Conflict,
     DimensionMismatch,
     DuplicateMemory,
+    EmbedderMismatch,
     IdOwnedByAnotherScope,
     MemplaneError,
     ProviderError,
@@ -53,6 +54,7 @@ from memplane.providers.base import (
     Vectors,
     VectorStore,
 )
+from memplane.providers.identity import EMBEDDER_KEY, EmbedderIdentity
 from memplane.providers.store_checks import (
     check_versions,
     history_to_write,
@@ -63,6 +65,7 @@ from memplane.providers.store_checks import (
 
 __all__ = [
     "BASE_CLASSES",
+    "EMBEDDER_KEY",
     "CONTRACT_VERSION",
     "KINDS",
     "LLM",
@@ -76,6 +79,8 @@ __all__ = [
     "Conflict",
     "DimensionMismatch",
     "DuplicateMemory",
+    "EmbedderIdentity",
+    "EmbedderMismatch",
     "Embedded",
     "Embedder",
     "Filter",

@@ -32,6 +32,7 @@ from memplane.models import (
     Usage,
 )
 from memplane.providers import store_checks as checks
+from memplane.providers.identity import EmbedderIdentity
 
 #: The contract version this core speaks. A plugin declares the version it
 #: implements; core refuses to load one that differs.
@@ -64,6 +65,7 @@ class Capability(StrEnum):
     JSON_SCHEMA = "json_schema"
     JSON_MODE = "json_mode"
     QUERY_DOCUMENT = "query_document"
+    STORE_INFO = "store_info"
 
 
 def check_capabilities(owner: str, declared: object) -> frozenset[Capability]:
@@ -240,6 +242,20 @@ class Embedder(Provider[ConfigT]):
     def embed(self, texts: Sequence[str], *, purpose: Purpose = "document") -> Vectors:
         """Embed a batch of texts."""
 
+    @property
+    def model_name(self) -> str | None:
+        """The model whose vectors this embedder makes: the config's ``model`` when it
+        has one. Override it when another setting picks the model, or when the
+        provider has one fixed model (a store records it, see :meth:`identity`)."""
+        model = getattr(self.config, "model", None)
+        return str(model) if model else None
+
+    def identity(self) -> EmbedderIdentity:
+        """Provider, model and dimension: a store records it with its first vectors
+        and memplane refuses an embedder with another identity on that store."""
+        return EmbedderIdentity(provider=self.name or type(self).__name__,
+                                model=self.model_name, dimension=self.dimension)
+
     async def aembed(self, texts: Sequence[str], *, purpose: Purpose = "document") -> Vectors:
         return await asyncio.to_thread(self.embed, texts, purpose=purpose)
 
@@ -266,7 +282,9 @@ class VectorStore(Provider[ConfigT]):
     (or enforces the same rule in its query language) before writing anything.
 
     Capabilities: see :class:`Capability` (``keyword_search``, ``persistent``,
-    ``atomic_apply``, ``concurrent_writers``, ``async_native``, ``vector_read``).
+    ``atomic_apply``, ``concurrent_writers``, ``async_native``, ``vector_read``,
+    ``store_info``: a small key/value record of the store, hooks ``_get_info`` and
+    ``_claim_info``, cleared by ``reset``).
     ``filter_operators`` lists the filter operators and logical nodes it evaluates.
     """
 
@@ -274,6 +292,16 @@ class VectorStore(Provider[ConfigT]):
     filter_operators: ClassVar[frozenset[str]] = frozenset()
     #: the dimension the store was opened with (base class bookkeeping for checks).
     _opened_dimension: int | None = None
+
+    @property
+    def location(self) -> str | None:
+        """Where the store keeps its data (a file path or a server address), when its
+        config says (``path``, ``uri``, ``url`` or ``host``); errors and doctor show it."""
+        for key in ("path", "uri", "url", "host"):
+            value = getattr(self.config, key, None)
+            if isinstance(value, str) and value:
+                return value
+        return None
 
     # --- public API: checks, then the hook ------------------------------------------
     def open(self, dimension: int) -> None:
@@ -357,8 +385,22 @@ class VectorStore(Provider[ConfigT]):
         return self._history(memory_id, scope.require("history"))
 
     def reset(self) -> None:
-        """Remove every record and history entry of every scope."""
+        """Remove every record and history entry of every scope, and the store info
+        (:meth:`get_info`): an empty store takes any embedder."""
         self._reset()
+
+    def get_info(self, key: str) -> str | None:
+        """A value recorded in the store under ``key`` (None when none is). Needs
+        ``store_info``; memplane records the embedder's identity under ``embedder``."""
+        self.require(Capability.STORE_INFO)
+        return self._get_info(checks.check_info_key(key))
+
+    def claim_info(self, key: str, value: str) -> str:
+        """Record ``value`` under ``key`` unless a value is already recorded, and return
+        the recorded value. Of concurrent claims (threads or processes) exactly one
+        value wins and every claimer gets that one back. Needs ``store_info``."""
+        self.require(Capability.STORE_INFO)
+        return self._claim_info(checks.check_info_key(key), checks.check_info_value(value))
 
     # async mirrors ----------------------------------------------------------------
     async def aopen(self, dimension: int) -> None:
@@ -425,6 +467,14 @@ class VectorStore(Provider[ConfigT]):
     async def areset(self) -> None:
         await self._areset()
 
+    async def aget_info(self, key: str) -> str | None:
+        self.require(Capability.STORE_INFO)
+        return await self._aget_info(checks.check_info_key(key))
+
+    async def aclaim_info(self, key: str, value: str) -> str:
+        self.require(Capability.STORE_INFO)
+        return await self._aclaim_info(checks.check_info_key(key), checks.check_info_value(value))
+
     # --- shared checks ----------------------------------------------------------------
     def _checked_batch(self, changes: Sequence[Change]) -> list[Change]:
         batch = list(changes)
@@ -483,6 +533,12 @@ class VectorStore(Provider[ConfigT]):
     @abstractmethod
     def _reset(self) -> None: ...
 
+    def _get_info(self, key: str) -> str | None:
+        raise NotImplementedError  # pragma: no cover - stores declaring store_info override
+
+    def _claim_info(self, key: str, value: str) -> str:
+        raise NotImplementedError  # pragma: no cover - stores declaring store_info override
+
     async def _aopen(self, dimension: int) -> None:
         await asyncio.to_thread(self._open, dimension)
 
@@ -529,6 +585,12 @@ class VectorStore(Provider[ConfigT]):
 
     async def _areset(self) -> None:
         await asyncio.to_thread(self._reset)
+
+    async def _aget_info(self, key: str) -> str | None:
+        return await asyncio.to_thread(self._get_info, key)
+
+    async def _aclaim_info(self, key: str, value: str) -> str:
+        return await asyncio.to_thread(self._claim_info, key, value)
 
 
 # --- Rerankers --------------------------------------------------------------------

@@ -180,6 +180,32 @@ def check_cursor(cursor: object) -> str | None:
     return cursor
 
 
+#: store info is a handful of short entries (the embedder's identity), not a data store.
+MAX_INFO_KEY, MAX_INFO_VALUE = 64, 4096
+
+
+def check_info_key(key: object) -> str:
+    """A store-info key: 1 to 64 characters of ASCII letters, digits, ``_ . -``."""
+    if (not isinstance(key, str) or not 0 < len(key) <= MAX_INFO_KEY or not key.isascii()
+            or not all(c.isalnum() or c in "_.-" for c in key)):
+        raise ValidationError(
+            f"store-info keys are 1 to {MAX_INFO_KEY} ASCII letters, digits, '_', '.' or '-'; "
+            f"got {key!r}"
+        )
+    return key
+
+
+def check_info_value(value: object) -> str:
+    """A store-info value: a string of at most 4096 characters, valid Unicode."""
+    if not isinstance(value, str) or len(value) > MAX_INFO_VALUE:
+        raise ValidationError(f"store-info values are strings of at most {MAX_INFO_VALUE} characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError("store-info values must be valid Unicode (no lone surrogates)") from None
+    return value
+
+
 def check_ids(ids: object) -> list[str]:
     """A list of ids, each a non-empty string, duplicates removed (order kept)."""
     if isinstance(ids, str) or not isinstance(ids, Sequence):

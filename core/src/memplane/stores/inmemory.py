@@ -27,7 +27,8 @@ class InMemoryStore(VectorStore):
     """Reference store kept in Python dicts (not persistent, one process)."""
 
     name: ClassVar[str] = "memory"
-    capabilities: ClassVar[frozenset[str]] = frozenset({"keyword_search", "atomic_apply", "vector_read"})
+    capabilities: ClassVar[frozenset[str]] = frozenset(
+        {"keyword_search", "atomic_apply", "vector_read", "store_info"})
     filter_operators: ClassVar[frozenset[str]] = OPERATORS | {"AND", "OR", "NOT"}
 
     class Config(ProviderConfig):
@@ -42,6 +43,7 @@ class InMemoryStore(VectorStore):
         self._order: dict[str, int] = {}  # insertion sequence, for stable cursors
         self._next_seq = 0
         self._histories: dict[str, list[HistoryEntry]] = {}
+        self._info: dict[str, str] = {}
 
     # --- lifecycle ---------------------------------------------------------------
     def _open(self, dimension: int) -> None:
@@ -58,6 +60,15 @@ class InMemoryStore(VectorStore):
             self._vectors.clear()
             self._order.clear()
             self._histories.clear()
+            self._info.clear()
+
+    def _get_info(self, key: str) -> str | None:
+        with self._lock:
+            return self._info.get(key)
+
+    def _claim_info(self, key: str, value: str) -> str:
+        with self._lock:
+            return self._info.setdefault(key, value)
 
     # --- writes ------------------------------------------------------------------
     def _apply(self, changes: list[Change]) -> None:

@@ -82,7 +82,7 @@ class PgVectorStore(VectorStore):
     Config: ClassVar[type[ProviderConfig]] = PgVectorConfig
     capabilities: ClassVar[frozenset[str]] = frozenset(
         ["keyword_search", "persistent", "atomic_apply", "concurrent_writers", "async_native",
-         "vector_read"]
+         "vector_read", "store_info"]
     )
     filter_operators: ClassVar[frozenset[str]] = frozenset(
         ["eq", "ne", "in", "nin", "gt", "gte", "lt", "lte", "contains", "exists",
@@ -550,6 +550,31 @@ class PgVectorStore(VectorStore):
     async def _areset(self) -> None:
         await self._arun(self._reset_plan())
 
+    # --- store info: rows of the meta table, keys prefixed "info:" ------------------------------
+    def _get_info(self, key: str) -> str | None:
+        return self._run(self._get_info_plan(key))
+
+    def _claim_info(self, key: str, value: str) -> str:
+        return self._run(self._claim_info_plan(key, value))
+
+    async def _aget_info(self, key: str) -> str | None:
+        return await self._arun(self._get_info_plan(key))
+
+    async def _aclaim_info(self, key: str, value: str) -> str:
+        return await self._arun(self._claim_info_plan(key, value))
+
+    def _get_info_plan(self, key: str) -> Plan[str | None]:
+        rows = yield Step(f"SELECT value FROM {self._s}.meta WHERE key = %s", ["info:" + key])
+        return str(rows[0][0]) if rows else None
+
+    def _claim_info_plan(self, key: str, value: str) -> Plan[str]:
+        # a racing claimer's INSERT waits for the first one's commit, then does nothing;
+        # the SELECT (a new snapshot under READ COMMITTED) reads the winner's value
+        yield Step(f"INSERT INTO {self._s}.meta (key, value) VALUES (%s, %s) "
+                   f"ON CONFLICT (key) DO NOTHING", ["info:" + key, value])
+        rows = yield Step(f"SELECT value FROM {self._s}.meta WHERE key = %s", ["info:" + key])
+        return str(rows[0][0])
+
     # --- plans ------------------------------------------------------------------------------------
     def _filters(self, filters: Filter | Mapping[str, Any] | None) -> Filter | None:
         node = parse_filter(filters)
@@ -734,3 +759,4 @@ class PgVectorStore(VectorStore):
     def _reset_plan(self) -> Plan[None]:
         # TRUNCATE is not filtered by row-level security: the role needs the privilege
         yield Step(f"TRUNCATE {self._s}.memories, {self._s}.history")
+        yield Step(f"DELETE FROM {self._s}.meta WHERE key LIKE %s", ["info:%"])  # with its vectors

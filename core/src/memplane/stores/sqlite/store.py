@@ -109,7 +109,8 @@ class SQLiteStore(VectorStore[SQLiteStoreConfig]):
     name: ClassVar[str] = "sqlite"
     Config: ClassVar[type[ProviderConfig]] = SQLiteStoreConfig
     capabilities: ClassVar[frozenset[str]] = frozenset(
-        ["keyword_search", "persistent", "atomic_apply", "concurrent_writers", "vector_read"]
+        ["keyword_search", "persistent", "atomic_apply", "concurrent_writers", "vector_read",
+         "store_info"]
     )
     filter_operators: ClassVar[frozenset[str]] = frozenset(
         ["eq", "ne", "in", "nin", "gt", "gte", "lt", "lte", "contains", "exists",
@@ -146,6 +147,10 @@ class SQLiteStore(VectorStore[SQLiteStoreConfig]):
     @property
     def path(self) -> str:
         return self._db.path
+
+    @property
+    def location(self) -> str:
+        return self.path
 
     def _setup(self, conn: sqlite3.Connection) -> None:
         conn.create_function(FALLBACK_FUNCTION, 7, self._fallback.evaluate)
@@ -194,7 +199,22 @@ class SQLiteStore(VectorStore[SQLiteStoreConfig]):
     def _reset(self) -> None:
         with self._db.write() as (conn, _generation):
             reset_all(conn)
+            conn.execute("DELETE FROM meta WHERE key LIKE 'info:%'")  # with the vectors it described
         self._cache.clear()
+
+    # --- store info: rows of the meta table, keys prefixed "info:" -------------------------
+    def _get_info(self, key: str) -> str | None:
+        with self._db.read() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = ?", ("info:" + key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def _claim_info(self, key: str, value: str) -> str:
+        # inside BEGIN IMMEDIATE: of racing processes the first insert wins, the others
+        # read its value back
+        with self._db.write() as (conn, _generation):
+            conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", ("info:" + key, value))
+            row = conn.execute("SELECT value FROM meta WHERE key = ?", ("info:" + key,)).fetchone()
+        return str(row[0])
 
     # --- reads ----------------------------------------------------------------------------------
     def _where(self, scope: Scope, filters: Filter | None, include_deleted: bool,
