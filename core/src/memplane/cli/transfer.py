@@ -39,7 +39,8 @@ from memplane.cli.progress import progress
 from memplane.cli.session import open_memory, scope_kwargs, scope_of
 from memplane.errors import UnsupportedCapability, ValidationError
 from memplane.models import Scope, utcnow
-from memplane.providers.base import Embedder, VectorStore
+from memplane.providers.base import Capability, Embedder, VectorStore
+from memplane.providers.identity import EMBEDDER_KEY, EmbedderIdentity
 
 __all__ = ["ExportHeader", "ExportLine", "ImportReport", "export_scope", "import_entries", "read_export"]
 
@@ -83,13 +84,25 @@ def export_scope(store: VectorStore, embedder: Embedder, scope: Scope, out: IO[s
         finally:
             bar.close()
         header = ExportHeader(format=FORMAT, version=VERSION, exported_at=utcnow().isoformat(),
-                              scope=dict(scope.items()), embedder=embedder.identity(),
+                              scope=dict(scope.items()), embedder=vectors_identity(store, embedder),
                               vectors=vectors, count=written, sha256=digest.hexdigest())
         out.write(header.model_dump_json() + "\n")
         body.seek(0)
         for chunk in iter(lambda: body.read(1 << 16), ""):
             out.write(chunk)
     return written
+
+
+def vectors_identity(store: VectorStore, embedder: Embedder) -> EmbedderIdentity | None:
+    """Who made the stored vectors: the identity the store records (an export from a
+    store opened with another embedder must not label its vectors as the new one's,
+    or import would reuse them), else the configured embedder; None when the record
+    is unreadable (import then embeds again)."""
+    if store.has(Capability.STORE_INFO):
+        value = store.get_info(EMBEDDER_KEY)
+        if value is not None:
+            return EmbedderIdentity.decode(value)
+    return embedder.identity()
 
 
 # --- the subcommands ---------------------------------------------------------------
