@@ -9,9 +9,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from memplane.cli.output import print_json, print_lines, table
+from memplane.errors import EmbedderMismatch
 from memplane.plugins.hooks import HOOK_GROUP
 from memplane.plugins.registry import list_providers, load_provider_class
-from memplane.errors import EmbedderMismatch
 from memplane.providers.base import KINDS, Capability, Embedder, Kind, VectorStore
 from memplane.providers.identity import EMBEDDER_KEY, EmbedderIdentity
 

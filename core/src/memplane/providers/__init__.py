@@ -65,8 +65,8 @@ from memplane.providers.store_checks import (
 
 __all__ = [
     "BASE_CLASSES",
-    "EMBEDDER_KEY",
     "CONTRACT_VERSION",
+    "EMBEDDER_KEY",
     "KINDS",
     "LLM",
     "LOGICAL",
@@ -79,10 +79,10 @@ __all__ = [
     "Conflict",
     "DimensionMismatch",
     "DuplicateMemory",
-    "EmbedderIdentity",
-    "EmbedderMismatch",
     "Embedded",
     "Embedder",
+    "EmbedderIdentity",
+    "EmbedderMismatch",
     "Filter",
     "HistoryEntry",
     "HistoryEvent",
