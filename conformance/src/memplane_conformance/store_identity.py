@@ -28,6 +28,7 @@ from memplane.memory import Memory
 from memplane.providers.base import Purpose, Vectors, VectorStore
 from memplane.providers.identity import EMBEDDER_KEY, EmbedderIdentity
 from memplane_conformance.contract import skip_unless_capable
+from memplane_conformance.data import DIM
 
 #: vector size of the identity tests (both embedders make vectors of this size).
 IDENTITY_DIM = 64
@@ -85,7 +86,7 @@ class StoreIdentityContract:
         assert store.get_info("conformance.key") == first
         assert store.get_info("conformance.other") is None
         if store.has("persistent"):
-            again = memplane_reopen(store)
+            again = _reopened(store, memplane_reopen)
             try:
                 assert again.get_info("conformance.key") == first
             finally:
@@ -130,7 +131,8 @@ class StoreIdentityContract:
         winner: do both inside one transaction or under the store's write lock.
         """
         skip_unless_capable(store, "store_info")
-        stores = [memplane_reopen(store) if store.has("persistent") else store for _ in range(6)]
+        stores = [_reopened(store, memplane_reopen) if store.has("persistent") else store
+                  for _ in range(6)]
         results: list[str] = []
         errors: list[BaseException] = []
         start = threading.Barrier(len(stores))
@@ -214,6 +216,13 @@ class StoreIdentityContract:
             assert [r.text for r in other.get_all(user_id=USER).records] == [added.text]
             assert other.get(added.id, user_id=USER).text == added.text
             assert len(other.history(added.id, user_id=USER)) == 1
+
+
+def _reopened(store: VectorStore, reopen: Callable[[VectorStore], VectorStore]) -> VectorStore:
+    """Another instance on the fixture store's data, opened as the fixture's is."""
+    again = reopen(store)
+    again.open(DIM)
+    return again
 
 
 def _claiming_worker(where: tuple[str, str], config: dict[str, Any], variant: int,

@@ -57,6 +57,19 @@ _CURSOR_PREFIX = "id:"
 SCOPE_ID_MAX_BYTES = 16384
 
 
+#: collection property names of the store info (``VectorStore.get_info``).
+INFO_PREFIX = "memplane.info."
+_CLAIM_LOCKS: dict[tuple[str, str], threading.Lock] = {}
+_CLAIM_LOCKS_GUARD = threading.Lock()
+
+
+def _claim_lock(uri: str, collection: str) -> threading.Lock:
+    """One lock per collection for the whole process: several store instances on one
+    Milvus Lite file (one process per file) must not interleave their claims."""
+    with _CLAIM_LOCKS_GUARD:
+        return _CLAIM_LOCKS.setdefault((uri, collection), threading.Lock())
+
+
 class MilvusVectorStore(VectorStore[MilvusConfig]):
     """Memory records in one Milvus collection, history in each record's row.
 
@@ -83,6 +96,10 @@ class MilvusVectorStore(VectorStore[MilvusConfig]):
             caps.add("keyword_search")
         if not self.config.is_lite:
             caps.add("concurrent_writers")
+        else:
+            # collection properties have no insert-if-absent: the claim is atomic only
+            # under this process's lock, i.e. on Milvus Lite (one process per file)
+            caps.add("store_info")
         self.capabilities = frozenset(caps)  # type: ignore[misc]
         self._client: Any = None
         self._dimension: int | None = None
@@ -281,6 +298,23 @@ class MilvusVectorStore(VectorStore[MilvusConfig]):
             self._create(self._dimension)
             self._call(self._client.load_collection, self.config.collection)
             self._flusher.pending = 0
+
+    # --- store info: collection properties "memplane.info.<key>" (Milvus Lite) ---------
+    def _get_info(self, key: str) -> str | None:
+        self._require_open()
+        info = self._call(self._client.describe_collection, self.config.collection)
+        value = (info.get("properties") or {}).get(INFO_PREFIX + key)
+        return None if value is None else str(value)
+
+    def _claim_info(self, key: str, value: str) -> str:
+        with _claim_lock(self.config.uri, self.config.collection):
+            stored = self._get_info(key)
+            if stored is None:
+                self._call(self._client.alter_collection_properties, self.config.collection,
+                           properties={INFO_PREFIX + key: value})
+                stored = self._get_info(key)
+        assert stored is not None
+        return stored  # reset drops the collection, and its properties with it
 
     # --- reads --------------------------------------------------------------------
     def _get(self, ids: list[str], scope: Scope, include_deleted: bool) -> list[MemoryRecord]:
