@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -44,3 +45,29 @@ def test_deleted_and_expired_hints_name_flags(config: Path, capsys: pytest.Captu
 def test_rerank_without_reranker_names_the_config(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
     status, _, err = run(capsys, config, "search", "tea", "--user", "u", "--rerank")
     assert status == 2 and "reranker: llm" in err and "reranker=" not in err and "Memory" not in err
+
+
+#: a Python keyword argument or call in advice (``include_deleted=True``, ``search(x=...)``,
+#: ``errors='replace'``); config keys and KEY=VALUE placeholders are not lowercase words
+PYTHON_ADVICE = re.compile(r"\b[a-z_]+=(True|False|None|'|\s|,|\)|$)|\b[a-z_]+\([a-z_]+=")
+
+
+def test_no_cli_error_gives_python_advice(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = run(capsys, config, "--json", "add", "--user", "u", "--no-infer", "I like tea")
+    memory_id = json.loads(out)["events"][0]["id"]
+    run(capsys, config, "delete", memory_id, "--user", "u")
+    cases = [
+        ["add", "--user", "u", "--no-infer", "tea \udcff"],  # a non-UTF-8 byte in argv
+        ["search", "tea"],
+        ["get", memory_id, "--user", "u"],
+        ["update", memory_id, "coffee", "--user", "u"],
+        ["search", "tea", "--user", "u", "--rerank"],
+        ["add", "--user", "u", "--no-infer", "x" * 200_001],
+        ["list", "--user", "u", "--filter", '{"a": {"between": 1}}'],
+    ]
+    for args in cases:
+        status, _, err = run(capsys, config, *args)
+        assert status == 2 and err.startswith("error: "), (args, err)
+        assert not PYTHON_ADVICE.search(err), (args, err)
+    status, _, err = run(capsys, config, "add", "--user", "u", "--no-infer", "tea \udcff")
+    assert "not UTF-8" in err and "errors=" not in err

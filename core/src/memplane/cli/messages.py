@@ -18,6 +18,10 @@ REWRITES: tuple[tuple[str, str], ...] = (
      "MEMPLANE_RERANKER=llm"),
     ("call search(hybrid=False)", "set `search: {hybrid: false}` in the config file (or MEMPLANE_SEARCH__HYBRID=false)"),
     ("(pipeline.max_message_chars)", "(pipeline.max_message_chars in the config file)"),
+    # a lone surrogate on the command line is a byte that was not UTF-8 (Python keeps it
+    # as U+DC80..U+DCFF): the Python advice to decode with errors='replace' does not apply
+    ("decode the input with errors='replace'",
+     "the command line held bytes that are not UTF-8: pass the text in UTF-8"),
 )
 
 
