@@ -283,3 +283,11 @@ def test_cli_refuses_then_export_and_import_move_the_store(tmp_path: Path, site:
     doctor = run(site, fresh, "doctor")
     assert "conformance_other_hashing:salted-feature-hashing (64 dimensions) (matches" in doctor.stdout
     assert str(tmp_path / "new.db") in doctor.stdout
+
+
+def test_store_location_is_absolute_for_a_relative_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # doctor and the mismatch error print it; "./memories.db" says nothing once you cd
+    monkeypatch.chdir(tmp_path)
+    with SQLiteStore({"path": "./memories.db"}) as store:
+        assert store.location == str((tmp_path / "memories.db").resolve())
+    assert SQLiteStore({"path": ":memory:"}).location == ":memory:"

@@ -150,7 +150,8 @@ class SQLiteStore(VectorStore[SQLiteStoreConfig]):
 
     @property
     def location(self) -> str:
-        return self.path
+        """The file's absolute path (a relative one depends on where the command ran)."""
+        return self.path if self.path == MEMORY else str(Path(self.path).resolve())
 
     def _setup(self, conn: sqlite3.Connection) -> None:
         conn.create_function(FALLBACK_FUNCTION, 7, self._fallback.evaluate)
