@@ -10,7 +10,8 @@ per round, since a store takes one change per id and apply. On a store with
 ``atomic_apply`` every record is created in ONE apply (nothing is written if it
 fails); on other stores batch by batch. A failure after something was written
 raises :class:`~memplane.errors.IncompleteOperation` (the same import resumes: ids
-already present are skipped). A record whose text its target scope already holds
+already present are skipped, and a record whose stored history is a strict prefix of
+the file's, as a run killed between rounds leaves it, gets the rest). A record whose text its target scope already holds
 live under another id is skipped (the store refuses duplicates with
 :class:`~memplane.errors.DuplicateMemory`).
 
@@ -216,16 +217,33 @@ class ImportReport(BaseModel):
     reembedded: int = 0
 
 
-def _present(store: VectorStore, entries: Sequence[ExportLine]) -> set[str]:
-    """Ids of ``entries`` already in their scope in the store."""
+def _present(store: VectorStore, entries: Sequence[ExportLine]) -> dict[str, int]:
+    """Ids of ``entries`` already in their scope in the store, with their version."""
     by_scope: dict[Scope, list[str]] = {}
     for entry in entries:
         by_scope.setdefault(entry.record.scope, []).append(entry.record.id)
-    found: set[str] = set()
+    found: dict[str, int] = {}
     for scope, ids in by_scope.items():
         for start in range(0, len(ids), BATCH):
-            found.update(r.id for r in store.get(ids[start:start + BATCH], scope, include_deleted=True))
+            found.update((r.id, r.version)
+                         for r in store.get(ids[start:start + BATCH], scope, include_deleted=True))
     return found
+
+
+def _unfinished(store: VectorStore, entries: Sequence[ExportLine],
+                present: dict[str, int]) -> list[tuple[ExportLine, int]]:
+    """Present entries an earlier run of this import stopped writing (killed between
+    history rounds): the stored history is a strict prefix of the file's, by entry id.
+    Returned with their stored version, from which the rounds go on."""
+    out = []
+    for entry in entries:
+        version = present.get(entry.record.id)
+        if version is None or version >= len(entry.history):
+            continue
+        stored = [h.id for h in store.history(entry.record.id, entry.record.scope)]
+        if stored == [h.id for h in entry.history[:version]]:
+            out.append((entry, version))
+    return out
 
 
 def _vectors(entries: Sequence[ExportLine], embedder: Embedder, reuse: bool,
@@ -257,11 +275,15 @@ def _rounds(pairs: Sequence[tuple[ExportLine, list[float]]]) -> list[list[Change
     entry; round k appends history entry k as a change of version k to k + 1."""
     rounds = [[Change(record=e.record.model_copy(update={"version": 1}), vector=v,
                       history=e.history[0] if e.history else None) for e, v in pairs]]
-    for k in range(1, max((len(e.history) for e, _ in pairs), default=0)):
-        rounds.append([Change(record=e.record.model_copy(update={"version": k + 1}),
-                              history=e.history[k], expected_version=k)
-                       for e, _ in pairs if len(e.history) > k])
-    return rounds
+    return rounds + _history_rounds([(e, 1) for e, _ in pairs])
+
+
+def _history_rounds(items: Sequence[tuple[ExportLine, int]]) -> list[list[Change]]:
+    """Round k appends history entry k to each record stored at version k or less."""
+    return [changes for k in range(1, max((len(e.history) for e, _ in items), default=0))
+            if (changes := [Change(record=e.record.model_copy(update={"version": k + 1}),
+                                   history=e.history[k], expected_version=k)
+                            for e, start in items if start <= k < len(e.history)])]
 
 
 def _write(store: VectorStore, pairs: list[tuple[ExportLine, list[float]]],
@@ -286,7 +308,7 @@ def _write(store: VectorStore, pairs: list[tuple[ExportLine, list[float]]],
         raise IncompleteOperation(
             f"import stopped while writing history ({type(exc).__name__}: {exc}); "
             f"{report.imported + written} memories are written but some lack later history "
-            "entries",
+            "entries: run the same import again to complete them",
             done=report.imported + written,
         ) from exc
     return written
@@ -312,11 +334,16 @@ def import_entries(store: VectorStore, embedder: Embedder, header: ExportHeader,
     report = ImportReport()
     present = _present(store, entries)
     fresh = [e for e in entries if e.record.id not in present]
-    report.skipped_existing = len(entries) - len(fresh)
+    # a run killed between history rounds left these short of their history: go on
+    unfinished = _unfinished(store, entries, present)
+    for changes in _history_rounds(unfinished):
+        store.apply(changes)
+    report.imported = len(unfinished)
+    report.skipped_existing = len(entries) - len(fresh) - len(unfinished)
     vectors = _vectors(fresh, embedder, reuse, report, show_progress)
     pairs = list(zip(fresh, vectors, strict=True))
     if store.has("atomic_apply"):
-        report.imported = _write(store, pairs, report)
+        report.imported += _write(store, pairs, report)
         return report
     for start in range(0, len(pairs), BATCH):
         batch = pairs[start:start + BATCH]
