@@ -21,6 +21,7 @@ from typing import ClassVar
 from memplane.errors import MemplaneError
 from memplane.providers.base import Embedder
 from memplane_conformance.contract import ContractBase
+from memplane_conformance.store_identity import EmbedderIdentityContract
 
 TEXTS = [
     "The user prefers green tea in the morning.",
@@ -49,7 +50,7 @@ def _check_vectors(embedder: Embedder, vectors: object, texts: list[str]) -> lis
     return out
 
 
-class EmbedderContract(ContractBase):
+class EmbedderContract(EmbedderIdentityContract, ContractBase):
     """The embedder contract. Needs the ``embedder`` fixture."""
 
     _memplane_suite_class: ClassVar[bool] = True

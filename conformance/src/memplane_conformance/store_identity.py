@@ -25,7 +25,7 @@ from memplane.embedders.hashing import HashingEmbedder
 from memplane.errors import EmbedderMismatch, UnsupportedCapability, ValidationError
 from memplane.llms.rules import RulesLLM
 from memplane.memory import Memory
-from memplane.providers.base import Purpose, Vectors, VectorStore
+from memplane.providers.base import Embedder, Purpose, Vectors, VectorStore
 from memplane.providers.identity import EMBEDDER_KEY, EmbedderIdentity
 from memplane_conformance.contract import skip_unless_capable
 from memplane_conformance.data import DIM
@@ -216,6 +216,27 @@ class StoreIdentityContract:
             assert [r.text for r in other.get_all(user_id=USER).records] == [added.text]
             assert other.get(added.id, user_id=USER).text == added.text
             assert len(other.history(added.id, user_id=USER)) == 1
+
+
+class EmbedderIdentityContract:
+    """The identity a store records for an embedder; include by inheritance
+    (EmbedderContract does). Uses the ``embedder`` fixture."""
+
+    def test_identity_names_provider_model_and_dimension(self, embedder: Embedder) -> None:
+        """``identity()`` is the registered name, the model and ``dimension``, and the
+        same for another instance built from the same config (so a store written
+        yesterday still accepts today's process).
+
+        Troubleshooting: override ``model_name`` when the model is fixed or chosen by
+        something other than a ``model`` config field; never return a value that
+        differs between machines or runs (a download path, a timestamp).
+        """
+        identity = embedder.identity()
+        assert identity.provider == (embedder.name or type(embedder).__name__)
+        assert identity.dimension == embedder.dimension
+        assert identity.model is None or (isinstance(identity.model, str) and identity.model)
+        assert type(embedder)(embedder.config).identity() == identity
+        assert EmbedderIdentity.decode(identity.encode()) == identity
 
 
 def _reopened(store: VectorStore, reopen: Callable[[VectorStore], VectorStore]) -> VectorStore:
