@@ -11,8 +11,8 @@ per round, since a store takes one change per id and apply. On a store with
 fails); on other stores batch by batch. A failure after something was written
 raises :class:`~memplane.errors.IncompleteOperation` (the same import resumes: ids
 already present are skipped, and a record whose stored history is a strict prefix of
-the file's, as a run killed between rounds leaves it, gets the rest). A record whose text its target scope already holds
-live under another id is skipped (the store refuses duplicates with
+the file's, as a run killed between rounds leaves it, gets the rest). A record whose
+text its target scope already holds live under another id is skipped (the store refuses duplicates with
 :class:`~memplane.errors.DuplicateMemory`).
 
 Scopes: records are imported into the target scope (``--user``/``--agent``/``--run``,
