@@ -291,3 +291,27 @@ def test_store_location_is_absolute_for_a_relative_path(tmp_path: Path, monkeypa
     with SQLiteStore({"path": "./memories.db"}) as store:
         assert store.location == str((tmp_path / "memories.db").resolve())
     assert SQLiteStore({"path": ":memory:"}).location == ":memory:"
+
+
+def test_refused_before_any_embedding_or_llm_call(tmp_path: Path) -> None:
+    """A refused add spends nothing: the first embed call is refused, before the LLM."""
+    db = tmp_path / "m.db"
+    with memory(db, hashing()) as m:
+        m.add("I live in Lisbon", user_id=USER, infer=False)
+    embedder, llm = CountingEmbedder({"dimension": DIM}), ScriptedLLM()
+    with Memory(llm=llm, embedder=embedder, vector_store=SQLiteStore({"path": str(db)})) as m:
+        with pytest.raises(EmbedderMismatch):
+            m.add("I moved to Porto", user_id=USER)
+        with pytest.raises(EmbedderMismatch):
+            m.search("Porto", user_id=USER)
+    assert embedder.calls == 0 and llm.requests == []
+
+
+class CountingEmbedder(OtherHashingEmbedder):
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.calls = 0
+
+    def embed(self, texts, *, purpose="document"):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        return super().embed(texts, purpose=purpose)

@@ -28,9 +28,10 @@ def describe_store(store: VectorStore) -> str:
 
 
 class EmbedderGate:
-    """Checks the store's recorded embedder before vector searches and writes.
+    """Checks the store's recorded embedder before embedding, vector searches and
+    vector writes.
 
-    A search needs a match only once per gate (the recorded identity never changes
+    Embedding and searching need a match only once per gate (the recorded identity never changes
     short of a reset); a vector write reads the record every time and, if the store
     has none yet, claims it for our embedder first, so the identity is in place
     before the first vector lands and of two racing writers exactly one wins.
@@ -52,7 +53,13 @@ class EmbedderGate:
         return self._mine
 
     def _need(self, call: Call) -> Need | None:
-        if call.kind != "vector_stores" or not self.enabled:
+        if not self.enabled:
+            return None
+        if call.kind == "embedders":
+            # embedding for a refused store is wasted (a re-embedding import, an add's
+            # LLM call after it): refuse at the first embed
+            return "search" if call.method == "embed" and not self._matched else None
+        if call.kind != "vector_stores":
             return None
         if call.method == "reset":
             self._matched = False  # an empty store takes any embedder again
