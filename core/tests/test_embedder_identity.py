@@ -23,7 +23,7 @@ import yaml
 from memplane.async_memory import AsyncMemory
 from memplane.cli.providers import _recorded_embedder
 from memplane.embedders.hashing import HashingEmbedder
-from memplane.errors import EmbedderMismatch, MemplaneError
+from memplane.errors import DimensionMismatch, EmbedderMismatch, MemplaneError
 from memplane.llms.scripted import ScriptedLLM
 from memplane.memory import Memory
 from memplane.providers.identity import EMBEDDER_KEY, EmbedderIdentity
@@ -315,3 +315,14 @@ class CountingEmbedder(OtherHashingEmbedder):
     def embed(self, texts, *, purpose="document"):  # type: ignore[no-untyped-def]
         self.calls += 1
         return super().embed(texts, purpose=purpose)
+
+
+def test_a_dimension_mismatch_names_the_recorded_embedder(tmp_path: Path) -> None:
+    # the way out (export with the old embedder) needs to know which one that was
+    db = tmp_path / "m.db"
+    with memory(db, hashing()) as m:
+        m.add("I live in Lisbon", user_id=USER, infer=False)
+    with pytest.raises(DimensionMismatch) as caught:
+        memory(db, HashingEmbedder({"dimension": DIM * 2}))
+    assert caught.value.recorded == "hashing:feature-hashing-v1 (64 dimensions)"
+    assert "`memplane export` with the embedder the store was built with (hashing:" in str(caught.value)

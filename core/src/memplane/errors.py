@@ -20,14 +20,19 @@ class ConfigurationError(MemplaneError, ValueError):
 class DimensionMismatch(ConfigurationError):
     """The embedder's vector size differs from the one the store was created with."""
 
-    def __init__(self, *, store: str, store_dimension: int, embedder_dimension: int) -> None:
+    def __init__(self, *, store: str, store_dimension: int, embedder_dimension: int,
+                 recorded: str | None = None) -> None:
         self.store_dimension = store_dimension
         self.embedder_dimension = embedder_dimension
+        #: the embedder the store records for its vectors, when it records one
+        self.recorded = recorded
+        built = f"the embedder the store was built with ({recorded})" if recorded else (
+            "the embedder the store was built with")
         super().__init__(
             f"vector store {store!r} holds {store_dimension}-dimensional vectors but the "
-            f"embedder produces {embedder_dimension}: use the embedder the store was built "
-            f"with, or point the store at a new location (and re-import with "
-            f"`memplane export` / `memplane import`)"
+            f"embedder produces {embedder_dimension}: use {built}, or point the store at a "
+            f"new location (and move the memories: `memplane export` with {built} "
+            f"configured, then `memplane import` with the new one)"
         )
 
 

@@ -21,6 +21,7 @@ from memplane.errors import ConfigurationError, DimensionMismatch, ValidationErr
 from memplane.filters import Filter
 from memplane.models import Change, HistoryEntry, MemoryRecord, Page, Scope, SearchHit
 from memplane.providers.base import ProviderConfig, VectorStore
+from memplane.providers.identity import EmbedderIdentity
 from memplane.stores.sqlite import fts
 from memplane.stores.sqlite.ann import AnnManager, AnnSettings
 from memplane.stores.sqlite.codec import query_vector, record_from_row
@@ -163,9 +164,12 @@ class SQLiteStore(VectorStore[SQLiteStoreConfig]):
             if stored is not None and stored != dimension:
                 has_vectors = conn.execute("SELECT 1 FROM vectors LIMIT 1").fetchone()
                 if has_vectors:
+                    row = conn.execute("SELECT value FROM meta WHERE key = 'info:embedder'").fetchone()
+                    recorded = EmbedderIdentity.decode(row[0]) if row else None
                     raise DimensionMismatch(
                         store=f"sqlite:{self.path}", store_dimension=stored,
                         embedder_dimension=dimension,
+                        recorded=recorded.describe() if recorded else None,
                     )
             conn.execute(
                 "INSERT INTO meta (key, value) VALUES ('dimension', ?) "
