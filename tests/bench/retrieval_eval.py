@@ -21,8 +21,10 @@ milliseconds. ``--check`` also runs ``Memory.search`` end to end for the default
 vector-only configurations and asserts the same rankings, so the shortcut cannot
 drift from the product.
 
-Embeddings (all-MiniLM-L6-v2) are cached in ``.bench-cache/`` (ignored by git), so
-only the first run embeds.
+Embeddings are cached in ``.bench-cache/`` (ignored by git, one file family per
+embedder), so only the first run embeds. ``--embedder`` picks the model: ``minilm_onnx``
+(the default embedder of memplane, all-MiniLM-L6-v2 int8 ONNX) or
+``sentence_transformers`` (the same model on torch, used before that default).
 
     python -m tests.bench.retrieval_eval                  # every set, both halves
     python -m tests.bench.retrieval_eval --sets assist --variants default,vector
@@ -117,15 +119,30 @@ def load_generated(name: str) -> list[EvalSet]:
 # --- embeddings, cached on disk ----------------------------------------------------------
 
 
-class EmbeddingCache:
-    """text -> all-MiniLM-L6-v2 vector, persisted in ``.bench-cache/``."""
+EMBEDDERS = {"minilm_onnx": "onnx", "sentence_transformers": "minilm"}  # name -> cache file prefix
 
-    def __init__(self) -> None:
+
+def make_embedder(name: str) -> Any:
+    if name == "minilm_onnx":
+        from memplane_minilm_onnx.embedder import MiniLMOnnxEmbedder
+
+        return MiniLMOnnxEmbedder(threads=max(1, min(2, os.cpu_count() or 1)))
+    from tests.bench.memplane_side import sentence_embedder
+
+    return sentence_embedder()
+
+
+class EmbeddingCache:
+    """text -> vector of one embedder, persisted in ``.bench-cache/``."""
+
+    def __init__(self, embedder: str = "minilm_onnx") -> None:
         CACHE.mkdir(exist_ok=True)
         (CACHE / ".gitignore").write_text("*\n")
-        self.path = CACHE / f"minilm-{os.getpid()}.npz"
+        self.embedder_name = embedder
+        prefix = EMBEDDERS[embedder]
+        self.path = CACHE / f"{prefix}-{os.getpid()}.npz"
         self.vectors: dict[str, np.ndarray] = {}
-        for path in sorted(CACHE.glob("minilm*.npz")):  # every run's file: runs may overlap
+        for path in sorted(CACHE.glob(f"{prefix}-*.npz")):  # every run's file: runs may overlap
             data = np.load(path)
             self.vectors.update(zip(data["keys"].tolist(), data["vectors"], strict=True))
         self._embedder: Any = None
@@ -140,9 +157,7 @@ class EmbeddingCache:
         if not missing:
             return
         if self._embedder is None:
-            from tests.bench.memplane_side import sentence_embedder
-
-            self._embedder = sentence_embedder()
+            self._embedder = make_embedder(self.embedder_name)
         print(f"embedding {len(missing)} texts", file=sys.stderr)
         for i in range(0, len(missing), 256):
             batch = missing[i : i + 256]
@@ -366,8 +381,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
     parser.add_argument("--dump", default=None, help="pickle the candidate lists here (for sweeps)")
     parser.add_argument("--load", default=None, help="read candidate lists from a --dump file")
+    parser.add_argument("--embedder", default="minilm_onnx", choices=sorted(EMBEDDERS),
+                        help="which model embeds turns and questions (cached per model)")
     args = parser.parse_args(argv)
-    cache = EmbeddingCache()
+    cache = EmbeddingCache(args.embedder)
     sets: list[EvalSet] = []
     for name in [] if args.load else args.sets.split(","):
         sets += load_locomo(locomo_data.data_path(args.data)) if name == "locomo" else load_generated(name)

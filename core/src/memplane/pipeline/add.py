@@ -66,6 +66,14 @@ SOURCE_ROLES = ("user", "assistant")
 P = TypeVar("P")
 
 
+@dataclass(frozen=True)
+class MessageFields:
+    """One message's metadata and observed_at, already merged over the call's."""
+
+    metadata: dict[str, Any]
+    observed_at: datetime | None
+
+
 @dataclass
 class AddRequest:
     messages: list[ChatMessage]
@@ -80,6 +88,22 @@ class AddRequest:
     llm_name: str = "llm"
     #: whether the LLM receives the schema natively (it then costs prompt tokens).
     schema_in_request: bool = True
+    #: per message (aligned with ``messages``; empty: the call's for every message)
+    fields: list[MessageFields] = field(default_factory=list)
+
+    def fields_for(self, sources: Sequence[ChatMessage]) -> MessageFields:
+        """The fields of a memory made from ``sources``: their metadata merged in
+        message order over the call's (a later message wins a key), and the newest
+        of their observed_at (the call's when none has one)."""
+        by_message = {id(m): f for m, f in zip(self.messages, self.fields, strict=False)}
+        own = [by_message[id(m)] for m in sources if id(m) in by_message]
+        if not own:
+            return MessageFields(dict(self.metadata), self.observed_at)
+        metadata: dict[str, Any] = dict(self.metadata)
+        for f in own:
+            metadata.update(f.metadata)
+        times = [f.observed_at for f in own if f.observed_at is not None]
+        return MessageFields(metadata, max(times) if times else self.observed_at)
 
 
 @dataclass
@@ -313,13 +337,14 @@ def _provenance(sources: Sequence[ChatMessage]) -> list[Provenance]:
 
 
 def _new_record(req: AddRequest, text: str, sources: Sequence[ChatMessage], attributed_to: str | None) -> MemoryRecord:
+    fields = req.fields_for(sources)
     return MemoryRecord(
         text=text,
         scope=req.scope,
-        metadata=dict(req.metadata),
+        metadata=fields.metadata,
         created_at=req.now,
         updated_at=req.now,
-        observed_at=req.observed_at,
+        observed_at=fields.observed_at,
         expires_at=req.expires_at,
         source=_provenance(sources),
         attributed_to=attributed_to,
@@ -330,7 +355,7 @@ def _store_verbatim(req: AddRequest, sources: list[ChatMessage], state: _State) 
     """infer=False: one memory per message, exactly as given, no LLM call."""
     seen: set[str] = set()
     unique = []
-    for message in sources:  # one memory per distinct text: the store keeps hashes unique
+    for message in sources:  # one memory per distinct text (the first one's fields): hashes are unique
         if text_hash(message.content) not in seen:
             seen.add(text_hash(message.content))
             unique.append(message)
@@ -401,12 +426,13 @@ def _apply_plan(
         assert target is not None
         if step.event == "UPDATE":
             assert step.text is not None
+            fields = req.fields_for(sources)
             updated = target.model_copy(update={
                 "text": step.text,
                 "hash": text_hash(step.text),
                 "updated_at": req.now,
-                "metadata": {**target.metadata, **req.metadata},
-                "observed_at": req.observed_at or target.observed_at,
+                "metadata": {**target.metadata, **fields.metadata},
+                "observed_at": fields.observed_at or target.observed_at,
                 "source": [*target.source, *_provenance(sources)],
                 "version": target.version + 1,
             })
