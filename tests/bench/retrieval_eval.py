@@ -342,8 +342,12 @@ def parse_variant(spec: str) -> Variant:
     values = dict(item.split("=") for item in body.split(",") if item)
     chunked = values.pop("chunked", "0") == "1"
     from_now = values.pop("asof", "") == "now"  # recency from today, as before issue #16
-    settings = {key: float(values.pop(key)) for key in ("recency_weight", "recency_half_life_days")
-                if key in values}
+    settings: dict[str, Any] = {key: float(values.pop(key)) for key in ("recency_weight", "recency_half_life_days")
+                                if key in values}
+    for knob, key in (("reserve", "vector_reserved"), ("rdepth", "vector_reserved_depth"),
+                      ("kw", "keyword_weight")):
+        if knob in values:
+            settings[key] = int(values.pop(knob)) if knob != "kw" else float(values.pop(knob))
     kwargs: dict[str, Any] = {names[k]: (int(v) if names[k] in ("length_pivot", "agreement_depth") else float(v))
                               for k, v in values.items()}
     return product(BoostParams(**kwargs), chunked=chunked, from_now=from_now, **settings)

@@ -36,7 +36,8 @@ measured from ``observed_at`` (else ``created_at``) back to the request's ``as_o
 by default the newest observation among the candidates when that is in the past
 (backfilled data), else now. ``explain=True`` fills ``SearchHit.signals`` with each
 signal's contribution and raw value, and ``share_<signal>``: its part of the final
-score (the shares sum to 1).
+score (the shares sum to 1); ``SearchHit.match`` then shows the window of a long text
+that its keyword evidence came from (``fusion.best_window``).
 """
 
 from __future__ import annotations
@@ -52,11 +53,13 @@ from memplane.filters import And, Cmp, Filter, Not, Or
 from memplane.fusion import (
     BoostParams,
     Candidate,
+    best_window,
     boost,
     clip,
     explain_shares,
     query_coverage,
     reference_time,
+    reserve_vector_slots,
 )
 from memplane.models import MemoryRecord, Scope, SearchHit, SearchResult
 from memplane.pipeline import calls
@@ -164,6 +167,9 @@ def fuse(
     for c in ordered:
         c.score = _clip(c.score)
     ordered.sort(key=lambda c: -c.score)  # stable: insertion order breaks ties
+    if len(active) > 1 and "vector" in active:
+        ordered = reserve_vector_slots(ordered, active["vector"], settings.vector_reserved,
+                                       settings.vector_reserved_depth)
     return ordered
 
 
@@ -265,8 +271,12 @@ def search_flow(req: SearchRequest) -> Flow[SearchResult]:
     for c in candidates:
         if threshold is not None and c.score < threshold:
             continue
-        out.append(SearchHit(record=c.record, score=c.score,
-                             signals=explain_shares(c.signals, c.score) if req.explain else {}))
+        if req.explain:
+            matched = best_window(c.record.text, req.query) if c.signals.get("keyword", 0) > 0 else None
+            out.append(SearchHit(record=c.record, score=c.score, signals=explain_shares(c.signals, c.score),
+                                 match=matched))
+        else:
+            out.append(SearchHit(record=c.record, score=c.score))
         if len(out) >= req.limit:
             break
     return SearchResult(out, usage=usage)
