@@ -332,7 +332,8 @@ _CACHE: EmbeddingCache
 
 
 def parse_variant(spec: str) -> Variant:
-    """``boost:pivot=60,b=0.75,depth=10,power=1,floor=0,share=0.5[,chunked=1]``."""
+    """``boost:pivot=60,b=0.75,depth=10,power=1,floor=0,share=0.5[,reserve=4,rdepth=10][,chunked=1]``
+    (knobs not named take ``BoostParams``' defaults, and no reserved vector slots)."""
     from memplane.fusion import BoostParams
 
     names = {"pivot": "length_pivot", "b": "length_b", "depth": "agreement_depth",
@@ -348,6 +349,7 @@ def parse_variant(spec: str) -> Variant:
                       ("kw", "keyword_weight")):
         if knob in values:
             settings[key] = int(values.pop(knob)) if knob != "kw" else float(values.pop(knob))
+    settings.setdefault("vector_reserved", 0)  # a boost: spec names every knob it uses
     kwargs: dict[str, Any] = {names[k]: (int(v) if names[k] in ("length_pivot", "agreement_depth") else float(v))
                               for k, v in values.items()}
     return product(BoostParams(**kwargs), chunked=chunked, from_now=from_now, **settings)
@@ -356,7 +358,8 @@ def parse_variant(spec: str) -> Variant:
 VARIANTS: dict[str, Variant] = {
     "vector": product(hybrid=False),
     "default": product(),
-    "old_default": product(keyword_length_pivot=0),  # the default before issue #16
+    "old_default": product(keyword_length_pivot=0, vector_reserved=0),  # the default before issue #16
+    "no_reserve": product(vector_reserved=0),  # the default before vector slots were reserved
     "keyword": product(vector_weight=0.0),
     "rrf": product(fusion="rrf"),
     "vector_chunkmax": product(hybrid=False, chunked=True),
