@@ -78,3 +78,23 @@ def test_config_keeps_vector_only_top_hits_in_hybrid_results(memory_factory: Cal
     reserved = memory_factory(ScriptedLLM(), config={"search": {"vector_reserved": 3, "vector_reserved_depth": 5}})
     top5 = [h.id for h in reserved.search("cello lesson room", user_id="u", limit=5)]
     assert set(vector_top) <= set(top5)
+
+
+def test_newer_first_reorders_near_ties_inside_the_top_only() -> None:
+    from datetime import UTC, datetime
+
+    from memplane.fusion import newer_first
+
+    def cand(rid: str, score: float, month: int) -> Candidate:
+        record = MemoryRecord(id=rid, text=rid, scope=Scope(user_id="u"),
+                              observed_at=datetime(2024, month, 1, tzinfo=UTC))
+        return Candidate(record, score=score)
+
+    ordered = [cand("old", 0.80, 1), cand("new", 0.77, 6), cand("far", 0.50, 9), cand("out", 0.49, 12)]
+    out = newer_first(ordered, margin=0.05, depth=3)
+    assert [c.record.id for c in out] == ["new", "old", "far", "out"]  # "out" is past the depth
+    assert [c.score for c in out] == [0.80, 0.77, 0.50, 0.49]  # scores still fall with rank
+    assert out[0].signals["newer_first"] == pytest.approx(0.03)
+    same = [cand("a", 0.9, 1), cand("b", 0.8, 6)]
+    assert [c.record.id for c in newer_first(same, 0.05, 10)] == ["a", "b"]  # not a near tie
+    assert newer_first(same, 0.0, 10) == same

@@ -8,7 +8,8 @@ modes alternate so load changes hit both alike. Reports the median seconds per m
 and their ratio, and checks both stores end up with the same records (a text the
 conversation repeats is one memory, the first turn's, either way).
 
-    python -m tests.bench.retrieval_batch_add                        # minilm_onnx, 150 turns
+    python -m tests.bench.retrieval_batch_add                        # minilm_onnx, 150 assist turns
+    python -m tests.bench.retrieval_batch_add --set multilingual     # short turns
     python -m tests.bench.retrieval_batch_add --embedder hashing     # the store and pipeline alone
 """
 
@@ -24,11 +25,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-EVALSET = Path(__file__).resolve().parent / "evalsets" / "assist-1.json"
+EVALSETS = Path(__file__).resolve().parent / "evalsets"
 
 
-def turns(count: int) -> list[dict[str, Any]]:
-    raw = json.loads(EVALSET.read_text(encoding="utf-8"))
+def turns(count: int, evalset: str = "assist") -> list[dict[str, Any]]:
+    """The first ``count`` turns of seed 1 of ``evalset`` (``assist``: half the turns
+    are answers of 150-550 words; ``multilingual``: short chat turns)."""
+    raw = json.loads((EVALSETS / f"{evalset}-1.json").read_text(encoding="utf-8"))
     out = []
     for conv in raw["conversations"]:
         for t in conv["turns"]:
@@ -73,9 +76,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--turns", type=int, default=150)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--set", default="assist", choices=["assist", "multilingual"])
     parser.add_argument("--embedder", default="minilm_onnx", choices=["minilm_onnx", "hashing"])
     args = parser.parse_args(argv)
-    messages = turns(args.turns)
+    messages = turns(args.turns, args.set)
     embedder = make_embedder(args.embedder)
     embedder.embed(["warm up"], purpose="document")  # load the model outside the timing
     times: dict[str, list[float]] = {"batch": [], "one_by_one": []}
@@ -91,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
             assert results["batch"] == results["one_by_one"] and len(results["batch"]) == distinct
     batch, single = statistics.median(times["batch"]), statistics.median(times["one_by_one"])
     print(json.dumps({
-        "embedder": args.embedder, "turns": len(messages), "rounds": args.rounds,
+        "embedder": args.embedder, "set": args.set, "turns": len(messages), "rounds": args.rounds,
         "batch_s": round(batch, 3), "one_by_one_s": round(single, 3),
         "one_by_one_over_batch": round(single / batch, 2),
         "load_average": [round(x, 2) for x in os.getloadavg()],

@@ -346,9 +346,9 @@ def parse_variant(spec: str) -> Variant:
     settings: dict[str, Any] = {key: float(values.pop(key)) for key in ("recency_weight", "recency_half_life_days")
                                 if key in values}
     for knob, key in (("reserve", "vector_reserved"), ("rdepth", "vector_reserved_depth"),
-                      ("kw", "keyword_weight")):
+                      ("kw", "keyword_weight"), ("nf", "newer_first_margin"), ("nfd", "newer_first_depth")):
         if knob in values:
-            settings[key] = int(values.pop(knob)) if knob != "kw" else float(values.pop(knob))
+            settings[key] = float(values.pop(knob)) if knob in ("kw", "nf") else int(values.pop(knob))
     settings.setdefault("vector_reserved", 0)  # a boost: spec names every knob it uses
     kwargs: dict[str, Any] = {names[k]: (int(v) if names[k] in ("length_pivot", "agreement_depth") else float(v))
                               for k, v in values.items()}
@@ -366,13 +366,40 @@ VARIANTS: dict[str, Variant] = {
 }
 
 
+def superseded(evalset: EvalSet) -> dict[tuple[str, str], list[str]]:
+    """(conversation, question) -> the turns an ``update`` question's answer replaced
+    (generated sets only; read from the committed file, so dumps need no rebuild)."""
+    if evalset.name == "locomo":
+        return {}
+    seed = {"A": "1", "B": "2"}.get(evalset.half, evalset.half.removeprefix("seed"))
+    raw = json.loads((EVALSETS / f"{evalset.name}-{seed}.json").read_text(encoding="utf-8"))
+    return {(c["id"], q["question"]): q["superseded"] for c in raw["conversations"]
+            for q in c["questions"] if q.get("superseded")}
+
+
 def score(evalset: EvalSet, asked: list[Asked], variant: Variant) -> dict[str, Any]:
     scores = RetrievalScores(evalset.categories)
+    older = superseded(evalset)
+    order = {"newer_first@10": 0, "older_first@10": 0, "questions": 0}
     for a in asked:
         ranked = variant(a)
-        scores.add(a.question.category, [r.metadata.get("dia_id", "") for r in ranked[:RESULTS]],
-                   a.question.evidence)
-    return scores.summary()
+        ids = [r.metadata.get("dia_id", "") for r in ranked[:RESULTS]]
+        scores.add(a.question.category, ids, a.question.evidence)
+        replaced = older.get((a.conv, a.question.question))
+        if replaced:  # knowledge update: does the newer statement rank above the older?
+            top = ids[:10]
+            rank = {rid: top.index(rid) for rid in top}
+            new = min((rank[e] for e in a.question.evidence if e in rank), default=99)
+            old = min((rank[e] for e in replaced if e in rank), default=99)
+            order["questions"] += 1
+            order["newer_first@10"] += new < old
+            order["older_first@10"] += old < new
+    summary = scores.summary()
+    if order["questions"]:
+        n = order["questions"]
+        summary["update_order"] = {"newer_first@10": round(order["newer_first@10"] / n, 4),
+                                   "older_first@10": round(order["older_first@10"] / n, 4), "questions": n}
+    return summary
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -461,7 +488,9 @@ def print_table(s: EvalSet, row: dict[str, Any]) -> None:
     for name, summ in row["variants"].items():
         o = summ["overall"]
         per = " ".join(f"{summ[c].get('recall@10', float('nan')):11.3f}" for c in cats)
-        print(f"{name:24} {o['recall@10']:6.3f} {o['hit@10']:6.3f} {o['recall@30']:6.3f}  {per}")
+        upd = summ.get("update_order")
+        extra = f"  newer-first {upd['newer_first@10']:.3f} older-first {upd['older_first@10']:.3f}" if upd else ""
+        print(f"{name:24} {o['recall@10']:6.3f} {o['hit@10']:6.3f} {o['recall@30']:6.3f}  {per}{extra}")
     sys.stdout.flush()
 
 

@@ -183,6 +183,35 @@ def reserve_vector_slots(
     return out
 
 
+def newer_first(ordered: list[Candidate], margin: float, depth: int) -> list[Candidate]:
+    """Within the top ``depth``, a candidate observed later moves above one ranked just
+    above it whose score is at most ``margin`` higher (repeated until stable), so of
+    two near-equal statements the newer comes first. Only order inside the top
+    changes, never which candidates it holds; a moved candidate takes the score of
+    the place it takes, so scores still fall with rank."""
+    if margin <= 0:
+        return ordered
+    head = ordered[:depth]
+    scores = [c.score for c in head]
+    moved = True
+    while moved:
+        moved = False
+        for i in range(len(head) - 1):
+            upper, lower = head[i], head[i + 1]
+            if upper.score - lower.score <= margin and _when(lower) > _when(upper):
+                head[i], head[i + 1] = lower, upper
+                moved = True
+    for c, score in zip(head, scores, strict=True):
+        if c.score != score:
+            c.signals["newer_first"] = score - c.score
+            c.score = score
+    return head + ordered[depth:]
+
+
+def _when(c: Candidate) -> datetime:
+    return c.record.observed_at or c.record.created_at
+
+
 def reference_time(records: Sequence[MemoryRecord], now: datetime) -> datetime:
     """The time recency is measured from: the newest ``observed_at`` (else
     ``created_at``) among ``records`` when that is in the past, else ``now``. For

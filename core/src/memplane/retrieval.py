@@ -57,6 +57,7 @@ from memplane.fusion import (
     boost,
     clip,
     explain_shares,
+    newer_first,
     query_coverage,
     reference_time,
     reserve_vector_slots,
@@ -170,7 +171,7 @@ def fuse(
     if len(active) > 1 and "vector" in active:
         ordered = reserve_vector_slots(ordered, active["vector"], settings.vector_reserved,
                                        settings.vector_reserved_depth)
-    return ordered
+    return newer_first(ordered, settings.newer_first_margin, settings.newer_first_depth)
 
 
 def _rrf(

@@ -213,9 +213,17 @@ def _live_with_hash(vector: list[float], hash_: str, scope: Scope) -> Flow[Memor
 
 
 def _embed(texts: Sequence[str], purpose: Purpose, state: _State) -> Flow[list[list[float]]]:
-    vectors = yield from calls.embed(texts, purpose)
+    """One embedding call, texts sent shortest first: local embedders pad each batch to
+    its longest text, so a batch mixing short turns with long answers would cost every
+    short one a long one's compute (measured: a 150-turn batch 1.8x slower than one
+    call per turn unsorted). The vectors come back in the given order."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    vectors = yield from calls.embed([texts[i] for i in order], purpose)
     state.usage.add(vectors.usage)
-    return list(vectors)
+    out: list[list[float]] = [[] for _ in texts]
+    for position, i in enumerate(order):
+        out[i] = list(vectors[position])
+    return out
 
 
 def _related(vectors: Sequence[Sequence[float]], scope: Scope, top_k: int) -> Flow[list[MemoryRecord]]:
