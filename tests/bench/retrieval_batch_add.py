@@ -40,14 +40,14 @@ def turns(count: int, evalset: str = "assist") -> list[dict[str, Any]]:
     return out[:count]
 
 
-def make_embedder(name: str) -> Any:
+def make_embedder(name: str, batch_size: int) -> Any:
     if name == "hashing":
         from memplane.embedders.hashing import HashingEmbedder
 
         return HashingEmbedder({"dimension": 384})
     from memplane_minilm_onnx.embedder import MiniLMOnnxEmbedder
 
-    return MiniLMOnnxEmbedder()
+    return MiniLMOnnxEmbedder(batch_size=batch_size)
 
 
 def run(mode: str, messages: list[dict[str, Any]], embedder: Any, folder: Path) -> tuple[float, list[Any]]:
@@ -77,10 +77,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--turns", type=int, default=150)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--set", default="assist", choices=["assist", "multilingual"])
+    parser.add_argument("--batch-size", type=int, default=32, help="minilm_onnx texts per forward pass")
     parser.add_argument("--embedder", default="minilm_onnx", choices=["minilm_onnx", "hashing"])
     args = parser.parse_args(argv)
     messages = turns(args.turns, args.set)
-    embedder = make_embedder(args.embedder)
+    embedder = make_embedder(args.embedder, args.batch_size)
     embedder.embed(["warm up"], purpose="document")  # load the model outside the timing
     times: dict[str, list[float]] = {"batch": [], "one_by_one": []}
     for _ in range(args.rounds):
@@ -95,7 +96,7 @@ def main(argv: list[str] | None = None) -> None:
             assert results["batch"] == results["one_by_one"] and len(results["batch"]) == distinct
     batch, single = statistics.median(times["batch"]), statistics.median(times["one_by_one"])
     print(json.dumps({
-        "embedder": args.embedder, "set": args.set, "turns": len(messages), "rounds": args.rounds,
+        "embedder": args.embedder, "batch_size": args.batch_size, "set": args.set, "turns": len(messages), "rounds": args.rounds,
         "batch_s": round(batch, 3), "one_by_one_s": round(single, 3),
         "one_by_one_over_batch": round(single / batch, 2),
         "load_average": [round(x, 2) for x in os.getloadavg()],
