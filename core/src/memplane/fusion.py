@@ -32,6 +32,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import pairwise
 
 from memplane.models import MemoryRecord, SearchHit
 from memplane.terms import keyword_terms
@@ -178,7 +179,7 @@ def reserve_vector_slots(
         c.score = score
     rest = [c for c in ordered[depth:] if id(c) not in gone]
     out = kept + missing[: len(bumped)] + bumped + missing[len(bumped):] + rest
-    for above, c in zip(out, out[1:], strict=False):  # a displaced one scores at most the one above it
+    for above, c in pairwise(out):  # a displaced one scores at most the one above it
         c.score = min(c.score, above.score)
     return out
 

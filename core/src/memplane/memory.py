@@ -68,7 +68,7 @@ def _split_messages(messages: Messages) -> list[tuple[ChatMessage, dict[str, Any
     items: Sequence[Any] = [messages] if isinstance(messages, str | Mapping) else messages
     if not isinstance(items, Sequence) or not items:
         raise ValidationError("add needs a message: a string, a {role, content} dict, or a non-empty list of them")
-    out = []
+    out: list[tuple[ChatMessage, dict[str, Any]]] = []
     for i, item in enumerate(items):
         if isinstance(item, str):
             out.append((ChatMessage(role="user", content=item), {}))
