@@ -350,9 +350,40 @@ def parse_variant(spec: str) -> Variant:
         if knob in values:
             settings[key] = float(values.pop(knob)) if knob in ("kw", "nf") else int(values.pop(knob))
     settings.setdefault("vector_reserved", 0)  # a boost: spec names every knob it uses
+    conflict = float(values.pop("conflict", 0))
     kwargs: dict[str, Any] = {names[k]: (int(v) if names[k] in ("length_pivot", "agreement_depth") else float(v))
                               for k, v in values.items()}
-    return product(BoostParams(**kwargs), chunked=chunked, from_now=from_now, **settings)
+    run = product(BoostParams(**kwargs), chunked=chunked, from_now=from_now, **settings)
+    return newer_over_similar(run, conflict) if conflict else run
+
+
+def newer_over_similar(run: Variant, threshold: float) -> Variant:
+    """A simulation (not in memplane): inside the top 10, a memory observed later moves
+    above an older one whose text embeds within cosine ``threshold`` of its own (two
+    statements about the same thing), so only probable conflicts are reordered."""
+
+    def reorder(a: Asked) -> list[Any]:
+        ranked = run(a)
+        head, rest = ranked[:10], ranked[10:]
+        vec = {r.id: np.asarray(_CACHE.vectors[_CACHE.key(r.text)]) for r in head}
+        moved = True
+        while moved:
+            moved = False
+            for i in range(len(head)):
+                for j in range(i + 1, len(head)):
+                    older, newer = head[i], head[j]
+                    if (newer.observed_at or newer.created_at) <= (older.observed_at or older.created_at):
+                        continue
+                    u, v = vec[older.id], vec[newer.id]
+                    if float(u @ v / (np.linalg.norm(u) * np.linalg.norm(v))) >= threshold:
+                        head.insert(i, head.pop(j))
+                        moved = True
+                        break
+                if moved:
+                    break
+        return head + rest
+
+    return reorder
 
 
 VARIANTS: dict[str, Variant] = {
