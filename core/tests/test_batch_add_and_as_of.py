@@ -54,9 +54,10 @@ def test_verbatim_batch_keeps_each_messages_metadata_and_time(memory_factory: Ca
 def test_inferred_memory_takes_its_sources_fields(memory_factory: Callable[..., Memory]) -> None:
     llm = ScriptedLLM().queue({"decisions": [{"event": "ADD", "text": "User trains for the Lisbon marathon"}]})
     m = memory_factory(llm)
-    m.add(_conversation()[:2], user_id="u", metadata={"batch": 1})
+    m.add(_conversation()[:2], user_id="u", metadata={"batch": 1, "source": "import"})
     (record,) = m.get_all(user_id="u").records
-    # both messages are its sources: metadata merged in message order, the newest time
+    # both messages are its sources: their own metadata merged in message order over
+    # the call's (the second message does not undo the first's "source"), the newest time
     assert record.metadata == {"batch": 1, "dia_id": "D1:2", "source": "chat"}
     assert record.observed_at == T2
 

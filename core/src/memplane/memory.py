@@ -96,8 +96,9 @@ def message_fields(
         if own is not None and not isinstance(own, Mapping):
             raise ValidationError(f"message {i}: metadata must be a dict, got {type(own).__name__}")
         merged = inputs.check_metadata({**metadata, **own}) if own else dict(metadata)
-        when = _aware(fields.get("observed_at"), f"message {i} observed_at") or observed_at
-        out.append(MessageFields(metadata=merged, observed_at=when))
+        when = _aware(fields.get("observed_at"), f"message {i} observed_at")
+        out.append(MessageFields(metadata=merged, observed_at=when or observed_at,
+                                 own_metadata=dict(own or {}), own_observed_at=when))
     return out
 
 

@@ -72,6 +72,10 @@ class MessageFields:
 
     metadata: dict[str, Any]
     observed_at: datetime | None
+    #: the message's own metadata and time (before the merge), for memories made
+    #: from several messages
+    own_metadata: dict[str, Any] = field(default_factory=dict)
+    own_observed_at: datetime | None = None
 
 
 @dataclass
@@ -101,8 +105,8 @@ class AddRequest:
             return MessageFields(dict(self.metadata), self.observed_at)
         metadata: dict[str, Any] = dict(self.metadata)
         for f in own:
-            metadata.update(f.metadata)
-        times = [f.observed_at for f in own if f.observed_at is not None]
+            metadata.update(f.own_metadata)
+        times = [f.own_observed_at for f in own if f.own_observed_at is not None]
         return MessageFields(metadata, max(times) if times else self.observed_at)
 
 
@@ -215,8 +219,8 @@ def _live_with_hash(vector: list[float], hash_: str, scope: Scope) -> Flow[Memor
 def _embed(texts: Sequence[str], purpose: Purpose, state: _State) -> Flow[list[list[float]]]:
     """One embedding call, texts sent shortest first: local embedders pad each batch to
     its longest text, so a batch mixing short turns with long answers would cost every
-    short one a long one's compute (measured: a 150-turn batch 1.8x slower than one
-    call per turn unsorted). The vectors come back in the given order."""
+    short one a long one's compute (measured: 150 assist turns took 42.8 s in the given
+    order, 22.1 s sorted). The vectors come back in the given order."""
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     vectors = yield from calls.embed([texts[i] for i in order], purpose)
     state.usage.add(vectors.usage)
