@@ -21,8 +21,10 @@ milliseconds. ``--check`` also runs ``Memory.search`` end to end for the default
 vector-only configurations and asserts the same rankings, so the shortcut cannot
 drift from the product.
 
-Embeddings (all-MiniLM-L6-v2) are cached in ``.bench-cache/`` (ignored by git), so
-only the first run embeds.
+Embeddings are cached in ``.bench-cache/`` (ignored by git, one file family per
+embedder), so only the first run embeds. ``--embedder`` picks the model: ``minilm_onnx``
+(the default embedder of memplane, all-MiniLM-L6-v2 int8 ONNX) or
+``sentence_transformers`` (the same model on torch, used before that default).
 
     python -m tests.bench.retrieval_eval                  # every set, both halves
     python -m tests.bench.retrieval_eval --sets assist --variants default,vector
@@ -117,15 +119,30 @@ def load_generated(name: str) -> list[EvalSet]:
 # --- embeddings, cached on disk ----------------------------------------------------------
 
 
-class EmbeddingCache:
-    """text -> all-MiniLM-L6-v2 vector, persisted in ``.bench-cache/``."""
+EMBEDDERS = {"minilm_onnx": "onnx", "sentence_transformers": "minilm"}  # name -> cache file prefix
 
-    def __init__(self) -> None:
+
+def make_embedder(name: str) -> Any:
+    if name == "minilm_onnx":
+        from memplane_minilm_onnx.embedder import MiniLMOnnxEmbedder
+
+        return MiniLMOnnxEmbedder(threads=max(1, min(2, os.cpu_count() or 1)))
+    from tests.bench.memplane_side import sentence_embedder
+
+    return sentence_embedder()
+
+
+class EmbeddingCache:
+    """text -> vector of one embedder, persisted in ``.bench-cache/``."""
+
+    def __init__(self, embedder: str = "minilm_onnx") -> None:
         CACHE.mkdir(exist_ok=True)
         (CACHE / ".gitignore").write_text("*\n")
-        self.path = CACHE / f"minilm-{os.getpid()}.npz"
+        self.embedder_name = embedder
+        prefix = EMBEDDERS[embedder]
+        self.path = CACHE / f"{prefix}-{os.getpid()}.npz"
         self.vectors: dict[str, np.ndarray] = {}
-        for path in sorted(CACHE.glob("minilm*.npz")):  # every run's file: runs may overlap
+        for path in sorted(CACHE.glob(f"{prefix}-*.npz")):  # every run's file: runs may overlap
             data = np.load(path)
             self.vectors.update(zip(data["keys"].tolist(), data["vectors"], strict=True))
         self._embedder: Any = None
@@ -140,9 +157,7 @@ class EmbeddingCache:
         if not missing:
             return
         if self._embedder is None:
-            from tests.bench.memplane_side import sentence_embedder
-
-            self._embedder = sentence_embedder()
+            self._embedder = make_embedder(self.embedder_name)
         print(f"embedding {len(missing)} texts", file=sys.stderr)
         for i in range(0, len(missing), 256):
             batch = missing[i : i + 256]
@@ -317,7 +332,8 @@ _CACHE: EmbeddingCache
 
 
 def parse_variant(spec: str) -> Variant:
-    """``boost:pivot=60,b=0.75,depth=10,power=1,floor=0,share=0.5[,chunked=1]``."""
+    """``boost:pivot=60,b=0.75,depth=10,power=1,floor=0,share=0.5[,reserve=4,rdepth=10][,chunked=1]``
+    (knobs not named take ``BoostParams``' defaults, and no reserved vector slots)."""
     from memplane.fusion import BoostParams
 
     names = {"pivot": "length_pivot", "b": "length_b", "depth": "agreement_depth",
@@ -327,30 +343,94 @@ def parse_variant(spec: str) -> Variant:
     values = dict(item.split("=") for item in body.split(",") if item)
     chunked = values.pop("chunked", "0") == "1"
     from_now = values.pop("asof", "") == "now"  # recency from today, as before issue #16
-    settings = {key: float(values.pop(key)) for key in ("recency_weight", "recency_half_life_days")
-                if key in values}
+    settings: dict[str, Any] = {key: float(values.pop(key)) for key in ("recency_weight", "recency_half_life_days")
+                                if key in values}
+    for knob, key in (("reserve", "vector_reserved"), ("rdepth", "vector_reserved_depth"),
+                      ("kw", "keyword_weight"), ("nf", "newer_first_margin"), ("nfd", "newer_first_depth")):
+        if knob in values:
+            settings[key] = float(values.pop(knob)) if knob in ("kw", "nf") else int(values.pop(knob))
+    settings.setdefault("vector_reserved", 0)  # a boost: spec names every knob it uses
+    conflict = float(values.pop("conflict", 0))
     kwargs: dict[str, Any] = {names[k]: (int(v) if names[k] in ("length_pivot", "agreement_depth") else float(v))
                               for k, v in values.items()}
-    return product(BoostParams(**kwargs), chunked=chunked, from_now=from_now, **settings)
+    run = product(BoostParams(**kwargs), chunked=chunked, from_now=from_now, **settings)
+    return newer_over_similar(run, conflict) if conflict else run
+
+
+def newer_over_similar(run: Variant, threshold: float) -> Variant:
+    """A simulation (not in memplane): inside the top 10, a memory observed later moves
+    above an older one whose text embeds within cosine ``threshold`` of its own (two
+    statements about the same thing), so only probable conflicts are reordered."""
+
+    def reorder(a: Asked) -> list[Any]:
+        ranked = run(a)
+        head, rest = ranked[:10], ranked[10:]
+        vec = {r.id: np.asarray(_CACHE.vectors[_CACHE.key(r.text)]) for r in head}
+        moved = True
+        while moved:
+            moved = False
+            for i in range(len(head)):
+                for j in range(i + 1, len(head)):
+                    older, newer = head[i], head[j]
+                    if (newer.observed_at or newer.created_at) <= (older.observed_at or older.created_at):
+                        continue
+                    u, v = vec[older.id], vec[newer.id]
+                    if float(u @ v / (np.linalg.norm(u) * np.linalg.norm(v))) >= threshold:
+                        head.insert(i, head.pop(j))
+                        moved = True
+                        break
+                if moved:
+                    break
+        return head + rest
+
+    return reorder
 
 
 VARIANTS: dict[str, Variant] = {
     "vector": product(hybrid=False),
     "default": product(),
-    "old_default": product(keyword_length_pivot=0),  # the default before issue #16
+    "old_default": product(keyword_length_pivot=0, vector_reserved=0),  # the default before issue #16
+    "no_reserve": product(vector_reserved=0),  # the default before vector slots were reserved
     "keyword": product(vector_weight=0.0),
     "rrf": product(fusion="rrf"),
     "vector_chunkmax": product(hybrid=False, chunked=True),
 }
 
 
+def superseded(evalset: EvalSet) -> dict[tuple[str, str], list[str]]:
+    """(conversation, question) -> the turns an ``update`` question's answer replaced
+    (generated sets only; read from the committed file, so dumps need no rebuild)."""
+    if evalset.name == "locomo":
+        return {}
+    seed = {"A": "1", "B": "2"}.get(evalset.half, evalset.half.removeprefix("seed"))
+    raw = json.loads((EVALSETS / f"{evalset.name}-{seed}.json").read_text(encoding="utf-8"))
+    return {(c["id"], q["question"]): q["superseded"] for c in raw["conversations"]
+            for q in c["questions"] if q.get("superseded")}
+
+
 def score(evalset: EvalSet, asked: list[Asked], variant: Variant) -> dict[str, Any]:
     scores = RetrievalScores(evalset.categories)
+    older = superseded(evalset)
+    order = {"newer_first@10": 0, "older_first@10": 0, "questions": 0}
     for a in asked:
         ranked = variant(a)
-        scores.add(a.question.category, [r.metadata.get("dia_id", "") for r in ranked[:RESULTS]],
-                   a.question.evidence)
-    return scores.summary()
+        ids = [r.metadata.get("dia_id", "") for r in ranked[:RESULTS]]
+        scores.add(a.question.category, ids, a.question.evidence)
+        replaced = older.get((a.conv, a.question.question))
+        if replaced:  # knowledge update: does the newer statement rank above the older?
+            top = ids[:10]
+            rank = {rid: top.index(rid) for rid in top}
+            new = min((rank[e] for e in a.question.evidence if e in rank), default=99)
+            old = min((rank[e] for e in replaced if e in rank), default=99)
+            order["questions"] += 1
+            order["newer_first@10"] += new < old
+            order["older_first@10"] += old < new
+    summary = scores.summary()
+    if order["questions"]:
+        n = order["questions"]
+        summary["update_order"] = {"newer_first@10": round(order["newer_first@10"] / n, 4),
+                                   "older_first@10": round(order["older_first@10"] / n, 4), "questions": n}
+    return summary
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -366,8 +446,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
     parser.add_argument("--dump", default=None, help="pickle the candidate lists here (for sweeps)")
     parser.add_argument("--load", default=None, help="read candidate lists from a --dump file")
+    parser.add_argument("--embedder", default="minilm_onnx", choices=sorted(EMBEDDERS),
+                        help="which model embeds turns and questions (cached per model)")
     args = parser.parse_args(argv)
-    cache = EmbeddingCache()
+    cache = EmbeddingCache(args.embedder)
     sets: list[EvalSet] = []
     for name in [] if args.load else args.sets.split(","):
         sets += load_locomo(locomo_data.data_path(args.data)) if name == "locomo" else load_generated(name)
@@ -437,7 +519,9 @@ def print_table(s: EvalSet, row: dict[str, Any]) -> None:
     for name, summ in row["variants"].items():
         o = summ["overall"]
         per = " ".join(f"{summ[c].get('recall@10', float('nan')):11.3f}" for c in cats)
-        print(f"{name:24} {o['recall@10']:6.3f} {o['hit@10']:6.3f} {o['recall@30']:6.3f}  {per}")
+        upd = summ.get("update_order")
+        extra = f"  newer-first {upd['newer_first@10']:.3f} older-first {upd['older_first@10']:.3f}" if upd else ""
+        print(f"{name:24} {o['recall@10']:6.3f} {o['hit@10']:6.3f} {o['recall@30']:6.3f}  {per}{extra}")
     sys.stdout.flush()
 
 

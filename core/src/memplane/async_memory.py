@@ -93,10 +93,12 @@ class AsyncMemory(MemoryBase):
         run_id: str | None = None, filters: Filter | Mapping[str, Any] | None = None,
         limit: int = 10, threshold: float | None = None, rerank: bool | None = None,
         explain: bool = False, hybrid: bool | None = None, include_expired: bool = False,
+        as_of: datetime | None = None, max_age_days: float | None = None,
     ) -> SearchResult:
         scope = self._scope("search", user_id, agent_id, run_id)
         return await self._run(search_flow(self._search_request(
-            query, scope, filters, limit, threshold, rerank, explain, hybrid, include_expired)))
+            query, scope, filters, limit, threshold, rerank, explain, hybrid, include_expired,
+            as_of, max_age_days)))
 
     async def get(
         self, memory_id: str, *, user_id: str | None = None, agent_id: str | None = None,

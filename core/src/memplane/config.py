@@ -189,6 +189,17 @@ class SearchConfig(_Strict):
     keyword_agreement_depth: int = Field(0, ge=0, le=1_000)
     keyword_agreement_power: float = Field(1.0, gt=0.0)
     keyword_agreement_floor: float = Field(0.0, ge=0.0, le=1.0)
+    #: hybrid search keeps vector-only's top ``vector_reserved`` hits inside its
+    #: top ``vector_reserved_depth`` (a floor under the loss against vector-only
+    #: search; 0: off; 4 chosen by measurement, docs/benchmarks.md). See
+    #: ``memplane.fusion.reserve_vector_slots``.
+    vector_reserved: int = Field(4, ge=0, le=1_000)
+    vector_reserved_depth: int = Field(10, ge=1, le=10_000)
+    #: knowledge updates: inside the top ``newer_first_depth``, a memory observed later
+    #: moves above one ranked just above it that scores at most this much higher
+    #: (0: off). See ``memplane.fusion.newer_first``.
+    newer_first_margin: float = Field(0.0, ge=0.0, le=1.0)
+    newer_first_depth: int = Field(10, ge=1, le=10_000)
     #: candidates fetched from each signal before fusion (at least ``limit``).
     candidate_pool: int = Field(50, ge=1, le=10_000)
     #: rerank by default (needs a reranker block); ``search(rerank=...)`` overrides.

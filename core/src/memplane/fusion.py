@@ -32,6 +32,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import pairwise
 
 from memplane.models import MemoryRecord, SearchHit
 from memplane.terms import keyword_terms
@@ -144,6 +145,74 @@ def boost(
         c.signals["keyword_confidence"] = confidence
 
 
+def reserve_vector_slots(
+    ordered: list[Candidate], vector: Sequence[SearchHit], reserved: int, depth: int,
+) -> list[Candidate]:
+    """``ordered`` with vector-only's top ``reserved`` hits inside its top ``depth``.
+
+    A reserved hit the fusion ranked lower takes the last free place of the top
+    ``depth`` (it displaces the lowest fused candidates that are not reserved, which
+    move down just below) and the score of the place it takes; a displaced one scores
+    at most what ranks above it, so scores still fall with rank. So the fused top ``depth`` holds at least what vector-only search's top
+    ``reserved`` holds: keyword evidence can add results but not push those out.
+    """
+    if reserved <= 0 or not vector:
+        return ordered
+    must = {h.id for h in vector[:reserved]}
+    missing = [c for c in ordered[depth:] if c.record.id in must]  # in fused order
+    if not missing:
+        return ordered
+    keep = must
+    head = ordered[:depth]
+    bumped: list[Candidate] = []
+    for c in reversed(head):  # the lowest fused candidates that are not reserved make room
+        if len(bumped) == len(missing):
+            break
+        if c.record.id not in keep:
+            bumped.append(c)
+    bumped.reverse()
+    gone = {id(c) for c in bumped} | {id(c) for c in missing}
+    kept = [c for c in head if id(c) not in gone]
+    slots = [c.score for c in bumped]
+    for c, score in zip(missing, slots, strict=False):
+        c.signals["vector_reserved"] = 1.0
+        c.score = score
+    rest = [c for c in ordered[depth:] if id(c) not in gone]
+    out = kept + missing[: len(bumped)] + bumped + missing[len(bumped):] + rest
+    for above, c in pairwise(out):  # a displaced one scores at most the one above it
+        c.score = min(c.score, above.score)
+    return out
+
+
+def newer_first(ordered: list[Candidate], margin: float, depth: int) -> list[Candidate]:
+    """Within the top ``depth``, a candidate observed later moves above one ranked just
+    above it whose score is at most ``margin`` higher (repeated until stable), so of
+    two near-equal statements the newer comes first. Only order inside the top
+    changes, never which candidates it holds; a moved candidate takes the score of
+    the place it takes, so scores still fall with rank."""
+    if margin <= 0:
+        return ordered
+    head = ordered[:depth]
+    scores = [c.score for c in head]
+    moved = True
+    while moved:
+        moved = False
+        for i in range(len(head) - 1):
+            upper, lower = head[i], head[i + 1]
+            if upper.score - lower.score <= margin and _when(lower) > _when(upper):
+                head[i], head[i + 1] = lower, upper
+                moved = True
+    for c, score in zip(head, scores, strict=True):
+        if c.score != score:
+            c.signals["newer_first"] = score - c.score
+            c.score = score
+    return head + ordered[depth:]
+
+
+def _when(c: Candidate) -> datetime:
+    return c.record.observed_at or c.record.created_at
+
+
 def reference_time(records: Sequence[MemoryRecord], now: datetime) -> datetime:
     """The time recency is measured from: the newest ``observed_at`` (else
     ``created_at``) among ``records`` when that is in the past, else ``now``. For
@@ -151,6 +220,52 @@ def reference_time(records: Sequence[MemoryRecord], now: datetime) -> datetime:
     age counts from the newest thing known, not from today."""
     newest = max((r.observed_at or r.created_at for r in records), default=None)
     return newest if newest is not None and newest < now else now
+
+
+def best_window(text: str, query: str, width: int = 24) -> str:
+    """The run of ``width`` words of ``text`` that best holds the query's terms, with
+    ``…`` where it cuts the text; the whole text when it has at most ``width`` words.
+
+    A window scores the sum over the distinct query terms it holds of ``1 / n``,
+    ``n`` the term's occurrences in the whole text, so a word the text repeats
+    everywhere ("the") counts little; the earliest best window is then moved to
+    centre the rarest matched words (those the whole text holds least often)."""
+    words = text.split()
+    if len(words) <= width:
+        return text
+    wanted = set(keyword_terms(query))
+    hits = [wanted.intersection(keyword_terms(w)) for w in words]
+    seen: dict[str, int] = {}
+    for found in hits:
+        for term in found:
+            seen[term] = seen.get(term, 0) + 1
+    counts: dict[str, int] = {}
+
+    def enter(i: int, step: int) -> None:
+        for term in hits[i]:
+            counts[term] = counts.get(term, 0) + step
+            if counts[term] == 0:
+                del counts[term]
+
+    def value() -> float:
+        return sum(1.0 / seen[t] for t in counts)
+
+    for i in range(width):
+        enter(i, 1)
+    best, start = value(), 0
+    for i in range(width, len(words)):  # slide: word i enters, word i - width leaves
+        enter(i, 1)
+        enter(i - width, -1)
+        if value() > best + 1e-12:
+            best, start = value(), i - width + 1
+    inside = range(start, start + width)
+    rarest = min((seen[t] for j in inside for t in hits[j]), default=0)
+    anchors = [j for j in inside if any(seen[t] == rarest for t in hits[j])]
+    if anchors:
+        span = anchors[-1] - anchors[0] + 1
+        start = max(0, min(len(words) - width, anchors[0] - (width - span) // 2))
+    window = " ".join(words[start : start + width])
+    return ("… " if start > 0 else "") + window + (" …" if start + width < len(words) else "")
 
 
 _SHARED = ("vector", "keyword", "rerank", "recency")

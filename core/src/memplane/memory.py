@@ -32,7 +32,7 @@ from memplane.models import (
     utcnow,
 )
 from memplane.pipeline import calls
-from memplane.pipeline.add import AddRequest, add_flow
+from memplane.pipeline.add import AddRequest, MessageFields, add_flow
 from memplane.pipeline.effects import Flow
 from memplane.pipeline.identity_gate import EmbedderGate
 from memplane.pipeline.operations import (
@@ -48,7 +48,7 @@ from memplane.pipeline.runner import CallRunner
 from memplane.plugins.hooks import PluginManager
 from memplane.plugins.registry import create_provider
 from memplane.providers.base import LLM, Embedder, Kind, Provider, Reranker, VectorStore
-from memplane.retrieval import SearchRequest, search_flow
+from memplane.retrieval import SearchRequest, search_flow, time_window
 
 T = TypeVar("T")
 
@@ -57,21 +57,49 @@ Messages = str | Mapping[str, Any] | Sequence[str | Mapping[str, Any]]
 
 def normalise_messages(messages: Messages) -> list[ChatMessage]:
     """A str (one user message), a ``{role, content}`` dict, or a list of either."""
+    return [m for m, _ in _split_messages(messages)]
+
+
+#: keys a message dict may carry besides the ChatMessage fields (per-message fields)
+MESSAGE_FIELDS = ("metadata", "observed_at")
+
+
+def _split_messages(messages: Messages) -> list[tuple[ChatMessage, dict[str, Any]]]:
+    """Each message with its own ``metadata`` / ``observed_at`` (unchecked, as given)."""
     items: Sequence[Any] = [messages] if isinstance(messages, str | Mapping) else messages
     if not isinstance(items, Sequence) or not items:
         raise ValidationError("add needs a message: a string, a {role, content} dict, or a non-empty list of them")
-    out = []
+    out: list[tuple[ChatMessage, dict[str, Any]]] = []
     for i, item in enumerate(items):
         if isinstance(item, str):
-            out.append(ChatMessage(role="user", content=item))
+            out.append((ChatMessage(role="user", content=item), {}))
             continue
         if not isinstance(item, Mapping):
             raise ValidationError(f"message {i} must be a string or a {{role, content}} dict, got {type(item).__name__}")
+        fields = {k: item[k] for k in MESSAGE_FIELDS if k in item and item[k] is not None}
         try:
-            out.append(ChatMessage.model_validate(dict(item)))
+            message = ChatMessage.model_validate({k: v for k, v in item.items() if k not in MESSAGE_FIELDS})
         except PydanticValidationError as exc:
             problems = ", ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
             raise ValidationError(f"message {i} is invalid ({problems}); roles are user, assistant, system, tool") from None
+        out.append((message, fields))
+    return out
+
+
+def message_fields(
+    given: Sequence[dict[str, Any]], metadata: dict[str, Any], observed_at: datetime | None,
+) -> list[MessageFields]:
+    """Per-message metadata and observed_at, each merged over the call's: a message's
+    metadata keys replace the call's, its observed_at replaces the call's."""
+    out = []
+    for i, fields in enumerate(given):
+        own = fields.get("metadata")
+        if own is not None and not isinstance(own, Mapping):
+            raise ValidationError(f"message {i}: metadata must be a dict, got {type(own).__name__}")
+        merged = inputs.check_metadata({**metadata, **own}) if own else dict(metadata)
+        when = _aware(fields.get("observed_at"), f"message {i} observed_at")
+        out.append(MessageFields(metadata=merged, observed_at=when or observed_at,
+                                 own_metadata=dict(own or {}), own_observed_at=when))
     return out
 
 
@@ -165,16 +193,20 @@ class MemoryBase:
         self, messages: Messages, scope: Scope, metadata: Mapping[str, Any] | None, infer: bool,
         observed_at: datetime | None, expires_at: datetime | None,
     ) -> AddRequest:
-        checked = normalise_messages(messages)
+        split = _split_messages(messages)
+        checked = [m for m, _ in split]
         inputs.check_messages(checked, self.config.pipeline.max_message_chars)
+        call_metadata = inputs.check_metadata(metadata)
+        call_observed = _aware(observed_at, "observed_at")
         return AddRequest(
             messages=checked,
             scope=scope,
             settings=self.config.pipeline,
             now=utcnow(),
-            metadata=inputs.check_metadata(metadata),
+            metadata=call_metadata,
+            fields=message_fields([f for _, f in split], call_metadata, call_observed),
             infer=bool(infer),
-            observed_at=_aware(observed_at, "observed_at"),
+            observed_at=call_observed,
             expires_at=_aware(expires_at, "expires_at"),
             llm_name=self.llm.name or type(self.llm).__name__,
             schema_in_request=self.llm.has("json_schema"),
@@ -183,11 +215,16 @@ class MemoryBase:
     def _search_request(
         self, query: str, scope: Scope, filters: Filter | Mapping[str, Any] | None, limit: int,
         threshold: float | None, rerank: bool | None, explain: bool, hybrid: bool | None,
-        include_expired: bool,
+        include_expired: bool, as_of: datetime | None = None, max_age_days: float | None = None,
     ) -> SearchRequest:
         inputs.check_text(query, "the query", max_chars=self.config.pipeline.max_message_chars)
         tree = self._filters(filters)
         self._check_filters(tree)
+        reference = _aware(as_of, "as_of")
+        if max_age_days is not None and (isinstance(max_age_days, bool) or not isinstance(max_age_days, int | float)):
+            raise ValidationError("max_age_days must be a number of days")
+        now = utcnow()
+        self._check_filters(time_window(reference, max_age_days, now))  # also checks max_age_days
         settings = self.config.search
         use_rerank = settings.rerank if rerank is None else bool(rerank)
         if use_rerank and self.reranker is None:
@@ -204,9 +241,10 @@ class MemoryBase:
                 )
             use_hybrid = False  # configured default: fall back to vector only
         return SearchRequest(
-            query=query, scope=scope, settings=settings, now=utcnow(), filters=tree,
+            query=query, scope=scope, settings=settings, now=now, filters=tree,
             limit=int(limit), threshold=threshold, rerank=use_rerank, explain=bool(explain),
-            hybrid=use_hybrid, include_expired=bool(include_expired),
+            hybrid=use_hybrid, include_expired=bool(include_expired), as_of=reference,
+            max_age_days=None if max_age_days is None else float(max_age_days),
         )
 
     def _emit(self, events: Sequence[MemoryEvent]) -> None:
@@ -269,10 +307,15 @@ class Memory(MemoryBase):
         run_id: str | None = None, filters: Filter | Mapping[str, Any] | None = None,
         limit: int = 10, threshold: float | None = None, rerank: bool | None = None,
         explain: bool = False, hybrid: bool | None = None, include_expired: bool = False,
+        as_of: datetime | None = None, max_age_days: float | None = None,
     ) -> SearchResult:
+        """Best memories first. ``as_of``: search as of that time (recency counts from
+        it; memories observed later are not found); ``max_age_days``: only memories
+        observed within that many days before ``as_of`` (else now)."""
         scope = self._scope("search", user_id, agent_id, run_id)
         return self._run(search_flow(self._search_request(
-            query, scope, filters, limit, threshold, rerank, explain, hybrid, include_expired)))
+            query, scope, filters, limit, threshold, rerank, explain, hybrid, include_expired,
+            as_of, max_age_days)))
 
     def get(
         self, memory_id: str, *, user_id: str | None = None, agent_id: str | None = None,

@@ -120,11 +120,15 @@ class MemoryRecord(BaseModel):
 
 class SearchHit(BaseModel):
     """A search result. ``score`` is a similarity in [0, 1], higher is better.
-    ``signals`` holds each retrieval signal's contribution when explain=True."""
+    With explain=True, ``signals`` holds each retrieval signal's contribution and
+    share, and ``match`` the part of the text the keyword evidence came from (the
+    window of the text holding most of the query's terms; None without keyword
+    evidence, when the whole text is what the vector compared)."""
 
     record: MemoryRecord
     score: float = Field(ge=0.0, le=1.0)
     signals: dict[str, float] = Field(default_factory=dict)
+    match: str | None = None
 
     @property
     def id(self) -> str:

@@ -36,26 +36,31 @@ measured from ``observed_at`` (else ``created_at``) back to the request's ``as_o
 by default the newest observation among the candidates when that is in the past
 (backfilled data), else now. ``explain=True`` fills ``SearchHit.signals`` with each
 signal's contribution and raw value, and ``share_<signal>``: its part of the final
-score (the shares sum to 1).
+score (the shares sum to 1); ``SearchHit.match`` then shows the window of a long text
+that its keyword evidence came from (``fusion.best_window``).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from memplane.config import SearchConfig
 from memplane.errors import ValidationError
-from memplane.filters import Filter
+from memplane.filters import And, Cmp, Filter, Not, Or
 from memplane.fusion import (
     BoostParams,
     Candidate,
+    best_window,
     boost,
     clip,
     explain_shares,
+    newer_first,
     query_coverage,
     reference_time,
+    reserve_vector_slots,
 )
 from memplane.models import MemoryRecord, Scope, SearchHit, SearchResult
 from memplane.pipeline import calls
@@ -76,13 +81,48 @@ class SearchRequest:
     hybrid: bool = True
     include_expired: bool = False
     #: the time recency counts age back from (None: the newest observed_at among
-    #: the candidates when that is in the past, else ``now``; see fusion.reference_time)
+    #: the candidates when that is in the past, else ``now``; see fusion.reference_time);
+    #: when given, memories observed after it are not found (see ``time_window``)
     as_of: datetime | None = None
+    #: only memories observed at most this many days before ``as_of`` (else now)
+    max_age_days: float | None = None
+
+    def store_filters(self) -> Filter | None:
+        """The caller's filters and the time window, as one tree for the store."""
+        window = time_window(self.as_of, self.max_age_days, self.now)
+        if window is None or self.filters is None:
+            return window or self.filters
+        return And(all=[self.filters, window])
+
+
+def time_window(as_of: datetime | None, max_age_days: float | None, now: datetime) -> Filter | None:
+    """The filter a search ``as_of`` a time (and within ``max_age_days`` of it) adds.
+
+    A memory's time is its ``observed_at``, else its ``created_at`` (as for recency).
+    ``as_of`` keeps memories whose time is at or before it (what was known then);
+    ``max_age_days`` also drops those older than that many days before ``as_of``
+    (``now`` when no ``as_of`` is given). None when neither is set.
+    """
+    if as_of is None and max_age_days is None:
+        return None
+    if max_age_days is not None and not (math.isfinite(max_age_days) and max_age_days > 0):
+        raise ValidationError("max_age_days must be a positive number of days")
+    end = as_of or now
+    start = end - timedelta(days=max_age_days) if max_age_days is not None else None
+
+    def within(name: str) -> list[Filter]:
+        bounds: list[Filter] = [Cmp(op="lte", field=name, value=end)]
+        if start is not None:
+            bounds.append(Cmp(op="gte", field=name, value=start))
+        return bounds
+
+    unobserved = Not.model_validate({"not": Cmp(op="exists", field="observed_at", value=True)})
+    return Or(any=[And(all=within("observed_at")), And(all=[unobserved, *within("created_at")])])
 
 
 _clip = clip
 __all__ = ["Candidate", "SearchRequest", "apply_recency", "boost_params", "fuse", "query_coverage", "recency_signal",
-           "search_flow"]
+           "search_flow", "time_window"]
 
 
 def boost_params(settings: SearchConfig, weights: dict[str, float]) -> BoostParams:
@@ -128,7 +168,10 @@ def fuse(
     for c in ordered:
         c.score = _clip(c.score)
     ordered.sort(key=lambda c: -c.score)  # stable: insertion order breaks ties
-    return ordered
+    if len(active) > 1 and "vector" in active:
+        ordered = reserve_vector_slots(ordered, active["vector"], settings.vector_reserved,
+                                       settings.vector_reserved_depth)
+    return newer_first(ordered, settings.newer_first_margin, settings.newer_first_depth)
 
 
 def _rrf(
@@ -194,11 +237,12 @@ def search_flow(req: SearchRequest) -> Flow[SearchResult]:
     embedded = yield from calls.embed([req.query], "query")
     vector, usage = embedded[0], embedded.usage.model_copy()
     signals: dict[str, Sequence[SearchHit]] = {}
-    hits = yield from calls.search(vector, req.scope, limit=pool, filters=req.filters,
+    filters = req.store_filters()
+    hits = yield from calls.search(vector, req.scope, limit=pool, filters=filters,
                                    include_expired=req.include_expired)
     signals["vector"] = [h for h in hits if req.scope.matches(h.record.scope)]
     if req.hybrid:
-        hits = yield from calls.keyword_search(req.query, req.scope, limit=pool, filters=req.filters,
+        hits = yield from calls.keyword_search(req.query, req.scope, limit=pool, filters=filters,
                                                include_expired=req.include_expired)
         signals["keyword"] = [h for h in hits if req.scope.matches(h.record.scope)]
     weights = {"vector": s.vector_weight, "keyword": s.keyword_weight}
@@ -228,8 +272,12 @@ def search_flow(req: SearchRequest) -> Flow[SearchResult]:
     for c in candidates:
         if threshold is not None and c.score < threshold:
             continue
-        out.append(SearchHit(record=c.record, score=c.score,
-                             signals=explain_shares(c.signals, c.score) if req.explain else {}))
+        if req.explain:
+            matched = best_window(c.record.text, req.query) if c.signals.get("keyword", 0) > 0 else None
+            out.append(SearchHit(record=c.record, score=c.score, signals=explain_shares(c.signals, c.score),
+                                 match=matched))
+        else:
+            out.append(SearchHit(record=c.record, score=c.score))
         if len(out) >= req.limit:
             break
     return SearchResult(out, usage=usage)

@@ -25,6 +25,10 @@ class MessageIn(_Body):
     role: Literal["system", "user", "assistant", "tool"]
     content: str
     name: str | None = None
+    #: this message's own metadata, merged over the body's (its keys win)
+    metadata: dict[str, Any] | None = None
+    #: when this message was said (replaces the body's observed_at for it)
+    observed_at: datetime | None = None
 
 
 class AddBody(ScopeFields):
@@ -44,6 +48,10 @@ class SearchBody(ScopeFields):
     explain: bool = False
     hybrid: bool | None = None
     include_expired: bool = False
+    #: search as of this time: recency counts from it, later memories are not found
+    as_of: datetime | None = None
+    #: only memories observed at most this many days before as_of (else now)
+    max_age_days: float | None = Field(None, gt=0)
 
 
 class UpdateBody(ScopeFields):

@@ -39,7 +39,8 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("text", nargs="*", help="message text; '-' reads it from stdin")
     p.add_argument("--file", metavar="FILE",
                    help="a whole conversation: a JSON list of {role, content} messages, or an "
-                   "object with a 'messages' list ('-' reads stdin)")
+                   "object with a 'messages' list ('-' reads stdin); a message may carry its own "
+                   "'metadata' (merged over --metadata) and 'observed_at' (ISO 8601)")
     p.add_argument("--role", default="user", choices=["user", "assistant"],
                    help="who said it (default: user)")
     p.add_argument("--metadata", metavar="JSON", help='metadata object, e.g. \'{"topic": "food"}\'')
@@ -63,6 +64,11 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
                    help="rerank with the configured reranker (default: as configured)")
     p.add_argument("--explain", action="store_true", help="show each retrieval signal's score")
     p.add_argument("--include-expired", action="store_true", help="also find expired memories")
+    p.add_argument("--as-of", metavar="TIME",
+                   help="search as of this time (ISO 8601): memories observed later are not "
+                   "found, recency counts back from it")
+    p.add_argument("--max-age-days", type=float, metavar="DAYS",
+                   help="only memories observed within DAYS before --as-of (else now)")
     p.set_defaults(func=cmd_search)
 
     p = subparsers.add_parser("list", parents=[common], help="list the scope's memories",
@@ -122,7 +128,14 @@ def _messages(args: argparse.Namespace) -> list[Any]:
         return [{"role": args.role, "content": _message_text(args.text)}]
     if args.text:
         raise ValidationError("give the message text or --file, not both")
-    return read_conversation(args.file)
+    return [_with_time(m, i) for i, m in enumerate(read_conversation(args.file))]
+
+
+def _with_time(message: Any, index: int) -> Any:
+    """A file message with its ISO 8601 ``observed_at`` parsed (Memory.add checks the rest)."""
+    if isinstance(message, dict) and isinstance(message.get("observed_at"), str):
+        return {**message, "observed_at": parse_time(message["observed_at"], f"message {index} observed_at")}
+    return message
 
 
 def _expiry(args: argparse.Namespace) -> datetime | None:
@@ -164,6 +177,10 @@ def cmd_search(args: argparse.Namespace) -> int:
         options["threshold"] = args.threshold
     if args.rerank is not None:
         options["rerank"] = args.rerank
+    if args.as_of is not None:
+        options["as_of"] = parse_time(args.as_of, "--as-of")
+    if args.max_age_days is not None:
+        options["max_age_days"] = args.max_age_days
     filters = parse_json_option(args.filter, "--filter")
     with open_memory(args) as memory:
         hits = memory.search(args.query, **scope_kwargs(scope), filters=filters, **options)

@@ -49,11 +49,16 @@ def add(messages: Any, *, user_id: str | None, agent_id: str | None, run_id: str
 def search(query_text: str, *, user_id: str | None, agent_id: str | None, run_id: str | None,
            filters: Filter | Mapping[str, Any] | None, limit: int, threshold: float | None,
            rerank: bool | None, explain: bool, hybrid: bool | None,
-           include_expired: bool) -> Call[SearchResult]:
+           include_expired: bool, as_of: datetime | None = None,
+           max_age_days: float | None = None) -> Call[SearchResult]:
     body = {"query": query_text, **scope_params(user_id, agent_id, run_id),
             "filters": jsonable(filter_spec(filters)), "limit": limit, "threshold": threshold,
             "rerank": rerank, "explain": bool(explain), "hybrid": hybrid,
             "include_expired": bool(include_expired)}
+    if as_of is not None:  # only when set, so an older server still takes the body
+        body["as_of"] = when(as_of)
+    if max_age_days is not None:
+        body["max_age_days"] = max_age_days
     return (Req("POST", "/v1/memories/search", body=body),
             lambda data: SearchResult([SearchHit.model_validate(h) for h in data["results"]],
                                       usage=Usage.model_validate(data.get("usage") or {})))

@@ -70,11 +70,13 @@ class MemoryClient:
                run_id: str | None = None, filters: Filter | Mapping[str, Any] | None = None,
                limit: int = 10, threshold: float | None = None, rerank: bool | None = None,
                explain: bool = False, hybrid: bool | None = None,
-               include_expired: bool = False) -> SearchResult:
+               include_expired: bool = False, as_of: datetime | None = None,
+               max_age_days: float | None = None) -> SearchResult:
         return self._do(calls.search(query, user_id=user_id, agent_id=agent_id, run_id=run_id,
                                      filters=filters, limit=limit, threshold=threshold,
                                      rerank=rerank, explain=explain, hybrid=hybrid,
-                                     include_expired=include_expired))
+                                     include_expired=include_expired, as_of=as_of,
+                                     max_age_days=max_age_days))
 
     def get(self, memory_id: str, *, user_id: str | None = None, agent_id: str | None = None,
             run_id: str | None = None, include_deleted: bool = False,

@@ -66,6 +66,18 @@ SOURCE_ROLES = ("user", "assistant")
 P = TypeVar("P")
 
 
+@dataclass(frozen=True)
+class MessageFields:
+    """One message's metadata and observed_at, already merged over the call's."""
+
+    metadata: dict[str, Any]
+    observed_at: datetime | None
+    #: the message's own metadata and time (before the merge), for memories made
+    #: from several messages
+    own_metadata: dict[str, Any] = field(default_factory=dict)
+    own_observed_at: datetime | None = None
+
+
 @dataclass
 class AddRequest:
     messages: list[ChatMessage]
@@ -80,6 +92,22 @@ class AddRequest:
     llm_name: str = "llm"
     #: whether the LLM receives the schema natively (it then costs prompt tokens).
     schema_in_request: bool = True
+    #: per message (aligned with ``messages``; empty: the call's for every message)
+    fields: list[MessageFields] = field(default_factory=list)
+
+    def fields_for(self, sources: Sequence[ChatMessage]) -> MessageFields:
+        """The fields of a memory made from ``sources``: their metadata merged in
+        message order over the call's (a later message wins a key), and the newest
+        of their observed_at (the call's when none has one)."""
+        by_message = {id(m): f for m, f in zip(self.messages, self.fields, strict=False)}
+        own = [by_message[id(m)] for m in sources if id(m) in by_message]
+        if not own:
+            return MessageFields(dict(self.metadata), self.observed_at)
+        metadata: dict[str, Any] = dict(self.metadata)
+        for f in own:
+            metadata.update(f.own_metadata)
+        times = [f.own_observed_at for f in own if f.own_observed_at is not None]
+        return MessageFields(metadata, max(times) if times else self.observed_at)
 
 
 @dataclass
@@ -189,9 +217,17 @@ def _live_with_hash(vector: list[float], hash_: str, scope: Scope) -> Flow[Memor
 
 
 def _embed(texts: Sequence[str], purpose: Purpose, state: _State) -> Flow[list[list[float]]]:
-    vectors = yield from calls.embed(texts, purpose)
+    """One embedding call, texts sent shortest first: local embedders pad each batch to
+    its longest text, so a batch mixing short turns with long answers would cost every
+    short one a long one's compute (measured: 150 assist turns took 42.8 s in the given
+    order, 22.1 s sorted). The vectors come back in the given order."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    vectors = yield from calls.embed([texts[i] for i in order], purpose)
     state.usage.add(vectors.usage)
-    return list(vectors)
+    out: list[list[float]] = [[] for _ in texts]
+    for position, i in enumerate(order):
+        out[i] = list(vectors[position])
+    return out
 
 
 def _related(vectors: Sequence[Sequence[float]], scope: Scope, top_k: int) -> Flow[list[MemoryRecord]]:
@@ -313,13 +349,14 @@ def _provenance(sources: Sequence[ChatMessage]) -> list[Provenance]:
 
 
 def _new_record(req: AddRequest, text: str, sources: Sequence[ChatMessage], attributed_to: str | None) -> MemoryRecord:
+    fields = req.fields_for(sources)
     return MemoryRecord(
         text=text,
         scope=req.scope,
-        metadata=dict(req.metadata),
+        metadata=fields.metadata,
         created_at=req.now,
         updated_at=req.now,
-        observed_at=req.observed_at,
+        observed_at=fields.observed_at,
         expires_at=req.expires_at,
         source=_provenance(sources),
         attributed_to=attributed_to,
@@ -330,7 +367,7 @@ def _store_verbatim(req: AddRequest, sources: list[ChatMessage], state: _State) 
     """infer=False: one memory per message, exactly as given, no LLM call."""
     seen: set[str] = set()
     unique = []
-    for message in sources:  # one memory per distinct text: the store keeps hashes unique
+    for message in sources:  # one memory per distinct text (the first one's fields): hashes are unique
         if text_hash(message.content) not in seen:
             seen.add(text_hash(message.content))
             unique.append(message)
@@ -401,12 +438,13 @@ def _apply_plan(
         assert target is not None
         if step.event == "UPDATE":
             assert step.text is not None
+            fields = req.fields_for(sources)
             updated = target.model_copy(update={
                 "text": step.text,
                 "hash": text_hash(step.text),
                 "updated_at": req.now,
-                "metadata": {**target.metadata, **req.metadata},
-                "observed_at": req.observed_at or target.observed_at,
+                "metadata": {**target.metadata, **fields.metadata},
+                "observed_at": fields.observed_at or target.observed_at,
                 "source": [*target.source, *_provenance(sources)],
                 "version": target.version + 1,
             })

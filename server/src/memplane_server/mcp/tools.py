@@ -337,6 +337,11 @@ def build_server(memory: MemoryGetter, scope_of: ScopeResolver, *, name: str = "
             description='metadata filter, e.g. {"topic": "food", "stars": {"gte": 3}}; '
             "operators eq ne in nin gt gte lt lte contains exists, AND/OR/NOT")] = None,
         limit: Annotated[int, Field(ge=1, le=MAX_SEARCH_LIMIT)] = 10,
+        as_of: Annotated[datetime | None, Field(
+            description="search as of this ISO 8601 time: memories observed later are not "
+            "found, recency counts back from it")] = None,
+        max_age_days: Annotated[float | None, Field(
+            gt=0, description="only memories observed within this many days before as_of (else now)")] = None,
     ) -> Annotated[CallToolResult, SearchResults]:
         """Find the memories most relevant to a query, best first, each with a
         similarity score in [0, 1]."""
@@ -344,7 +349,8 @@ def build_server(memory: MemoryGetter, scope_of: ScopeResolver, *, name: str = "
             if filters is not None:
                 _json_size(filters, "filters")
                 _no_scope_keys(filters, "filters")
-            hits = await m.search(query, filters=filters, limit=limit, **scope)
+            hits = await m.search(query, filters=filters, limit=limit, as_of=as_of,
+                                  max_age_days=max_age_days, **scope)
             bound = Scope(**scope)
             for hit in hits:
                 _inside(bound, hit.record.scope)

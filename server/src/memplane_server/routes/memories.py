@@ -72,7 +72,8 @@ async def search(body: SearchBody, grant: GrantDep, state: StateDep) -> SearchRe
     hits = await state.memory.search(
         body.query, **ids(scope), filters=body.filters, limit=body.limit,
         threshold=body.threshold, rerank=body.rerank, explain=body.explain,
-        hybrid=body.hybrid, include_expired=body.include_expired)
+        hybrid=body.hybrid, include_expired=body.include_expired, as_of=body.as_of,
+        max_age_days=body.max_age_days)
     return SearchResponse(results=list(hits), usage=hits.usage)
 
 
