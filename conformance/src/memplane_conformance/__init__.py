@@ -39,6 +39,11 @@ import pytest
 # modules it can find in the distribution's file list).
 pytest.register_assert_rewrite(
     "memplane_conformance.vector_store",
+    "memplane_conformance.store_scope",
+    "memplane_conformance.store_listing",
+    "memplane_conformance.store_filters",
+    "memplane_conformance.store_capabilities",
+    "memplane_conformance.child",
     "memplane_conformance.embedder",
     "memplane_conformance.llm",
     "memplane_conformance.reranker",

@@ -10,9 +10,8 @@ has to go.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, ClassVar
-
-import pytest
 
 GUARD_TEST = "test_suite_tests_are_not_silently_overridden"
 
@@ -22,31 +21,47 @@ def _is_strict_xfail(func: Any) -> bool:
         if mark.name != "xfail":
             continue
         reason = mark.kwargs.get("reason") or (mark.args[1] if len(mark.args) > 1 else "")
-        if mark.kwargs.get("strict") is True and isinstance(reason, str) and reason.strip():
+        if (mark.kwargs.get("strict") is True and isinstance(reason, str) and reason.strip()
+                and mark.kwargs.get("run", True) is True):
             return True
     return False
 
 
 def suite_tests(cls: type) -> dict[str, Any]:
     """The suite's own test functions reachable from ``cls``, by name."""
+    return {n: v for n, v in suite_members(cls).items() if n.startswith("test") and callable(v)}
+
+
+def suite_members(cls: type) -> dict[str, Any]:
+    """Everything the suite classes of ``cls`` define: tests, fixtures and helpers."""
     found: dict[str, Any] = {}
     for klass in reversed(cls.__mro__):
         if not getattr(klass, "__dict__", {}).get("_memplane_suite_class", False):
             continue
         for name, value in vars(klass).items():
-            if name.startswith("test") and callable(value):
+            if not name.startswith("__") and name != "_memplane_suite_class":
                 found[name] = value
     return found
 
 
+def _calls_super(func: Any, name: str) -> bool:
+    """Whether an override's body calls ``super().<name>`` (so the suite's checks run
+    and a passing case still fails the strict xfail)."""
+    code = getattr(getattr(func, "__wrapped__", func), "__code__", None)
+    return code is not None and "super" in code.co_names and name in code.co_names
+
+
 def silent_overrides(cls: type) -> list[str]:
-    """Suite tests that ``cls`` (an author's subclass) replaced without a strict xfail."""
+    """Suite tests, fixtures and helpers that ``cls`` (an author's subclass) replaced,
+    except tests replaced by a strict xfail override that calls ``super()``."""
     problems = []
-    for name, original in sorted(suite_tests(cls).items()):
-        current = getattr(cls, name, None)
+    for name, original in sorted(suite_members(cls).items()):
+        # static lookup: fixture objects are descriptors, getattr would rebind them
+        current = inspect.getattr_static(cls, name, None)
         if current is original:
             continue
-        if callable(current) and _is_strict_xfail(current):
+        if (name.startswith("test") and callable(current) and _is_strict_xfail(current)
+                and _calls_super(current, name)):
             continue
         problems.append(name)
     return problems
@@ -54,10 +69,27 @@ def silent_overrides(cls: type) -> list[str]:
 
 def skip_unless_capable(provider: Any, capability: str) -> None:
     """Skip the running test, naming the capability, unless the provider declares it."""
-    if capability not in getattr(provider, "capabilities", frozenset()):
+    from memplane_conformance.guard import note_capability, suite_skip
+
+    declared = capability in getattr(provider, "capabilities", frozenset())
+    note_capability(capability, declared)
+    if not declared:
         kind = getattr(provider, "kind", "provider")
         name = getattr(provider, "name", "") or type(provider).__name__
-        pytest.skip(f"{kind} provider {name!r} does not declare the {capability!r} capability")
+        suite_skip(f"{kind} provider {name!r} does not declare the {capability!r} capability")
+
+
+def check_async_native(provider: Any, base: type, methods: tuple[str, ...]) -> None:
+    """With ``async_native``, the async methods are the provider's own, not the base
+    class's thread wrappers; without it, nothing to check (the test still runs them)."""
+    from memplane_conformance.guard import note_capability
+
+    declared = "async_native" in getattr(provider, "capabilities", frozenset())
+    note_capability("async_native", declared)
+    if declared:
+        inherited = [m for m in methods if getattr(type(provider), m) is getattr(base, m)]
+        assert not inherited, (
+            f"declares async_native but {', '.join(inherited)} run the sync call in a thread")
 
 
 class ContractBase:
@@ -68,12 +100,14 @@ class ContractBase:
     def test_suite_tests_are_not_silently_overridden(self) -> None:
         """Every suite test this class inherits runs as written, or is visibly marked.
 
-        Troubleshooting: you overrode or shadowed a suite test. Remove the override, or
-        mark it ``@pytest.mark.xfail(strict=True, reason="why this provider cannot pass")``
-        and call ``super()`` from it so the gap stays visible.
+        Troubleshooting: you overrode or shadowed a suite test, fixture or helper.
+        Remove the override; for a test this provider cannot pass, mark the override
+        ``@pytest.mark.xfail(strict=True, reason="why")`` and call ``super()`` from it
+        so the gap stays visible and the day it passes, the run says so.
         """
         problems = silent_overrides(type(self))
         assert not problems, (
-            f"{type(self).__name__} overrides suite tests without "
-            f"@pytest.mark.xfail(strict=True, reason=...): {', '.join(problems)}"
+            f"{type(self).__name__} overrides suite members without a strict xfail "
+            f"override calling super() (@pytest.mark.xfail(strict=True, reason=...)): "
+            f"{', '.join(problems)}"
         )

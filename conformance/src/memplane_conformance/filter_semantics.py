@@ -17,7 +17,8 @@ records are loaded once and read by every example::
 
     class TestMyStoreFilterSemantics(FilterSemanticsContract):
         @pytest.fixture(scope="class")
-        def filter_semantics_store(self, tmp_path_factory):
+        @classmethod
+        def filter_semantics_store(cls, tmp_path_factory):
             store = MyStore({"path": str(tmp_path_factory.mktemp("sem") / "db")})
             yield store                 # empty, not yet opened; the suite opens it
             ...                         # drop remote collections etc. here
@@ -180,9 +181,11 @@ class FilterSemanticsContract(ContractBase):
 
     _memplane_suite_class: ClassVar[bool] = True
 
+    # a classmethod: pytest deprecates class-scoped fixtures on instances
     @pytest.fixture(scope="class")
+    @classmethod
     def filter_semantics_loaded(
-        self, filter_semantics_store: VectorStore
+        cls, filter_semantics_store: VectorStore
     ) -> Iterator[tuple[VectorStore, list[MemoryRecord]]]:
         store = filter_semantics_store
         store.open(SEMANTICS_DIM)
