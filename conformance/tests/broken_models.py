@@ -90,3 +90,17 @@ class FakeAsyncNativeLLM(ScriptedLLM):
     def __init__(self, config: Any = None, **overrides: Any) -> None:
         super().__init__(config, **overrides)
         setattr(self, "capabilities", self.capabilities | {"async_native"})  # noqa: B010
+
+
+class InlineSyncAsyncLLM(ScriptedLLM):
+    """Declares ``async_native`` with an ``agenerate`` of its own that calls the sync
+    ``generate`` inside the coroutine (blocking the event loop)."""
+
+    name: ClassVar[str] = "inline_sync_async"
+
+    def __init__(self, config: Any = None, **overrides: Any) -> None:
+        super().__init__(config, **overrides)
+        setattr(self, "capabilities", self.capabilities | {"async_native"})  # noqa: B010
+
+    async def agenerate(self, messages: Any, **kwargs: Any) -> LLMResponse:
+        return self.generate(messages, **kwargs)

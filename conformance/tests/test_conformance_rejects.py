@@ -49,6 +49,8 @@ BROKEN: dict[str, tuple[str, str, str, str]] = {
                        "test_atomic_apply_survives_a_failure_mid_batch"),
     "LockingSQLiteStore": ("broken_stores", "vector_stores", "locking_sqlite",
                            "test_concurrent_writers_in_several_processes"),
+    "ThreadWrappedAsyncStore": ("broken_stores", "vector_stores", "thread_wrapped_async",
+                                "test_async_methods_mirror_sync"),
     # embedders
     "BatchDependentEmbedder": ("reference_providers", "embedders", "batch_dependent",
                                "test_batch_equals_one_by_one"),
@@ -72,6 +74,8 @@ BROKEN: dict[str, tuple[str, str, str, str]] = {
     "ZeroUsageStructuredLLM": ("broken_models", "llms", "zero_usage_structured",
                                "test_structured_reply_reports_usage"),
     "FakeAsyncNativeLLM": ("broken_models", "llms", "fake_async_native",
+                           "test_async_generate_mirrors_sync"),
+    "InlineSyncAsyncLLM": ("broken_models", "llms", "inline_sync_async",
                            "test_async_generate_mirrors_sync"),
     # rerankers
     "UnstableTiesReranker": ("reference_providers", "rerankers", "unstable_ties",

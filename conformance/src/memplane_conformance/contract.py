@@ -10,7 +10,9 @@ has to go.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
 GUARD_TEST = "test_suite_tests_are_not_silently_overridden"
@@ -79,17 +81,49 @@ def skip_unless_capable(provider: Any, capability: str) -> None:
         suite_skip(f"{kind} provider {name!r} does not declare the {capability!r} capability")
 
 
-def check_async_native(provider: Any, base: type, methods: tuple[str, ...]) -> None:
-    """With ``async_native``, the async methods are the provider's own, not the base
-    class's thread wrappers; without it, nothing to check (the test still runs them)."""
+@contextlib.contextmanager
+def async_native_probe(provider: Any, base: type, pairs: dict[str, str]) -> Iterator[None]:
+    """Check ``async_native`` around the async calls of one test.
+
+    ``pairs`` maps each async method the provider implements (``agenerate``, or a store
+    hook such as ``_aapply``) to its sync twin (``generate``, ``_apply``). With the
+    capability declared, every async method must be the provider's own (not the base
+    class's thread wrapper), and none of the sync twins may run while the block runs:
+    an override that hands the sync call to a thread, or calls it in the coroutine, is
+    not native. Without the capability, nothing is checked (the test still runs).
+    """
     from memplane_conformance.guard import note_capability
 
     declared = "async_native" in getattr(provider, "capabilities", frozenset())
     note_capability("async_native", declared)
-    if declared:
-        inherited = [m for m in methods if getattr(type(provider), m) is getattr(base, m)]
-        assert not inherited, (
-            f"declares async_native but {', '.join(inherited)} run the sync call in a thread")
+    if not declared:
+        yield
+        return
+    inherited = [m for m in pairs if getattr(type(provider), m) is getattr(base, m)]
+    assert not inherited, (
+        f"declares async_native but {', '.join(inherited)} run the sync call in a thread "
+        f"(the base class's default)")
+    ran: list[str] = []
+    twins = sorted(set(pairs.values()))
+    for name in twins:  # instance attributes shadow the class's methods for this block
+        setattr(provider, name, _tracing(getattr(provider, name), name, ran))
+    try:
+        yield
+    finally:
+        for name in twins:
+            with contextlib.suppress(AttributeError):
+                delattr(provider, name)
+    assert not ran, (
+        f"declares async_native but the async path called the sync {', '.join(sorted(set(ran)))} "
+        f"(in a thread or inline): implement the async methods with an async client")
+
+
+def _tracing(method: Callable[..., Any], name: str, ran: list[str]) -> Callable[..., Any]:
+    def traced(*args: Any, **kwargs: Any) -> Any:
+        ran.append(name)
+        return method(*args, **kwargs)
+
+    return traced
 
 
 class ContractBase:

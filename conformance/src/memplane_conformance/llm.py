@@ -50,7 +50,7 @@ from memplane.errors import (
 )
 from memplane.models import ChatMessage, DecisionList, Scope
 from memplane.providers.base import LLM
-from memplane_conformance.contract import ContractBase, check_async_native, skip_unless_capable
+from memplane_conformance.contract import ContractBase, async_native_probe, skip_unless_capable
 from memplane_conformance.endpoint import ScriptedEndpoint
 from memplane_conformance.guard import suite_skip
 from memplane_conformance.malformed import MalformedResponseContract
@@ -237,8 +237,8 @@ class LLMContract(MalformedResponseContract, RetryPolicyContract, LLMBehaviourCo
         """
         endpoint.enqueue_text("async answer")
         llm = llm_factory()
-        check_async_native(llm, LLM, ("agenerate",))
-        response = asyncio.run(llm.agenerate(_chat("async please")))
+        with async_native_probe(llm, LLM, {"agenerate": "generate"}):
+            response = asyncio.run(llm.agenerate(_chat("async please")))
         assert "async answer" in response.text
         assert response.usage.prompt_tokens > 0 and response.usage.completion_tokens > 0, (
             "agenerate dropped the token usage")

@@ -51,7 +51,7 @@ from memplane.errors import (
 from memplane.filters import LOGICAL, OPERATORS, evaluate, operators_used, parse_filter
 from memplane.models import Change, HistoryEvent, MemoryRecord, Scope, utcnow
 from memplane.providers.base import VectorStore
-from memplane_conformance.contract import ContractBase, check_async_native, skip_unless_capable
+from memplane_conformance.contract import ContractBase, async_native_probe, skip_unless_capable
 from memplane_conformance.data import (
     DIM,
     EPOCH,
@@ -86,6 +86,9 @@ _SCOPES = st.builds(Scope, user_id=_SCOPE_IDS, agent_id=_SCOPE_IDS, run_id=_SCOP
 )
 
 ALICE = Scope(user_id="alice")
+#: the async hooks a store declaring ``async_native`` implements itself, with their sync twins
+ASYNC_HOOKS = {"_aapply": "_apply", "_aget": "_get", "_asearch": "_search", "_acount": "_count",
+               "_alist_records": "_list_records"}
 BOB = Scope(user_id="bob")
 
 #: one filter per operator and logical node, over the FILTER_DATA records below.
@@ -759,8 +762,6 @@ class VectorStoreContract(StoreScopeTests, StoreListingTests, StoreFilterTests,
         Troubleshooting: async overrides must accept the same keyword arguments as the
         sync methods; if you override one, declare ``async_native``.
         """
-        check_async_native(store, VectorStore, ("aapply", "aget", "asearch", "acount",
-                                                "alist_records"))
         rec = record("async", ALICE)
 
         async def scenario() -> None:
@@ -770,7 +771,8 @@ class VectorStoreContract(StoreScopeTests, StoreListingTests, StoreFilterTests,
             assert await store.acount(ALICE) == 1
             assert _ids((await store.alist_records(ALICE, limit=5)).records) == [rec.id]
 
-        asyncio.run(scenario())
+        with async_native_probe(store, VectorStore, ASYNC_HOOKS):
+            asyncio.run(scenario())
 
 
 def skip_unless_capable_op(store: VectorStore, op: str) -> None:
