@@ -204,3 +204,71 @@ class TestStore(VectorStoreContract):
         "capability atomic_apply: declared, tested by test_atomic_apply_*",
         "capability keyword_search: not declared (2 test(s) checked for it)",
     ])
+
+
+# --- declared extension points: accepted, and named in the summary ----------------------
+
+def test_store_factory_taking_the_dimension_is_a_declared_extension(suite: pytest.Pytester) -> None:
+    suite.makepyfile(test_extension="""
+import uuid
+import pytest
+from memplane_conformance import VectorStoreContract
+from memplane_conformance.store_v2 import RACE_DIM
+from reference_providers import DictStore
+
+SIZES = []
+
+class TestStore(VectorStoreContract):
+    @pytest.fixture
+    def store_factory(self):
+        def make(dimension=8):
+            SIZES.append(dimension)
+            return DictStore({"name": uuid.uuid4().hex})
+        return make
+
+def test_zz_factory_was_told_each_size():
+    assert RACE_DIM in SIZES and len(set(SIZES)) >= 2, SIZES
+""")
+    result, outcomes = run(suite)
+    assert failed_tests(outcomes) == set(), summary(result)
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["EXTENSION POINT store_factory(dimension): *make (* test(s))"])
+
+
+def test_memory_factory_is_a_declared_extension(suite: pytest.Pytester) -> None:
+    suite.makepyfile(test_extension="""
+import pytest
+from memplane_conformance import MemoryContract
+
+BUILT = []
+
+class TestMemory(MemoryContract):
+    @pytest.fixture
+    def memory_factory(self):
+        def make(parts):
+            BUILT.append(parts)
+            return parts.memory()
+        return make
+
+def test_zz_factory_built_every_memory():
+    assert len(BUILT) >= 10
+""")
+    result, outcomes = run(suite)
+    assert failed_tests(outcomes) == set(), summary(result)
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["EXTENSION POINT memory_factory: *make (* test(s))"])
+
+
+def test_overriding_the_memory_fixture_is_still_refused(suite: pytest.Pytester) -> None:
+    suite.makepyfile(test_extension="""
+import pytest
+from memplane_conformance import MemoryContract
+
+class TestMemory(MemoryContract):
+    @pytest.fixture
+    def memory(self, parts):
+        return parts.memory()
+""")
+    result, outcomes = run(suite)
+    assert "test_suite_tests_are_not_silently_overridden" in failed_tests(outcomes)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED

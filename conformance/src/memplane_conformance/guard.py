@@ -9,6 +9,11 @@ inherits must have been collected, run and passed, or ended one of the declared 
   suite raises through :func:`suite_skip`), or skipped on a ``live`` test;
 - a strict xfail with a reason, put on an override that calls ``super()``.
 
+Authors change how the suite builds what it tests only through the declared
+extension points (:data:`EXTENSION_POINTS`: fixtures the suite asks for by name);
+each one used is listed in the summary. Overriding a suite fixture or helper instead
+is refused like any other override.
+
 Anything else fails the session and is listed in the "memplane conformance" summary
 section, which also lists the declared gaps and, per capability, what was tested.
 A run narrowed by ``-k``, ``-m``, node ids, ``--deselect`` or ``--lf`` is reported
@@ -36,6 +41,7 @@ class GuardState:
     capabilities: dict[str, dict[str, bool]] = field(default_factory=lambda: defaultdict(dict))
     problems: list[str] = field(default_factory=list)
     gaps: list[str] = field(default_factory=list)
+    extensions: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     narrowed: str = ""
 
 
@@ -55,6 +61,24 @@ def note_capability(capability: str, declared: bool) -> None:
     """Record that the running test checked ``capability`` (for the summary)."""
     if _ACTIVE and _ACTIVE[-1].current:
         _ACTIVE[-1].capabilities[capability][_ACTIVE[-1].current] = declared
+
+
+def note_extension(point: str, detail: str) -> None:
+    """Record that the running test used the author's extension point ``point``
+    (:data:`EXTENSION_POINTS`), so the summary says what the author supplied."""
+    if _ACTIVE and _ACTIVE[-1].current:
+        _ACTIVE[-1].extensions[f"{point}: {detail}"].add(_ACTIVE[-1].current)
+
+
+#: the fixtures an author may supply to change how the suite builds what it tests;
+#: overriding any suite fixture or helper instead fails the guard.
+EXTENSION_POINTS: dict[str, str] = {
+    "store_factory(dimension)": "a store_factory that takes a 'dimension' argument is "
+                                "told the size each test opens the store with",
+    "reopen_store": "builds the second instance persistence tests read back through",
+    "memory_factory": "builds the object MemoryContract drives (a client of a remote "
+                      "Memory, say) from the parts",
+}
 
 
 def _narrowing(config: pytest.Config) -> str:
@@ -200,6 +224,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         write(f"DECLARED GAP (strict xfail) {gap}")
     for nodeid, reason in sorted(state.suite_skips.items()):
         write(f"SKIPPED BY THE SUITE {nodeid}: {reason}")
+    for used, tests in sorted(state.extensions.items()):
+        write(f"EXTENSION POINT {used} ({len(tests)} test(s))")
     for capability in sorted(state.capabilities):
         runs = state.capabilities[capability]
         tested = sorted({n.split("::")[-1].split("[")[0] for n, d in runs.items() if d})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from typing import Any
 
 from memplane.models import MemoryRecord, Scope
@@ -10,6 +12,22 @@ from memplane_conformance.data import add_change, random_unit, record
 
 ALICE = Scope(user_id="alice")
 BOB = Scope(user_id="bob")
+
+
+def new_store(factory: Callable[..., Any], dimension: int) -> Any:
+    """One store from the author's ``store_factory``, unopened. A factory that takes a
+    ``dimension`` argument (a declared extension point) is told the size the store
+    will be opened with, e.g. to migrate it as another role first."""
+    from memplane_conformance.guard import note_extension
+
+    try:
+        takes = "dimension" in inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        takes = False
+    if not takes:
+        return factory()
+    note_extension("store_factory(dimension)", getattr(factory, "__qualname__", repr(factory)))
+    return factory(dimension=dimension)
 
 
 def ids_of(records: Any) -> list[str]:

@@ -63,9 +63,10 @@ from memplane_conformance.data import (
     soft_delete_change,
     update_change,
 )
-from memplane_conformance.guard import suite_skip
+from memplane_conformance.guard import note_extension, suite_skip
 from memplane_conformance.parts import optional_fixture
 from memplane_conformance.store_capabilities import StoreCapabilityTests
+from memplane_conformance.store_common import new_store
 from memplane_conformance.store_filters import StoreFilterTests
 from memplane_conformance.store_listing import StoreListingTests
 from memplane_conformance.store_scope import StoreScopeTests
@@ -146,6 +147,7 @@ class VectorStoreContract(StoreScopeTests, StoreListingTests, StoreFilterTests,
         the default: a second instance built from the same config."""
         custom = optional_fixture(request, "reopen_store")
         if custom is not None:
+            note_extension("reopen_store", getattr(custom, "__qualname__", repr(custom)))
             return custom  # type: ignore[no-any-return]
         return lambda store: type(store)(store.config)
 
@@ -157,7 +159,7 @@ class VectorStoreContract(StoreScopeTests, StoreListingTests, StoreFilterTests,
         made: list[VectorStore] = []
 
         def make(dimension: int = DIM) -> VectorStore:
-            store = store_factory()
+            store = new_store(store_factory, dimension)
             assert isinstance(store, VectorStore), (
                 f"store_factory returned {type(store).__name__}, not a VectorStore"
             )
