@@ -10,6 +10,9 @@ from typing import Any, ClassVar
 
 from reference_providers import DictStore
 
+from memplane_conformance.filter_semantics import refusable_leaf
+
+from memplane.errors import UnsupportedFilter
 from memplane.filters import And, Cmp, Filter, Not, Or, evaluate, require_supported
 from memplane.models import Change, HistoryEntry, MemoryRecord, Page, Scope, SearchHit, utcnow
 from memplane.stores.sqlite import SQLiteStore
@@ -223,3 +226,42 @@ class ThreadWrappedAsyncStore(DictStore):
                              include_expired: bool) -> Page:
         return await asyncio.to_thread(self._list_records, scope, filters, limit, cursor,
                                        include_deleted, include_expired)
+
+
+def _leaves(node: Filter | None) -> list[Cmp]:
+    if node is None:
+        return []
+    if isinstance(node, And | Or):
+        return [leaf for c in (node.all if isinstance(node, And) else node.any) for leaf in _leaves(c)]
+    if isinstance(node, Not):
+        return _leaves(node.not_)
+    return [node]
+
+
+class RefusesRefusableStore(DictStore):
+    """Honest: refuses, with ``UnsupportedFilter``, exactly the operand shapes the
+    contract lets a store refuse (datetime ordering of a non-datetime field, list or
+    object operands), as SQL- and expression-translating stores do."""
+
+    name: ClassVar[str] = "refuses_refusable"
+
+    def _visible(self, scope: Scope, filters: Filter | None, include_deleted: bool,
+                 include_expired: bool) -> list[tuple[MemoryRecord, list[float]]]:
+        for leaf in _leaves(filters):
+            if refusable_leaf(leaf):
+                raise UnsupportedFilter(f"cannot evaluate {leaf.op!r} on {leaf.field!r}: "
+                                        f"{refusable_leaf(leaf)}")
+        return super()._visible(scope, filters, include_deleted, include_expired)
+
+
+class RefusesNestedNegationStore(RefusesRefusableStore):
+    """Refuses ``ne``/``nin`` inside AND/OR/NOT although it declares them (a typed
+    refusal, but not of a shape the contract allows refusing)."""
+
+    name: ClassVar[str] = "refuses_nested_negation"
+
+    def _visible(self, scope: Scope, filters: Filter | None, include_deleted: bool,
+                 include_expired: bool) -> list[tuple[MemoryRecord, list[float]]]:
+        if not isinstance(filters, Cmp) and any(l.op in ("ne", "nin") for l in _leaves(filters)):
+            raise UnsupportedFilter("nested negations are not supported")
+        return super()._visible(scope, filters, include_deleted, include_expired)

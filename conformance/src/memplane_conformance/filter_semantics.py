@@ -39,7 +39,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from memplane.errors import UnsupportedFilter, ValidationError
-from memplane.filters import Filter, evaluate, parse_filter
+from memplane.filters import And, Cmp, Filter, Not, Or, evaluate, field_path, parse_filter
 from memplane.models import Change, MemoryRecord, Scope
 from memplane.providers.base import VectorStore
 from memplane_conformance.contract import ContractBase
@@ -80,6 +80,10 @@ EDGE_CASES: tuple[dict[str, Any], ...] = (
     {"created_at": {"lt": "2024-01-01T03:00:00+00:00"}}, {"attributed_to": {"ne": "user"}},
     {"NOT": {"k": "a"}}, {"NOT": {"n": {"gt": 0}}},
     {"k": {"contains": -3.0}}, {"tags": {"contains": -3}}, {"n": {"lt": -1}},
+    # operands a store may refuse (refusable_leaf), but must not approximate
+    {"when": {"gte": T0}}, {"attributed_to": {"lt": T0}}, {"tags": {"eq": ["a", "b"]}},
+    {"tags": {"eq": [False, 2.5]}}, {"tags": {"ne": [False, 2.5]}},
+    {"tags": {"in": [["1", 1, True], "x"]}}, {"nested": {"eq": {"k": "a"}}},
 )
 
 #: metadata keys of SEMANTICS_METADATA, a missing one, a dotted path and record fields.
@@ -139,6 +143,47 @@ def filter_specs(
         ),
         max_leaves=max_leaves,
     )
+
+
+#: record fields that hold datetimes; ordering them against a datetime is never refusable.
+DATETIME_FIELDS = frozenset(["created_at", "updated_at", "observed_at", "expires_at"])
+_ORDERED_OPS = frozenset(["gt", "gte", "lt", "lte"])
+
+
+def refusable_leaf(node: Cmp) -> str | None:
+    """Why a store may refuse this comparison even with its operator declared, or None.
+
+    Two operand shapes have no faithful spelling in JSON-based query languages, so the
+    contract lets a store raise ``UnsupportedFilter`` for them (it must never
+    approximate them; a store that evaluates them must match the reference):
+
+    - ordering (``gt``/``gte``/``lt``/``lte``) a metadata key or ``attributed_to``
+      against a ``datetime``: JSON has no datetime type, and the reference parses each
+      stored string with ``datetime.fromisoformat``;
+    - a list or object operand (``eq``/``ne``/``contains`` with one, or one inside
+      ``in``/``nin``): the reference uses Python equality of the decoded JSON, where
+      ``[True] == [1]`` although ``True != 1`` at the top level.
+    """
+    _, name = field_path(node.field)
+    if (node.op in _ORDERED_OPS and isinstance(node.value, datetime)
+            and name not in DATETIME_FIELDS):
+        return "ordering a non-datetime field against a datetime"
+    values = node.value if node.op in ("in", "nin") and isinstance(node.value, list | tuple) \
+        else [node.value]
+    if any(isinstance(v, list | tuple | dict) for v in values):
+        return "a list or object operand"
+    return None
+
+
+def may_refuse(tree: Filter | None) -> bool:
+    """Whether ``tree`` holds a comparison :func:`refusable_leaf` allows refusing."""
+    if tree is None:
+        return False
+    if isinstance(tree, And | Or):
+        return any(may_refuse(child) for child in (tree.all if isinstance(tree, And) else tree.any))
+    if isinstance(tree, Not):
+        return may_refuse(tree.not_)
+    return refusable_leaf(tree) is not None
 
 
 def reference_ids(tree: Filter | None, records: Sequence[MemoryRecord]) -> set[str] | None:
