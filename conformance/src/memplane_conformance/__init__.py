@@ -13,6 +13,8 @@ Base classes and the fixtures each one needs (all importable from this package):
 
 - ``VectorStoreContract``  -> ``store_factory`` (optional ``reopen_store``)
 - ``EmbedderContract``     -> ``embedder``
+- ``TransportLLMContract`` -> ``llm_class`` and ``llm_params`` (tier 1 for LLMs: the
+  model class takes ``transport=`` and is driven by a scripted transport, no server)
 - ``LLMContract``          -> ``llm_factory`` and ``scripted_endpoint`` (optional ``live_llm_factory``)
 - ``RerankerContract``     -> ``reranker``
 - ``FilterSemanticsContract`` -> ``filter_semantics_store`` (class scope): random and
@@ -54,6 +56,7 @@ pytest.register_assert_rewrite(
     "memplane_conformance.malformed",
     "memplane_conformance.retries",
     "memplane_conformance.docs",
+    "memplane_conformance.transport",
 )
 
 if TYPE_CHECKING:
@@ -64,6 +67,7 @@ if TYPE_CHECKING:
     from memplane_conformance.llm import LLMContract
     from memplane_conformance.memory_contract import MemoryContract
     from memplane_conformance.reranker import RerankerContract
+    from memplane_conformance.transport import ScriptedTransport, TransportLLMContract
     from memplane_conformance.vector_store import VectorStoreContract
 
 # name -> module; imported on first use so loading the pytest plugin stays cheap.
@@ -77,6 +81,8 @@ _EXPORTS = {
     "ProviderHarness": "memplane_conformance.harness",
     "ScriptedEndpoint": "memplane_conformance.endpoint",
     "RecordedRequest": "memplane_conformance.endpoint",
+    "TransportLLMContract": "memplane_conformance.transport",
+    "ScriptedTransport": "memplane_conformance.transport",
 }
 
 __all__ = [
@@ -88,6 +94,8 @@ __all__ = [
     "RecordedRequest",
     "RerankerContract",
     "ScriptedEndpoint",
+    "ScriptedTransport",
+    "TransportLLMContract",
     "VectorStoreContract",
 ]
 
