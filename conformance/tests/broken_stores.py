@@ -10,12 +10,11 @@ from typing import Any, ClassVar
 
 from reference_providers import DictStore
 
-from memplane_conformance.filter_semantics import refusable_leaf
-
 from memplane.errors import UnsupportedFilter
 from memplane.filters import And, Cmp, Filter, Not, Or, evaluate, require_supported
 from memplane.models import Change, HistoryEntry, MemoryRecord, Page, Scope, SearchHit, utcnow
 from memplane.stores.sqlite import SQLiteStore
+from memplane_conformance.filter_semantics import refusable_leaf
 
 
 class KeywordDictStore(DictStore):
@@ -262,6 +261,6 @@ class RefusesNestedNegationStore(RefusesRefusableStore):
 
     def _visible(self, scope: Scope, filters: Filter | None, include_deleted: bool,
                  include_expired: bool) -> list[tuple[MemoryRecord, list[float]]]:
-        if not isinstance(filters, Cmp) and any(l.op in ("ne", "nin") for l in _leaves(filters)):
+        if not isinstance(filters, Cmp) and any(leaf.op in ("ne", "nin") for leaf in _leaves(filters)):
             raise UnsupportedFilter("nested negations are not supported")
         return super()._visible(scope, filters, include_deleted, include_expired)
