@@ -7,7 +7,8 @@ set full of type confusions (``1`` vs ``1.0`` vs ``True`` vs ``"1"``), missing a
 null fields, lists, dates, and values that look like query syntax; random filter
 trees over it (Hypothesis); and the edge cases that broke translators before. Each
 filter must select exactly what :func:`memplane.filters.evaluate` selects, or be
-refused with :class:`~memplane.errors.UnsupportedFilter`.
+refused with :class:`~memplane.errors.UnsupportedFilter` (an undeclared operator, or a
+declared one on an operand shape :func:`refusable_leaf` allows refusing).
 
 Subclass it and supply one fixture, scoped to the class (or wider), because the
 records are loaded once and read by every example::
@@ -39,7 +40,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from memplane.errors import UnsupportedFilter, ValidationError
-from memplane.filters import And, Cmp, Filter, Not, Or, evaluate, field_path, parse_filter
+from memplane.filters import (
+    And,
+    Cmp,
+    Filter,
+    Not,
+    Or,
+    evaluate,
+    field_path,
+    operators_used,
+    parse_filter,
+)
 from memplane.models import Change, MemoryRecord, Scope
 from memplane.providers.base import VectorStore
 from memplane_conformance.contract import ContractBase
@@ -208,7 +219,13 @@ def assert_filter_matches_reference(
     try:
         listed = {r.id for r in store.list_records(scope, filters=tree, limit=1000).records}
     except UnsupportedFilter:
-        return  # refusing is allowed; silently approximating is not
+        # refusing a declared operator is allowed for the refusable shapes only;
+        # silently approximating is never allowed
+        declared = set(operators_used(tree)) <= set(store.filter_operators)
+        assert not declared or may_refuse(tree), (
+            f"refused a filter of declared operators (only datetime ordering of a "
+            f"non-datetime field and list/object operands may be refused): {spec}")
+        return
     except ValidationError as exc:
         # a malformed datetime string is bad input even where the reference's
         # short-circuit evaluation never reaches it
