@@ -46,8 +46,9 @@ class DictStore(VectorStore):
 
     name: ClassVar[str] = "dict_reference"
     Config = DictStoreConfig
-    # no concurrent_writers: the shared "disk" is a dict, private to this process
-    capabilities: ClassVar[frozenset[str]] = frozenset({"persistent", "atomic_apply"})
+    # in-process only: persistent and concurrent_writers are promises about processes
+    # (the shared "disk" is a dict, private to this process)
+    capabilities: ClassVar[frozenset[str]] = frozenset({"atomic_apply", "vector_read"})
     filter_operators: ClassVar[frozenset[str]] = OPERATORS | LOGICAL
 
     def _open(self, dimension: int) -> None:
@@ -133,6 +134,10 @@ class DictStore(VectorStore):
             hits.append(SearchHit(record=rec, score=min(1.0, max(0.0, (1 + cos) / 2))))
         hits.sort(key=lambda h: -h.score)
         return hits[:limit]
+
+    def _get_vectors(self, ids: list[str], scope: Scope) -> dict[str, list[float]]:
+        wanted = set(ids)
+        return {r.id: list(v) for r, v in self._visible(scope, None, True, True) if r.id in wanted}
 
     def _delete(self, ids: list[str], scope: Scope) -> int:
         with _LOCK:

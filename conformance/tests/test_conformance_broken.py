@@ -33,14 +33,24 @@ def run_store(suite: pytest.Pytester, cls: str) -> tuple[set[str], dict[str, lis
 
 
 def test_store_that_ignores_filters_is_rejected(suite: pytest.Pytester) -> None:
-    failed, outcomes = run_store(suite, "IgnoresFiltersStore")
+    suite.makepyfile(test_broken=STORE_TEMPLATE.format(cls="IgnoresFiltersStore"))
+    result, outcomes = run(suite)
+    failed = failed_tests(outcomes)
     assert "test_filter_matches_reference_semantics_or_is_refused" in failed
     assert "test_metadata_filters" in failed
     assert "test_hostile_metadata_values_are_stored_verbatim" in failed
     # the defect is filters only: everything else still passes
     assert failed <= {"test_filter_matches_reference_semantics_or_is_refused", "test_metadata_filters",
-                      "test_hostile_metadata_values_are_stored_verbatim"}
-    assert len([n for n in outcomes["FAILED"] if "test_filter_matches" in n]) >= 15
+                      "test_hostile_metadata_values_are_stored_verbatim",
+                      "test_filtered_listing_pages_through_every_match",
+                      "test_nested_negations_match_the_reference",
+                      "test_hostile_values_and_edge_cases_match_the_reference",
+                      "test_random_filters_match_the_reference"}
+    # the one filter-case test names every case it failed
+    out = result.stdout.str()
+    assert "filter cases that failed" in out
+    for case in ("eq:", "ne:", "nin:", "nested:", "AND:", "OR:", "NOT:", "contains:"):
+        assert f"E         {case}" in out or f"\n{case}" in out or f" {case} " in out, case
 
 
 def test_store_that_leaks_across_scopes_is_rejected(suite: pytest.Pytester) -> None:
@@ -109,7 +119,10 @@ def test_reranker_with_unstable_ties_is_rejected(suite: pytest.Pytester) -> None
 
 def test_llm_with_unbounded_retries_is_rejected(suite: pytest.Pytester) -> None:
     result, failed = run_llm(suite, "RetriesForeverLLM")
-    assert failed == {"test_rate_limit_is_typed_and_retries_are_bounded"}, summary(result)
+    # sync and async retry bounds; its Retry-After is lost to the loop as well
+    assert failed == {"test_rate_limit_is_typed_and_retries_are_bounded",
+                      "test_async_errors_are_typed_like_sync",
+                      "test_rate_limit_carries_retry_after"}, summary(result)
 
 
 def test_llm_with_untyped_errors_is_rejected(suite: pytest.Pytester) -> None:
@@ -117,7 +130,8 @@ def test_llm_with_untyped_errors_is_rejected(suite: pytest.Pytester) -> None:
     assert {"test_auth_failure_is_typed_and_not_retried", "test_timeout_is_typed",
             "test_no_retry_when_max_retries_is_zero", "test_rate_limit_is_typed_and_retries_are_bounded",
             "test_malformed_body_is_a_provider_error",
-            "test_provider_failure_leaves_memories_unchanged"} == failed, summary(result)
+            "test_provider_failure_leaves_memories_unchanged",
+            "test_rate_limit_carries_retry_after"} <= failed, summary(result)
 
 
 def test_embedder_whose_vectors_depend_on_the_batch_is_rejected(suite: pytest.Pytester) -> None:
@@ -133,7 +147,8 @@ def test_embedder_whose_vectors_depend_on_the_batch_is_rejected(suite: pytest.Py
     """)
     result, outcomes = run(suite)
     assert failed_tests(outcomes) == {"test_batch_equals_one_by_one",
-                                      "test_query_and_document_purpose"}, summary(result)
+                                      "test_query_and_document_purpose",
+                                      "test_large_batch_matches_one_by_one"}, summary(result)
 
 
 def test_store_without_version_checks_is_rejected(suite: pytest.Pytester) -> None:

@@ -16,7 +16,8 @@ from memplane_conformance import FilterSemanticsContract
 
 class TestFilters(FilterSemanticsContract):
     @pytest.fixture(scope="class")
-    def filter_semantics_store(self, tmp_path_factory):
+    @classmethod
+    def filter_semantics_store(cls, tmp_path_factory):
         yield {make}
 """
 

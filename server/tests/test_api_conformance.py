@@ -5,7 +5,7 @@ whose replies the test queues over loopback): Memory and MemoryClient cannot dri
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,22 +21,35 @@ from memplane_conformance.parts import Parts
 
 
 class TestMemoryClientConformance(MemoryContract):
-    @pytest.fixture
-    def parts(self, live: Live, script: ScriptServer, tmp_path: Path) -> Iterator[Parts]:
-        script.reset()
-        # the server holds the real providers; these local ones serve the scenario that
-        # builds its own AsyncMemory and the capability checks (same classes, same config)
-        store = SQLiteStore({"path": str(tmp_path / "local.db")})
-        yield Parts(llm=RemoteScriptedLLM(script_url=script.url), endpoint=script,  # type: ignore[arg-type]
-                    embedder=HashingEmbedder({"dimension": 64}), store=store)
-        store.close()
+    """The server holds the real providers; the local ones below (same classes, same
+    config) serve the scenario that builds its own AsyncMemory and the capability
+    checks. The scenarios drive a MemoryClient through the suite's declared
+    ``memory_factory`` extension point."""
 
     @pytest.fixture
-    def memory(self, parts: Parts, live: Live, admin_key: str) -> Iterator[MemoryClient]:
-        client = MemoryClient(live.url, api_key=admin_key)
-        client.reset()  # scenarios reuse user ids: each starts from an empty server
-        yield client
-        client.close()
+    def scripted_endpoint(self, script: ScriptServer) -> ScriptServer:
+        return script
+
+    @pytest.fixture
+    def llm_factory(self, script: ScriptServer) -> Callable[..., RemoteScriptedLLM]:
+        return lambda **overrides: RemoteScriptedLLM(script_url=script.url, **overrides)
+
+    @pytest.fixture
+    def embedder(self) -> HashingEmbedder:
+        return HashingEmbedder({"dimension": 64})
+
+    @pytest.fixture
+    def store_factory(self, tmp_path: Path) -> Callable[[], SQLiteStore]:
+        return lambda: SQLiteStore({"path": str(tmp_path / "local.db")})
+
+    @pytest.fixture
+    def memory_factory(self, live: Live, admin_key: str) -> Callable[[Parts], MemoryClient]:
+        def make(parts: Parts) -> MemoryClient:
+            client = MemoryClient(live.url, api_key=admin_key)
+            client.reset()  # scenarios reuse user ids: each starts from an empty server
+            return client
+
+        return make
 
 
 def test_async_client_mirrors_sync(live: Live, admin_key: str, script: ScriptServer) -> None:

@@ -13,6 +13,8 @@ Base classes and the fixtures each one needs (all importable from this package):
 
 - ``VectorStoreContract``  -> ``store_factory`` (optional ``reopen_store``)
 - ``EmbedderContract``     -> ``embedder``
+- ``TransportLLMContract`` -> ``llm_class`` and ``llm_params`` (tier 1 for LLMs: the
+  model class takes ``transport=`` and is driven by a scripted transport, no server)
 - ``LLMContract``          -> ``llm_factory`` and ``scripted_endpoint`` (optional ``live_llm_factory``)
 - ``RerankerContract``     -> ``reranker``
 - ``FilterSemanticsContract`` -> ``filter_semantics_store`` (class scope): random and
@@ -39,6 +41,11 @@ import pytest
 # modules it can find in the distribution's file list).
 pytest.register_assert_rewrite(
     "memplane_conformance.vector_store",
+    "memplane_conformance.store_scope",
+    "memplane_conformance.store_listing",
+    "memplane_conformance.store_filters",
+    "memplane_conformance.store_capabilities",
+    "memplane_conformance.child",
     "memplane_conformance.embedder",
     "memplane_conformance.llm",
     "memplane_conformance.reranker",
@@ -50,6 +57,7 @@ pytest.register_assert_rewrite(
     "memplane_conformance.retries",
     "memplane_conformance.store_identity",
     "memplane_conformance.docs",
+    "memplane_conformance.transport",
 )
 
 if TYPE_CHECKING:
@@ -60,6 +68,7 @@ if TYPE_CHECKING:
     from memplane_conformance.llm import LLMContract
     from memplane_conformance.memory_contract import MemoryContract
     from memplane_conformance.reranker import RerankerContract
+    from memplane_conformance.transport import ScriptedTransport, TransportLLMContract
     from memplane_conformance.vector_store import VectorStoreContract
 
 # name -> module; imported on first use so loading the pytest plugin stays cheap.
@@ -73,6 +82,8 @@ _EXPORTS = {
     "ProviderHarness": "memplane_conformance.harness",
     "ScriptedEndpoint": "memplane_conformance.endpoint",
     "RecordedRequest": "memplane_conformance.endpoint",
+    "TransportLLMContract": "memplane_conformance.transport",
+    "ScriptedTransport": "memplane_conformance.transport",
 }
 
 __all__ = [
@@ -84,6 +95,8 @@ __all__ = [
     "RecordedRequest",
     "RerankerContract",
     "ScriptedEndpoint",
+    "ScriptedTransport",
+    "TransportLLMContract",
     "VectorStoreContract",
 ]
 

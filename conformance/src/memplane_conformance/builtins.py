@@ -16,6 +16,7 @@ from typing import Any
 from memplane.errors import AuthenticationError, ProviderError, ProviderTimeout, RateLimitError
 from memplane.providers.base import LLM
 from memplane_conformance.endpoint import Fault, RecordedRequest, ScriptedEndpoint
+from memplane_conformance.guard import suite_skip
 from memplane_conformance.harness import ProviderHarness
 
 #: override keys the suite passes that the scripted LLM has no setting for: it never
@@ -106,9 +107,8 @@ class RulesHarness(ProviderHarness):
 
     @contextlib.contextmanager
     def scripted_endpoint(self) -> Iterator[ScriptedEndpoint]:
-        import pytest
 
-        pytest.skip("the rules LLM answers by rule and cannot be scripted; "
+        suite_skip("the rules LLM answers by rule and cannot be scripted; "
                     "the behavioural (live) scenarios check it instead")
         yield  # pragma: no cover - skip raises
 

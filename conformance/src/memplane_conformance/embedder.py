@@ -20,7 +20,8 @@ from typing import ClassVar
 
 from memplane.errors import MemplaneError
 from memplane.providers.base import Embedder
-from memplane_conformance.contract import ContractBase
+from memplane_conformance.contract import ContractBase, async_native_probe
+from memplane_conformance.guard import note_capability
 from memplane_conformance.store_identity import EmbedderIdentityContract
 
 TEXTS = [
@@ -28,6 +29,13 @@ TEXTS = [
     "Alice moved to Lisbon in 2021.",
     "I'm allergic to peanuts",
     "Bob's favourite programming language is Rust.",
+]
+#: 70 distinct texts of very different lengths: more than any batch size providers
+#: split at (8, 16, 32, 64), so chunking, chunk order and per-chunk checks show.
+LARGE_BATCH = [
+    " ".join(f"{w}{i}" for w in ("note", "about", "topic", "detail", "memory")[: 1 + i % 5])
+    + (" and more" * (i * 7 % 40))
+    for i in range(70)
 ]
 UNICODE_TEXTS = ["Zoë aime le café ☕", "東京に住んでいます", "مرحبا بالعالم", "🙂🚀", "e\u0301"]
 
@@ -122,6 +130,7 @@ class EmbedderContract(EmbedderIdentityContract, ContractBase):
         Troubleshooting: declare ``query_document`` only if the model really embeds
         queries and documents differently (an instruction prefix, an input_type).
         """
+        note_capability("query_document", embedder.has("query_document"))
         docs = _check_vectors(embedder, embedder.embed(TEXTS, purpose="document"), TEXTS)
         queries = _check_vectors(embedder, embedder.embed(TEXTS, purpose="query"), TEXTS)
         same = all(_close(d, q) for d, q in zip(docs, queries, strict=True))
@@ -151,5 +160,23 @@ class EmbedderContract(EmbedderIdentityContract, ContractBase):
         the same request building and ordering as ``embed``.
         """
         sync = _check_vectors(embedder, embedder.embed(TEXTS, purpose="query"), TEXTS)
-        asy = _check_vectors(embedder, asyncio.run(embedder.aembed(TEXTS, purpose="query")), TEXTS)
+        with async_native_probe(embedder, Embedder, {"aembed": "embed"}):
+            vectors = asyncio.run(embedder.aembed(TEXTS, purpose="query"))
+        asy = _check_vectors(embedder, vectors, TEXTS)
         assert all(_close(a, b, 1e-3) for a, b in zip(sync, asy, strict=True))
+
+    def test_large_batch_matches_one_by_one(self, embedder: Embedder) -> None:
+        """A batch of 70 texts of varied lengths gives 70 vectors of ``dimension``, in
+        input order, each equal to embedding that text alone (sync and async).
+
+        Troubleshooting: when you split a batch into chunks, keep the chunks in order
+        (sort responses by their index) and check the size of every vector of every
+        chunk, not only the first.
+        """
+        batch = _check_vectors(embedder, embedder.embed(LARGE_BATCH), LARGE_BATCH)
+        for i, text in enumerate(LARGE_BATCH):
+            [single] = _check_vectors(embedder, embedder.embed([text]), [text])
+            assert _close(single, batch[i], 1e-3), f"text {i} of the batch got another vector"
+        asy = _check_vectors(embedder, asyncio.run(embedder.aembed(LARGE_BATCH)), LARGE_BATCH)
+        for i, (a, b) in enumerate(zip(batch, asy, strict=True)):
+            assert _close(a, b, 1e-3), f"aembed: text {i} of the batch got another vector"

@@ -7,7 +7,8 @@ set full of type confusions (``1`` vs ``1.0`` vs ``True`` vs ``"1"``), missing a
 null fields, lists, dates, and values that look like query syntax; random filter
 trees over it (Hypothesis); and the edge cases that broke translators before. Each
 filter must select exactly what :func:`memplane.filters.evaluate` selects, or be
-refused with :class:`~memplane.errors.UnsupportedFilter`.
+refused with :class:`~memplane.errors.UnsupportedFilter` (an undeclared operator, or a
+declared one on an operand shape :func:`refusable_leaf` allows refusing).
 
 Subclass it and supply one fixture, scoped to the class (or wider), because the
 records are loaded once and read by every example::
@@ -17,7 +18,8 @@ records are loaded once and read by every example::
 
     class TestMyStoreFilterSemantics(FilterSemanticsContract):
         @pytest.fixture(scope="class")
-        def filter_semantics_store(self, tmp_path_factory):
+        @classmethod
+        def filter_semantics_store(cls, tmp_path_factory):
             store = MyStore({"path": str(tmp_path_factory.mktemp("sem") / "db")})
             yield store                 # empty, not yet opened; the suite opens it
             ...                         # drop remote collections etc. here
@@ -38,7 +40,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from memplane.errors import UnsupportedFilter, ValidationError
-from memplane.filters import Filter, evaluate, parse_filter
+from memplane.filters import (
+    And,
+    Cmp,
+    Filter,
+    Not,
+    Or,
+    evaluate,
+    field_path,
+    operators_used,
+    parse_filter,
+)
 from memplane.models import Change, MemoryRecord, Scope
 from memplane.providers.base import VectorStore
 from memplane_conformance.contract import ContractBase
@@ -79,6 +91,10 @@ EDGE_CASES: tuple[dict[str, Any], ...] = (
     {"created_at": {"lt": "2024-01-01T03:00:00+00:00"}}, {"attributed_to": {"ne": "user"}},
     {"NOT": {"k": "a"}}, {"NOT": {"n": {"gt": 0}}},
     {"k": {"contains": -3.0}}, {"tags": {"contains": -3}}, {"n": {"lt": -1}},
+    # operands a store may refuse (refusable_leaf), but must not approximate
+    {"when": {"gte": T0}}, {"attributed_to": {"lt": T0}}, {"tags": {"eq": ["a", "b"]}},
+    {"tags": {"eq": [False, 2.5]}}, {"tags": {"ne": [False, 2.5]}},
+    {"tags": {"in": [["1", 1, True], "x"]}}, {"nested": {"eq": {"k": "a"}}},
 )
 
 #: metadata keys of SEMANTICS_METADATA, a missing one, a dotted path and record fields.
@@ -140,6 +156,47 @@ def filter_specs(
     )
 
 
+#: record fields that hold datetimes; ordering them against a datetime is never refusable.
+DATETIME_FIELDS = frozenset(["created_at", "updated_at", "observed_at", "expires_at"])
+_ORDERED_OPS = frozenset(["gt", "gte", "lt", "lte"])
+
+
+def refusable_leaf(node: Cmp) -> str | None:
+    """Why a store may refuse this comparison even with its operator declared, or None.
+
+    Two operand shapes have no faithful spelling in JSON-based query languages, so the
+    contract lets a store raise ``UnsupportedFilter`` for them (it must never
+    approximate them; a store that evaluates them must match the reference):
+
+    - ordering (``gt``/``gte``/``lt``/``lte``) a metadata key or ``attributed_to``
+      against a ``datetime``: JSON has no datetime type, and the reference parses each
+      stored string with ``datetime.fromisoformat``;
+    - a list or object operand (``eq``/``ne``/``contains`` with one, or one inside
+      ``in``/``nin``): the reference uses Python equality of the decoded JSON, where
+      ``[True] == [1]`` although ``True != 1`` at the top level.
+    """
+    _, name = field_path(node.field)
+    if (node.op in _ORDERED_OPS and isinstance(node.value, datetime)
+            and name not in DATETIME_FIELDS):
+        return "ordering a non-datetime field against a datetime"
+    values = node.value if node.op in ("in", "nin") and isinstance(node.value, list | tuple) \
+        else [node.value]
+    if any(isinstance(v, list | tuple | dict) for v in values):
+        return "a list or object operand"
+    return None
+
+
+def may_refuse(tree: Filter | None) -> bool:
+    """Whether ``tree`` holds a comparison :func:`refusable_leaf` allows refusing."""
+    if tree is None:
+        return False
+    if isinstance(tree, And | Or):
+        return any(may_refuse(child) for child in (tree.all if isinstance(tree, And) else tree.any))
+    if isinstance(tree, Not):
+        return may_refuse(tree.not_)
+    return refusable_leaf(tree) is not None
+
+
 def reference_ids(tree: Filter | None, records: Sequence[MemoryRecord]) -> set[str] | None:
     """Ids :func:`memplane.filters.evaluate` selects, or None where the reference
     itself cannot decide (e.g. a non-ISO string compared with a datetime)."""
@@ -162,7 +219,13 @@ def assert_filter_matches_reference(
     try:
         listed = {r.id for r in store.list_records(scope, filters=tree, limit=1000).records}
     except UnsupportedFilter:
-        return  # refusing is allowed; silently approximating is not
+        # refusing a declared operator is allowed for the refusable shapes only;
+        # silently approximating is never allowed
+        declared = set(operators_used(tree)) <= set(store.filter_operators)
+        assert not declared or may_refuse(tree), (
+            f"refused a filter of declared operators (only datetime ordering of a "
+            f"non-datetime field and list/object operands may be refused): {spec}")
+        return
     except ValidationError as exc:
         # a malformed datetime string is bad input even where the reference's
         # short-circuit evaluation never reaches it
@@ -180,9 +243,11 @@ class FilterSemanticsContract(ContractBase):
 
     _memplane_suite_class: ClassVar[bool] = True
 
+    # a classmethod: pytest deprecates class-scoped fixtures on instances
     @pytest.fixture(scope="class")
+    @classmethod
     def filter_semantics_loaded(
-        self, filter_semantics_store: VectorStore
+        cls, filter_semantics_store: VectorStore
     ) -> Iterator[tuple[VectorStore, list[MemoryRecord]]]:
         store = filter_semantics_store
         store.open(SEMANTICS_DIM)

@@ -50,8 +50,9 @@ from memplane.errors import (
 )
 from memplane.models import ChatMessage, DecisionList, Scope
 from memplane.providers.base import LLM
-from memplane_conformance.contract import ContractBase, skip_unless_capable
+from memplane_conformance.contract import ContractBase, async_native_probe, skip_unless_capable
 from memplane_conformance.endpoint import ScriptedEndpoint
+from memplane_conformance.guard import suite_skip
 from memplane_conformance.malformed import MalformedResponseContract
 from memplane_conformance.parts import Parts, optional_fixture, parts_from_fixtures
 from memplane_conformance.retries import RetryPolicyContract
@@ -95,7 +96,7 @@ class LLMBehaviourContract(ContractBase):
     def live_memory(self, request: pytest.FixtureRequest) -> Iterator[Any]:
         live_llm_factory = optional_fixture(request, "live_llm_factory")
         if live_llm_factory is None:
-            pytest.skip("live: no credentials for the real service (live_llm_factory is None)")
+            suite_skip("live: no credentials for the real service (live_llm_factory is None)")
         from memplane.embedders.hashing import HashingEmbedder
         from memplane.memory import Memory
         from memplane.stores.inmemory import InMemoryStore
@@ -231,11 +232,98 @@ class LLMContract(MalformedResponseContract, RetryPolicyContract, LLMBehaviourCo
         """``agenerate`` sends the same request and returns the same answer.
 
         Troubleshooting: if you override ``agenerate`` (``async_native``), share the
-        request building and response parsing with ``generate``.
+        request building and response parsing with ``generate``; declare
+        ``async_native`` only when ``agenerate`` is your own native implementation.
         """
         endpoint.enqueue_text("async answer")
-        response = asyncio.run(llm_factory().agenerate(_chat("async please")))
+        llm = llm_factory()
+        with async_native_probe(llm, LLM, {"agenerate": "generate"}):
+            response = asyncio.run(llm.agenerate(_chat("async please")))
         assert "async answer" in response.text
+        assert response.usage.prompt_tokens > 0 and response.usage.completion_tokens > 0, (
+            "agenerate dropped the token usage")
+        assert len(endpoint.requests) == 1
+
+    def test_json_mode_reply_is_json(self, endpoint: ScriptedEndpoint,
+                                     llm_factory: Callable[..., LLM]) -> None:
+        """With ``json_mode``, a request with a schema comes back as JSON (in ``text``
+        or ``structured``), whatever channel the provider used.
+
+        Troubleshooting: turn on the API's JSON mode (``response_format`` json_object,
+        ``responseMimeType``) when a schema is passed and the model cannot enforce it.
+        """
+        llm = llm_factory()
+        skip_unless_capable(llm, "json_mode")
+        reply = {"decisions": [{"event": "ADD", "text": FACT}]}
+        endpoint.enqueue_structured(reply)
+        response = llm.generate(_chat("remember"), json_schema=DecisionList.model_json_schema(),
+                                schema_name="decisions")
+        assert response.structured == reply or json.loads(response.text) == reply
+
+    def test_structured_reply_reports_usage(self, endpoint: ScriptedEndpoint,
+                                            llm_factory: Callable[..., LLM]) -> None:
+        """A structured (or JSON) reply reports the provider's token usage too, sync and
+        async: the pipeline's own estimate must not be what hides a zero.
+
+        Troubleshooting: read the usage block on every response path (tool calls,
+        structured output), not only for plain text.
+        """
+        llm = llm_factory()
+        schema = DecisionList.model_json_schema() if llm.has("json_schema") else None
+        reply = {"decisions": [{"event": "ADD", "text": FACT}]}
+        def sync() -> Any:
+            return llm.generate(_chat("remember"), json_schema=schema, schema_name="decisions")
+
+        def in_loop() -> Any:
+            return asyncio.run(llm.agenerate(_chat("remember"), json_schema=schema,
+                                             schema_name="decisions"))
+
+        for call in (sync, in_loop):
+            if schema is not None:
+                endpoint.enqueue_structured(reply)
+            else:
+                endpoint.enqueue_text(json.dumps(reply))
+            response = call()
+            assert response.usage.prompt_tokens > 0 and response.usage.completion_tokens > 0, (
+                "a structured reply came back without token usage")
+
+    def test_async_errors_are_typed_like_sync(self, endpoint: ScriptedEndpoint,
+                                              llm_factory: Callable[..., LLM]) -> None:
+        """``agenerate`` maps failures as ``generate`` does: 401 -> ``AuthenticationError``
+        after one request, 429 -> ``RateLimitError`` with ``retry_after``, retries bounded.
+
+        Troubleshooting: share the error mapping between the sync and async clients
+        (the async SDK raises its own exception types).
+        """
+        endpoint.enqueue_fault("auth")
+        with pytest.raises(AuthenticationError):
+            asyncio.run(llm_factory(max_retries=3).agenerate(_chat("hi")))
+        assert len(endpoint.requests) == 1
+        for _ in range(4):
+            endpoint.enqueue_fault("rate_limit", retry_after=7)
+        with pytest.raises(RateLimitError) as caught:
+            asyncio.run(llm_factory(max_retries=0).agenerate(_chat("hi")))
+        assert caught.value.retry_after == pytest.approx(7, abs=1), "async 429 lost Retry-After"
+        assert len(endpoint.requests) == 2
+        endpoint.reset()  # drops the unused faults; factories made afterwards see the reset
+        for _ in range(8):
+            endpoint.enqueue_fault("rate_limit", retry_after=0)
+        with pytest.raises(RateLimitError):
+            asyncio.run(llm_factory(max_retries=2).agenerate(_chat("hi")))
+        assert 1 <= len(endpoint.requests) <= 3
+
+    def test_rate_limit_carries_retry_after(self, endpoint: ScriptedEndpoint,
+                                            llm_factory: Callable[..., LLM]) -> None:
+        """A 429 with ``Retry-After: 7`` raises ``RateLimitError(retry_after=7)``.
+
+        Troubleshooting: read the header (``memplane.providers.retry_after.retry_after_seconds`` handles
+        seconds, milliseconds and HTTP dates) into the error, so callers can wait.
+        """
+        for _ in range(4):
+            endpoint.enqueue_fault("rate_limit", retry_after=7)
+        with pytest.raises(RateLimitError) as caught:
+            llm_factory(max_retries=0).generate(_chat("hi"))
+        assert caught.value.retry_after == pytest.approx(7, abs=1), "429 lost Retry-After"
         assert len(endpoint.requests) == 1
 
     # errors and retries ---------------------------------------------------------
@@ -295,7 +383,7 @@ class LLMContract(MalformedResponseContract, RetryPolicyContract, LLMBehaviourCo
         """
         llm = llm_factory(max_retries=2)
         if "max_retries" not in type(llm).Config.model_fields:
-            pytest.skip(f"llms provider {llm.name!r} has no 'max_retries' setting (never retries)")
+            suite_skip(f"llms provider {llm.name!r} has no 'max_retries' setting (never retries)")
         endpoint.enqueue_fault(fault, retry_after=0)  # type: ignore[arg-type]
         endpoint.enqueue_text("recovered")
         response = llm.generate(_chat("hi"))

@@ -39,6 +39,7 @@ import pytest
 from memplane.errors import ProviderError
 from memplane.models import ChatMessage
 from memplane.providers.base import LLM
+from memplane_conformance.guard import suite_skip
 
 #: the answer text the well-formed body carries; the invalid-UTF-8 case corrupts it
 MARKER = "malformed-corpus-answer"
@@ -198,14 +199,14 @@ def _generate(llm: LLM, mode: str) -> Any:
 
 def _wire(endpoint: Any) -> MalformedWire:
     if not isinstance(endpoint, MalformedWire):
-        pytest.skip("the scripted endpoint has no wire adapter (enqueue_raw, well_formed_body, "
+        suite_skip("the scripted endpoint has no wire adapter (enqueue_raw, well_formed_body, "
                     "malformed_body): see memplane_conformance.malformed")
     return endpoint
 
 
 def _queue(wire: MalformedWire, case: str, times: int) -> None:
     if not enqueue_malformed(wire, case, times):
-        pytest.skip(f"{case}: this provider's wire has no such malformation")
+        suite_skip(f"{case}: this provider's wire has no such malformation")
 
 
 MODES = pytest.mark.parametrize("mode", ["sync", "async"])

@@ -2,7 +2,9 @@
 
 Subclass it beside your kind's contract and supply the same fixture(s):
 ``store_factory`` (vector stores), ``embedder`` (embedders), ``llm_factory`` +
-``scripted_endpoint`` (LLMs). Kinds you do not supply are deterministic built-ins:
+``scripted_endpoint`` (LLMs). An optional ``memory_factory`` fixture (a callable
+taking the :class:`~memplane_conformance.parts.Parts` and returning a ``Memory``-like
+object with ``close()``) replaces ``Memory(...)`` as the thing the scenarios drive. Kinds you do not supply are deterministic built-ins:
 decisions are scripted (through your endpoint when you test an LLM, else the
 ``scripted`` LLM), vectors come from the ``hashing`` embedder, records live in the
 ``memory`` store. Each scenario shows the model at most one existing memory when it
@@ -21,7 +23,7 @@ import pytest
 from memplane.errors import MemoryNotFound, UnsupportedFilter
 from memplane.models import HistoryEvent
 from memplane_conformance.contract import ContractBase
-from memplane_conformance.parts import Parts, parts_from_fixtures
+from memplane_conformance.parts import Parts, optional_fixture, parts_from_fixtures
 
 
 def _current(memory: Any, **scope: str) -> dict[str, str]:
@@ -60,8 +62,18 @@ class MemoryContract(ContractBase):
         yield from parts_from_fixtures(request)
 
     @pytest.fixture
-    def memory(self, parts: Parts) -> Iterator[Any]:
-        memory = parts.memory()
+    def memory(self, parts: Parts, request: pytest.FixtureRequest) -> Iterator[Any]:
+        """``parts.memory()``, or what the author's ``memory_factory(parts)`` fixture
+        returns (a declared extension point: e.g. a client of a server holding these
+        providers); the summary names it."""
+        factory = optional_fixture(request, "memory_factory")
+        if factory is None:
+            memory = parts.memory()
+        else:
+            from memplane_conformance.guard import note_extension
+
+            note_extension("memory_factory", getattr(factory, "__qualname__", repr(factory)))
+            memory = factory(parts)
         yield memory
         memory.close()
 

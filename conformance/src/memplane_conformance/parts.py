@@ -9,6 +9,7 @@ drives the built-in scripted LLM and a cloud plugin's loopback server.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -92,6 +93,11 @@ def parts_from_fixtures(
     if store_factory is None:
         store = InMemoryStore()
     else:
-        store = store_factory()
+        from memplane_conformance.store_common import new_store
+
+        store = new_store(store_factory, embedder.dimension)
         under_test.add("vector_stores")
     yield Parts(llm=llm, endpoint=endpoint, embedder=embedder, store=store, under_test=under_test)
+    if store_factory is not None:
+        with contextlib.suppress(Exception):  # close is safe twice (Memory may have closed it)
+            store.close()

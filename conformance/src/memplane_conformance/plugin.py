@@ -15,11 +15,15 @@ with ``memplane_``). What it does:
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+# the run guard: every suite test ran as written or ended a declared way
+pytest_plugins = ["memplane_conformance.guard"]
 
 SUITE_DIR = Path(__file__).parent / "suite"
 KIND_MODULES = {
@@ -71,7 +75,15 @@ def _parse_target(config: pytest.Config) -> tuple[str, str] | None:
     return kind, name
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
+    # pytest-asyncio (a dependency of the suite) warns from its own pytest_configure,
+    # on every run, when asyncio_default_fixture_loop_scope is unset (zero-code mode
+    # outside a project); the suite has no async fixtures, so the choice is moot
+    warnings.filterwarnings(
+        "ignore", message='The configuration option "asyncio_default_fixture_loop_scope" is unset',
+        category=pytest.PytestDeprecationWarning,
+    )
     config.addinivalue_line(
         "markers", "live: talks to a real service; runs only when credentials are present"
     )

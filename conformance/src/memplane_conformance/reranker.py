@@ -17,7 +17,7 @@ from typing import ClassVar
 import pytest
 
 from memplane.providers.base import Reranker, RerankResult
-from memplane_conformance.contract import ContractBase
+from memplane_conformance.contract import ContractBase, async_native_probe
 
 QUERY = "What is the capital city of France?"
 DOCS = [
@@ -105,8 +105,10 @@ class RerankerContract(ContractBase):
     def test_async_rerank_mirrors_sync(self, reranker: Reranker) -> None:
         """``arerank`` returns what ``rerank`` returns.
 
-        Troubleshooting: share request building between the sync and async paths.
+        Troubleshooting: share request building between the sync and async paths; declare
+        ``async_native`` only when ``arerank`` uses an async client of its own.
         """
         sync = [r.index for r in reranker.rerank(QUERY, DOCS, top_n=3)]
-        asy = asyncio.run(reranker.arerank(QUERY, DOCS, top_n=3))
+        with async_native_probe(reranker, Reranker, {"arerank": "rerank"}):
+            asy = asyncio.run(reranker.arerank(QUERY, DOCS, top_n=3))
         assert [r.index for r in asy] == sync

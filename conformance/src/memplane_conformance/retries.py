@@ -28,6 +28,7 @@ import pytest
 from memplane.errors import ProviderError, RateLimitError
 from memplane.models import ChatMessage
 from memplane.providers.base import LLM
+from memplane_conformance.guard import suite_skip
 from memplane_conformance.loopback import LoopbackServer
 
 MODES = pytest.mark.parametrize("mode", ["sync", "async"])
@@ -46,7 +47,7 @@ def _generate(llm: LLM, mode: str) -> Any:
 def _policy_llm(llm_factory: Callable[..., LLM], **overrides: Any) -> LLM:
     probe = llm_factory()
     if "max_retry_wait" not in type(probe).Config.model_fields:
-        pytest.skip(f"llms provider {probe.name!r} has no 'max_retry_wait' setting: it does not "
+        suite_skip(f"llms provider {probe.name!r} has no 'max_retry_wait' setting: it does not "
                     "follow the shared retry policy (memplane.providers.retry)")
     return llm_factory(**overrides)
 
@@ -138,7 +139,7 @@ class RetryPolicyContract:
         Troubleshooting: map statuses with ``memplane.providers.retry.error_for_status``.
         """
         if not isinstance(endpoint, LoopbackServer):
-            pytest.skip("the endpoint is not a memplane_conformance LoopbackServer")
+            suite_skip("the endpoint is not a memplane_conformance LoopbackServer")
         llm = _policy_llm(llm_factory, max_retries=2)
         refusal = endpoint.error(400, "loopback: a request the API refuses", "invalid_request_error")
         for _ in range(3):

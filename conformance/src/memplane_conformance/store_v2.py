@@ -15,7 +15,7 @@ import multiprocessing
 import random
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -52,6 +52,9 @@ SAME_FACT = "I like green tea"
 
 class StoreContractV2:
     """Contract-v2 tests; include by inheritance (VectorStoreContract does)."""
+
+    #: the run guard (guard.py) only sees tests of classes that set this.
+    _memplane_suite_class: ClassVar[bool] = True
 
     # --- compare-and-set ----------------------------------------------------------
     def test_v2_stale_version_is_refused_and_writes_nothing(self, store: VectorStore) -> None:
@@ -224,7 +227,12 @@ class StoreContractV2:
     def test_v2_concurrent_identical_adds_leave_one_memory_processes(
         self, memplane_new_store: Callable[..., VectorStore],
     ) -> None:
-        """The same from several processes on the same data (``concurrent_writers``)."""
+        """The same from several processes on the same data (``concurrent_writers``).
+
+        Troubleshooting: the duplicate check (a live record of the scope with the same
+        hash) must run inside the cross-process write transaction, or as a unique
+        constraint / conditional write the backend enforces.
+        """
         store = memplane_new_store(RACE_DIM)
         _require_processes(store)
         memory = _race_memory(store)

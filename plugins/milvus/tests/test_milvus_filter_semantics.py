@@ -13,8 +13,9 @@ from memplane_milvus.store import MilvusVectorStore
 
 class TestMilvusFilterSemantics(FilterSemanticsContract):
     @pytest.fixture(scope="class")
+    @classmethod
     def filter_semantics_store(
-        self, tmp_path_factory: pytest.TempPathFactory
+        cls, tmp_path_factory: pytest.TempPathFactory
     ) -> Iterator[MilvusVectorStore]:
         # its own database file: the session's shared one holds other tests' collections
         yield MilvusVectorStore({"uri": str(tmp_path_factory.mktemp("sem") / "sem.db"),

@@ -33,7 +33,8 @@ class TestMemoryOnPgVector(MemoryContract):
 
 class TestPgVectorFilterSemantics(FilterSemanticsContract):
     @pytest.fixture(scope="class")
-    def filter_semantics_store(self, pg_dsn: str) -> Iterator[PgVectorStore]:
+    @classmethod
+    def filter_semantics_store(cls, pg_dsn: str) -> Iterator[PgVectorStore]:
         store = PgVectorStore({"dsn": pg_dsn, "db_schema": fresh_schema(), "pool_min_size": 0})
         yield store
         store.close()

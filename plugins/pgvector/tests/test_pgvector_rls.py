@@ -11,7 +11,6 @@ import pytest
 
 from memplane.errors import IdOwnedByAnotherScope, ProviderError
 from memplane.models import Change, MemoryRecord, Scope
-from memplane.providers.base import VectorStore
 from memplane_conformance import VectorStoreContract
 from memplane_conformance.data import DIM
 from memplane_pgvector.store import PgVectorStore
@@ -68,21 +67,12 @@ class TestPgVectorUnderRowLevelSecurity(VectorStoreContract):
     """The whole store contract holds with the policies forced on a non-owner role."""
 
     @pytest.fixture
-    def store_factory(self, make_rls_store: Callable[..., PgVectorStore]) -> Callable[[], PgVectorStore]:
+    def store_factory(self, make_rls_store: Callable[..., PgVectorStore]) -> Callable[..., PgVectorStore]:
+        """Takes ``dimension`` (the suite's declared extension point): the owner
+        migrates at the size each test opens (the contract-v2 race tests open at
+        RACE_DIM), because under row-level security the application role may not
+        re-size a store. make_rls_store closes them at teardown."""
         return make_rls_store
-
-    @pytest.fixture
-    def memplane_new_store(self, make_rls_store: Callable[..., PgVectorStore]) -> Callable[..., VectorStore]:
-        """The owner migrates at the dimension each test opens (the contract-v2 race
-        tests open at RACE_DIM): under row-level security the application role may
-        not re-size a store. make_rls_store closes them at teardown."""
-
-        def make(dimension: int = DIM) -> VectorStore:
-            store = make_rls_store(dimension)
-            store.open(dimension)
-            return store
-
-        return make
 
 
 def _app_conn(store: PgVectorStore) -> psycopg.Connection:

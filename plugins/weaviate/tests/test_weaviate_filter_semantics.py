@@ -15,7 +15,8 @@ from memplane_weaviate.testing import WeaviateLoopback
 
 class TestWeaviateFilterSemantics(FilterSemanticsContract):
     @pytest.fixture(scope="class")
-    def filter_semantics_store(self, server: WeaviateLoopback) -> Iterator[WeaviateVectorStore]:
+    @classmethod
+    def filter_semantics_store(cls, server: WeaviateLoopback) -> Iterator[WeaviateVectorStore]:
         yield WeaviateVectorStore(server.store_config(collection="Semantics"))
         with server.db.lock:
             server.db.delete_collection("Semantics")

@@ -7,6 +7,7 @@ providers stays fast and works without the SDK installed.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any, ClassVar, TypeVar
@@ -207,8 +208,33 @@ class MilvusVectorStore(VectorStore[MilvusConfig]):
             extra["num_partitions"] = cfg.num_partitions
         self._call(
             self._client.create_collection, cfg.collection, schema=schema,
-            index_params=index, consistency_level="Strong", **extra,
+            consistency_level="Strong", **extra,
         )
+        # pymilvus's own wait sleeps 0.5 s before each index's first state check
+        # (2.5 s for a new collection); the indexes of an empty collection are ready
+        # at once, so poll briefly instead, then load as create_collection would
+        self._call(self._client.create_index, cfg.collection, index, sync=False)
+        self._wait_for_indexes()
+        self._call(self._client.load_collection, cfg.collection)
+
+    def _wait_for_indexes(self, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        pending = list(self._call(self._client.list_indexes, self.config.collection))
+        delay = 0.01
+        while pending:
+            info = self._call(self._client.describe_index, self.config.collection, pending[0])
+            state = str((info or {}).get("state", "Finished"))
+            if state == "Finished":
+                pending.pop(0)
+                continue
+            if state == "Failed" or time.monotonic() > deadline:
+                raise ProviderError(
+                    f"milvus: building index {pending[0]!r} of {self.config.collection!r} "
+                    f"{'failed' if state == 'Failed' else 'timed out'}: "
+                    f"{(info or {}).get('index_state_fail_reason', '')}",
+                    provider=self.name, retryable=state != "Failed")
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
 
     def close(self) -> None:
         with self._lock:

@@ -141,7 +141,8 @@ class FilterTranslator:
         if value is None or isinstance(value, (bool, list | tuple | dict)):
             return FALSE
         if isinstance(value, datetime):
-            raise _refuse(node, "metadata strings are not ordered as datetimes in SQL")
+            raise _refuse(node, "metadata strings are not ordered as datetimes in SQL (compare "
+                                "with the ISO 8601 string, written as stored, or store a number)")
         if isinstance(value, int | float):
             if isinstance(value, float) and math.isnan(value):
                 return FALSE
@@ -214,7 +215,8 @@ class FilterTranslator:
             positive = (f"coalesce({column} = ANY(%s::text[]), false)", [texts]) if texts else FALSE
             return _not(positive) if op in ("ne", "nin") else positive
         if isinstance(value, datetime):
-            raise _refuse(node, "text fields are not ordered as datetimes in SQL")
+            raise _refuse(node, "text fields are not ordered as datetimes in SQL (compare "
+                                "with a string)")
         if not isinstance(value, str):
             return FALSE
         if "\x00" in value:
