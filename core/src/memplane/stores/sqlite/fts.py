@@ -7,7 +7,8 @@ Japanese, Thai, ...): a whole sentence would become one token. So before
 indexing, runs of such characters are rewritten as overlapping character bigrams
 plus single characters (the classic CJK analyzer approach); the query goes
 through the same rewriting. The analysed text is stored in ``records.fts_text``
-and indexed by an external-content FTS5 table kept in sync by triggers.
+and indexed by an external-content FTS5 table (new rows by the store once per write
+batch, changed and deleted rows by triggers).
 
 Every query token is emitted as a double-quoted FTS5 string, so operators,
 column filters, ``NEAR``, ``*`` or quotes typed by a user are plain text.

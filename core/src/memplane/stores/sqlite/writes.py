@@ -8,10 +8,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from memplane.errors import ValidationError
 from memplane.models import Change, MemoryRecord, Scope
 from memplane.providers.store_checks import check_versions
 from memplane.stores.sqlite import fts
-from memplane.stores.sqlite.codec import dt_to_db, record_from_row, record_params, vector_to_blob
+from memplane.stores.sqlite.codec import dt_to_db, record_from_row, record_values, vector_to_blob
 from memplane.stores.sqlite.sql import COLUMNS, chunks, marks, scope_sql
 from memplane.stores.sqlite.transactions import stored_dimension
 
@@ -19,9 +20,7 @@ _UPSERT = """
 INSERT INTO records (id, user_id, agent_id, run_id, text, fts_text, scope_terms, metadata, hash,
                      created_at, updated_at, observed_at, deleted_at, expires_at, source,
                      attributed_to, gen, version)
-VALUES (:id, :user_id, :agent_id, :run_id, :text, :fts_text, :scope_terms, :metadata, :hash,
-        :created_at, :updated_at, :observed_at, :deleted_at, :expires_at, :source,
-        :attributed_to, :gen, :version)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (id) DO UPDATE SET
     text = excluded.text, fts_text = excluded.fts_text, metadata = excluded.metadata,
     hash = excluded.hash, created_at = excluded.created_at, updated_at = excluded.updated_at,
@@ -30,8 +29,15 @@ ON CONFLICT (id) DO UPDATE SET
     attributed_to = excluded.attributed_to, gen = excluded.gen, version = excluded.version
 """
 
+# new rows' keyword-index entries, one statement a batch (schema v3 has no insert
+# trigger); changed rows are re-indexed by the update trigger
+_INDEX_NEW = """
+INSERT INTO records_fts (rowid, fts_text, scope_terms)
+SELECT seq, fts_text, scope_terms FROM records WHERE seq > ?
+"""
+
 _UPSERT_VECTOR = """
-INSERT INTO vectors (seq, vector) SELECT seq, ? FROM records WHERE id = ?
+INSERT INTO vectors (seq, vector) VALUES (?, ?)
 ON CONFLICT (seq) DO UPDATE SET vector = excluded.vector
 """
 
@@ -45,10 +51,12 @@ ON CONFLICT (id) DO NOTHING
 def apply_changes(conn: sqlite3.Connection, generation: int, changes: Sequence[Change]) -> int | None:
     """Check then write a batch; returns the store's vector dimension (None while
     nothing was stored with a vector)."""
+    ids = [c.record.id for c in changes]
+    if len(set(ids)) != len(ids):  # the per-batch keyword indexing relies on it
+        raise ValidationError("a memory id appears twice in one apply; send one change per id")
     rows = [
-        record_params(c.record)
-        | {"fts_text": fts.index_text(c.record.text), "scope_terms": fts.scope_terms(c.record.scope),
-           "gen": generation}
+        record_values(c.record, fts.index_text(c.record.text), fts.scope_terms(c.record.scope),
+                      generation)
         for c in changes
     ]
     history = [
@@ -56,7 +64,8 @@ def apply_changes(conn: sqlite3.Connection, generation: int, changes: Sequence[C
         for h in (c.history for c in changes) if h is not None
     ]
     owners = _live_hash_owners(conn, changes)
-    check_versions(changes, _stored(conn, [c.record.id for c in changes]),
+    stored, seqs = _stored(conn, ids)
+    check_versions(changes, stored,
                    lambda scope, hash_: owners.get((scope.user_id, scope.agent_id,
                                                     scope.run_id, hash_)))
     dimension = stored_dimension(conn)
@@ -66,23 +75,31 @@ def apply_changes(conn: sqlite3.Connection, generation: int, changes: Sequence[C
             dimension = len(first)
             conn.execute("INSERT INTO meta (key, value) VALUES ('dimension', ?)", (str(dimension),))
     vectors = _vector_rows(changes, dimension)
+    # AUTOINCREMENT: every row this batch inserts gets a seq above the current maximum
+    newest = conn.execute("SELECT coalesce(max(seq), 0) FROM records").fetchone()[0]
     conn.executemany(_UPSERT, rows)
-    conn.executemany(_UPSERT_VECTOR, vectors)
+    if len(seqs) < len(ids):  # some records are new
+        conn.execute(_INDEX_NEW, (newest,))
+        seqs.update(conn.execute("SELECT id, seq FROM records WHERE seq > ?", (newest,)))
+    if vectors:
+        conn.executemany(_UPSERT_VECTOR, [(seqs[rid], blob) for blob, rid in vectors])
     if history:
         conn.executemany(_INSERT_HISTORY, history)
     return dimension
 
 
-def _stored(conn: sqlite3.Connection, ids: list[str]) -> dict[str, MemoryRecord]:
-    """The stored records of these ids, in any scope."""
+def _stored(conn: sqlite3.Connection, ids: list[str]) -> tuple[dict[str, MemoryRecord], dict[str, int]]:
+    """The stored records of these ids, in any scope, and their ``seq``."""
     found: dict[str, MemoryRecord] = {}
+    seqs: dict[str, int] = {}
     for chunk in chunks(ids):
         for row in conn.execute(
-            f"SELECT {COLUMNS} FROM records r WHERE r.id IN ({marks(len(chunk))})", list(chunk)
+            f"SELECT r.seq, {COLUMNS} FROM records r WHERE r.id IN ({marks(len(chunk))})", list(chunk)
         ):
-            record = record_from_row(row)
+            record = record_from_row(row[1:])
             found[record.id] = record
-    return found
+            seqs[record.id] = int(row[0])
+    return found, seqs
 
 
 def _vector_rows(changes: Sequence[Change], dimension: int | None) -> list[tuple[bytes, str]]:
