@@ -33,6 +33,7 @@ which works the same for every store's keyword search.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import re
@@ -124,10 +125,13 @@ _SCOPE_PREFIX = {"user_id": "u", "agent_id": "a", "run_id": "r"}
 def scope_terms(scope: Scope) -> str:
     """One opaque token per scope id (a hash: any id becomes one alphanumeric word),
     indexed beside the text so a query ranks only the scope's documents."""
-    return " ".join(
-        _SCOPE_PREFIX[name] + hashlib.sha256(value.encode("utf-8")).hexdigest()[:32]
-        for name, value in scope.items()
-    )
+    return " ".join(_scope_token(name, value) for name, value in scope.items())
+
+
+@functools.lru_cache(maxsize=8192)
+def _scope_token(name: str, value: str) -> str:
+    # cached: a bulk write hashes the same few scope ids for every row
+    return _SCOPE_PREFIX[name] + hashlib.sha256(value.encode("utf-8")).hexdigest()[:32]
 
 
 def _quoted(token: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from datetime import datetime
 
 import numpy as np
 
@@ -59,10 +60,7 @@ def apply_changes(conn: sqlite3.Connection, generation: int, changes: Sequence[C
                       generation)
         for c in changes
     ]
-    history = [
-        (h.id, h.memory_id, h.event.value, h.old_text, h.new_text, dt_to_db(h.at), h.actor, h.reason)
-        for h in (c.history for c in changes) if h is not None
-    ]
+    history = _history_rows(changes)
     owners = _live_hash_owners(conn, changes)
     stored, seqs = _stored(conn, ids)
     check_versions(changes, stored,
@@ -86,6 +84,20 @@ def apply_changes(conn: sqlite3.Connection, generation: int, changes: Sequence[C
     if history:
         conn.executemany(_INSERT_HISTORY, history)
     return dimension
+
+
+def _history_rows(changes: Sequence[Change]) -> list[tuple[object, ...]]:
+    """History rows; the entries of one batch mostly share their time, formatted once."""
+    times: dict[datetime, str | None] = {}
+    rows: list[tuple[object, ...]] = []
+    for h in (c.history for c in changes):
+        if h is None:
+            continue
+        at = times.get(h.at)
+        if at is None:
+            at = times[h.at] = dt_to_db(h.at)
+        rows.append((h.id, h.memory_id, h.event.value, h.old_text, h.new_text, at, h.actor, h.reason))
+    return rows
 
 
 def _stored(conn: sqlite3.Connection, ids: list[str]) -> tuple[dict[str, MemoryRecord], dict[str, int]]:
@@ -112,7 +124,10 @@ def _vector_rows(changes: Sequence[Change], dimension: int | None) -> list[tuple
     if all(len(c.vector or ()) == dimension for c in with_vector):
         matrix = np.asarray([c.vector for c in with_vector], dtype=np.float32)
         if bool(np.isfinite(matrix).all()):
-            return [(row.tobytes(), c.record.id) for row, c in zip(matrix, with_vector, strict=True)]
+            # one buffer for the batch, sliced per row: cheaper than a tobytes() per row
+            blob, width = matrix.tobytes(), 4 * dimension
+            return [(blob[i * width:(i + 1) * width], c.record.id)
+                    for i, c in enumerate(with_vector)]
     # some vector is wrong: let the per-row check name it
     return [(vector_to_blob(c.vector or [], dimension, c.record.id), c.record.id)
             for c in with_vector]
