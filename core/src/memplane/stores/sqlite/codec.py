@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Sequence
@@ -9,10 +10,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+from pydantic import TypeAdapter
 from pydantic_core import to_jsonable_python
 
 from memplane.errors import ValidationError
-from memplane.models import MemoryRecord, Scope
+from memplane.models import MemoryRecord, Provenance, Scope
 
 RECORD_COLUMNS = (
     "id, user_id, agent_id, run_id, text, metadata, hash, created_at, updated_at, "
@@ -99,21 +101,45 @@ def record_values(record: MemoryRecord, fts_text: str, scope_terms: str,
 
 
 def record_from_row(row: Sequence[Any]) -> MemoryRecord:
-    """Build a record from a row selected with :data:`RECORD_COLUMNS`."""
+    """Build a record from a row selected with :data:`RECORD_COLUMNS`.
+
+    The row was validated when it was written, so the record is assembled without
+    validating it again: a search hydrates dozens of candidates, and pydantic's
+    validation (or ``model_construct``, slower still) was most of their cost. What
+    this sets is what ``model_construct`` sets; a test compares the result with a
+    validated record."""
     (rid, user_id, agent_id, run_id, text, metadata, hash_, created, updated,
      observed, deleted, expires, source, attributed_to, version) = row
-    return MemoryRecord(
-        id=rid,
-        text=text,
-        scope=Scope(user_id=user_id, agent_id=agent_id, run_id=run_id),
-        metadata=json.loads(metadata),
-        hash=hash_,
-        created_at=datetime.fromisoformat(created),
-        updated_at=datetime.fromisoformat(updated),
-        observed_at=dt_from_db(observed),
-        deleted_at=dt_from_db(deleted),
-        expires_at=dt_from_db(expires),
-        source=json.loads(source),
-        attributed_to=attributed_to,
-        version=version,
-    )
+    created_at = datetime.fromisoformat(created)
+    record = _NEW_RECORD(MemoryRecord)
+    _SET(record, "__dict__", {
+        "id": rid,
+        "text": text,
+        "scope": _scope(user_id, agent_id, run_id),
+        "metadata": {} if metadata == "{}" else json.loads(metadata),
+        "hash": hash_,
+        "created_at": created_at,
+        "updated_at": created_at if updated == created else datetime.fromisoformat(updated),
+        "observed_at": dt_from_db(observed),
+        "deleted_at": dt_from_db(deleted),
+        "expires_at": dt_from_db(expires),
+        "source": [] if source == "[]" else _PROVENANCE.validate_json(source),
+        "attributed_to": attributed_to,
+        "version": version,
+    })
+    _SET(record, "__pydantic_fields_set__", set(_RECORD_FIELDS))
+    _SET(record, "__pydantic_extra__", None)
+    _SET(record, "__pydantic_private__", None)
+    return record
+
+
+_NEW_RECORD = MemoryRecord.__new__
+_SET = object.__setattr__
+_RECORD_FIELDS = frozenset(MemoryRecord.model_fields)
+_PROVENANCE: TypeAdapter[list[Provenance]] = TypeAdapter(list[Provenance])
+
+
+@functools.lru_cache(maxsize=4096)
+def _scope(user_id: str | None, agent_id: str | None, run_id: str | None) -> Scope:
+    # scopes are immutable: the rows of one scope share one instance
+    return Scope(user_id=user_id, agent_id=agent_id, run_id=run_id)

@@ -1,6 +1,6 @@
-"""Schema migration of the sqlite store: a version 2 file (per-row keyword-index
-trigger, full agent/run scope indexes) opens, migrates to version 3 and keeps
-answering exactly as before; new writes are keyword-indexed without the trigger."""
+"""Schema version 3 of the sqlite store and its faster row handling: a version 2
+file (per-row keyword-index trigger, full agent/run scope indexes) opens, migrates
+and keeps answering as before; rows read back equal validated records."""
 
 from __future__ import annotations
 
@@ -138,3 +138,34 @@ def test_keyword_index_follows_creates_updates_and_deletes_in_one_batch(tmp_path
     conn = sqlite3.connect(tmp_path / "k.db")
     conn.execute("INSERT INTO records_fts (records_fts) VALUES ('integrity-check')")
     conn.close()
+
+
+def test_rows_read_back_equal_validated_records(tmp_path: Path) -> None:
+    """Records are rebuilt from rows without pydantic validation: they must equal,
+    field for field and in behaviour, what validation builds."""
+    from datetime import UTC, datetime, timedelta
+
+    from memplane.models import Provenance
+
+    store = SQLiteStore(path=str(tmp_path / "r.db"))
+    store.open(DIM)
+    now = datetime.now(UTC)
+    plain = MemoryRecord(text="plain", scope=ALICE)
+    full = MemoryRecord(
+        text="full", scope=Scope(user_id="u", agent_id="a", run_id="r"),
+        metadata={"k": [1, 2.5, None, {"x": "é"}]}, created_at=now - timedelta(days=2),
+        updated_at=now - timedelta(days=1), observed_at=now - timedelta(days=3),
+        expires_at=now + timedelta(days=9),
+        source=[Provenance(role="user", content="c", name="n", extra_field=3)],
+        attributed_to="user",
+    )
+    store.apply([Change(record=plain, vector=_vector(1)), Change(record=full, vector=_vector(2))])
+    for original in (plain, full):
+        (got,) = store.get([original.id], original.scope)
+        assert got == original
+        assert got.model_dump() == original.model_dump()
+        assert got.model_fields_set == MemoryRecord.model_validate(original.model_dump()).model_fields_set
+        assert MemoryRecord.model_validate(got.model_dump()) == original
+        got.text = "changed"  # assignment behaves as on a validated model
+        assert got.text == "changed" and original.text != "changed"
+    store.close()
