@@ -169,3 +169,26 @@ def test_rows_read_back_equal_validated_records(tmp_path: Path) -> None:
         got.text = "changed"  # assignment behaves as on a validated model
         assert got.text == "changed" and original.text != "changed"
     store.close()
+
+
+def test_batched_vectors_are_stored_as_numpy_float32_and_bad_ones_refused(tmp_path: Path) -> None:
+    """Bulk writes pack vectors with struct: the bytes must be numpy's float32, also for
+    values that round or underflow, and a value float32 cannot hold is refused."""
+    import pytest
+
+    from memplane.errors import ValidationError
+
+    rng = np.random.default_rng(1)
+    raw = rng.standard_normal((20, DIM)) * 10.0 ** rng.integers(-44, 38, (20, DIM))
+    store = SQLiteStore(path=str(tmp_path / "v.db"))
+    store.open(DIM)
+    records = [MemoryRecord(text=f"v{i}", scope=ALICE) for i in range(20)]
+    store.apply([Change(record=r, vector=v.tolist()) for r, v in zip(records, raw, strict=True)])
+    stored = store.get_vectors([r.id for r in records], ALICE)
+    for r, v in zip(records, raw, strict=True):
+        assert np.asarray(stored[r.id], dtype=np.float32).tobytes() == v.astype(np.float32).tobytes()
+    too_big = [Change(record=MemoryRecord(text="big", scope=ALICE), vector=[1e39] * DIM)]
+    with pytest.raises(ValidationError, match="NaN or infinity"):
+        store.apply(too_big)
+    assert store.count(ALICE) == 20
+    store.close()

@@ -3,8 +3,10 @@ transaction: the contract-v2 checks run on the state the writes apply to."""
 
 from __future__ import annotations
 
+import functools
 import sqlite3
-from collections.abc import Sequence
+import struct
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 import numpy as np
@@ -115,22 +117,30 @@ def _stored(conn: sqlite3.Connection, ids: list[str]) -> tuple[dict[str, MemoryR
 
 
 def _vector_rows(changes: Sequence[Change], dimension: int | None) -> list[tuple[bytes, str]]:
-    """(blob, id) of every change with a vector: one numpy conversion and finiteness
-    check for the whole batch when every vector has the store's dimension (the bulk
-    case), instead of one per row."""
+    """(blob, id) of every change with a vector, as native float32 (what numpy's
+    ``tobytes`` gives). The bulk case packs each list with one ``struct`` call (about
+    a third of numpy's conversion time from Python floats) and checks finiteness once
+    for the batch; anything unusual falls back to the per-row check, which names the
+    offending memory."""
     with_vector = [c for c in changes if c.vector is not None]
     if not with_vector or dimension is None:
         return []
     if all(len(c.vector or ()) == dimension for c in with_vector):
-        matrix = np.asarray([c.vector for c in with_vector], dtype=np.float32)
-        if bool(np.isfinite(matrix).all()):
-            # one buffer for the batch, sliced per row: cheaper than a tobytes() per row
-            blob, width = matrix.tobytes(), 4 * dimension
-            return [(blob[i * width:(i + 1) * width], c.record.id)
-                    for i, c in enumerate(with_vector)]
+        pack = _packer(dimension)
+        try:
+            blobs = [pack(*(c.vector or ())) for c in with_vector]
+        except (struct.error, OverflowError, TypeError):  # not floats, or beyond float32
+            blobs = []
+        if blobs and bool(np.isfinite(np.frombuffer(b"".join(blobs), dtype=np.float32)).all()):
+            return [(blob, c.record.id) for blob, c in zip(blobs, with_vector, strict=True)]
     # some vector is wrong: let the per-row check name it
     return [(vector_to_blob(c.vector or [], dimension, c.record.id), c.record.id)
             for c in with_vector]
+
+
+@functools.lru_cache(maxsize=8)
+def _packer(dimension: int) -> Callable[..., bytes]:
+    return struct.Struct(f"={dimension}f").pack
 
 
 HashOwners = dict[tuple[str | None, str | None, str | None, str], str]
