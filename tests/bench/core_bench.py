@@ -2,8 +2,9 @@
 
 Figures (targets from the core issue):
 - search p50/p95 at each size, one scope, 384-dim random unit vectors, embedding
-  excluded (a lookup table stands in for the embedder); baseline: a brute-force
-  numpy scan of the same vectors (matrix product + partial sort);
+  excluded (a lookup table stands in for the embedder); baselines: a brute-force
+  numpy scan of the same vectors (matrix product + partial sort), and that scan
+  plus a bare FTS5 keyword query of the same words (hybrid search runs both);
 - ingest rate with infer=False, one memory per add and 100 messages per add;
   baseline: one raw SQLite insert + commit per memory (id, text, vector blob) in WAL
   mode, the least an embedded store must do;
@@ -49,17 +50,43 @@ TARGETS = {
     "add_overhead_ms_10k": 3.0,
     "ingest_per_s": 2000.0,
     "prompt_tokens": 1500,
+    # Memory.search p50 over (numpy scan p50 + bare keyword query p50), same run
+    "search_vs_scan_plus_keyword_10k": 2.0,
+    # Memory.search p50 minus that baseline at 1k memories
+    "search_fixed_overhead_ms_1k": 0.5,
 }
 
 
-def numpy_search_baseline(matrix: np.ndarray, queries: np.ndarray, limit: int = 10) -> list[float]:
+def numpy_search_baseline(matrix: np.ndarray, queries: np.ndarray, limit: int = 10,
+                          cpu: list[float] | None = None) -> list[float]:
     laps = []
     for q in queries:
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.thread_time()
         scores = matrix @ q
         top = np.argpartition(-scores, min(limit, len(scores) - 1))[:limit]
         top[np.argsort(-scores[top])]
         laps.append(time.perf_counter() - start)
+        if cpu is not None:
+            cpu.append(time.thread_time() - start_cpu)
+    return laps
+
+
+def keyword_query_baseline(path: Path, queries: list[str], limit: int = 50,
+                           cpu: list[float] | None = None) -> list[float]:
+    """The bare keyword query an application would run itself: the query's words OR-ed
+    in one FTS5 MATCH over the store's own index, best ``limit`` rowids by bm25 (no
+    scope, no scoring, no records), on its own connection."""
+    con = sqlite3.connect(path)
+    laps = []
+    for q in queries:
+        expression = " OR ".join('"' + w + '"' for w in q.replace("?", " ").split())
+        start, start_cpu = time.perf_counter(), time.thread_time()
+        con.execute("SELECT rowid FROM records_fts WHERE records_fts MATCH ? ORDER BY rank LIMIT ?",
+                    (expression, limit)).fetchall()
+        laps.append(time.perf_counter() - start)
+        if cpu is not None:
+            cpu.append(time.thread_time() - start_cpu)
+    con.close()
     return laps
 
 
@@ -121,11 +148,12 @@ def measure_size(workdir: Path, size: int, queries: int) -> dict[str, Any]:
     batched_ingest = measure_batched_ingest(workdir / f"batched-{size}.db", baseline_rows)
 
     memory.search(query_texts[0], user_id=SCOPE, limit=10)  # warm caches
-    search_laps = []
+    search_laps, search_cpu = [], []
     for q in query_texts:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         hits = memory.search(q, user_id=SCOPE, limit=10)
         search_laps.append(time.perf_counter() - t0)
+        search_cpu.append(time.thread_time() - c0)
     assert hits, "search returned nothing: the benchmark would measure an empty store"
 
     from memplane.models import Scope
@@ -136,11 +164,20 @@ def measure_size(workdir: Path, size: int, queries: int) -> dict[str, Any]:
         t0 = time.perf_counter()
         store.search(qv.tolist(), scope, limit=10)
         store_laps.append(time.perf_counter() - t0)
-    numpy_laps = numpy_search_baseline(vectors, query_vectors)
+    numpy_cpu: list[float] = []
+    keyword_cpu: list[float] = []
+    numpy_laps = numpy_search_baseline(vectors, query_vectors, cpu=numpy_cpu)
+    keyword_laps = keyword_query_baseline(workdir / f"core-{size}.db", query_texts, cpu=keyword_cpu)
+    # CPU time of the searching thread: on a loaded machine a wall-clock lap of a few
+    # milliseconds mostly measures waiting for a core, longer laps more so
+    cpu_p50 = {name: latency_summary(laps)["p50_ms"] for name, laps in
+               (("search", search_cpu), ("numpy", numpy_cpu), ("keyword", keyword_cpu))}
 
     search = latency_summary(search_laps)
     store_search = latency_summary(store_laps)
     numpy_search = latency_summary(numpy_laps)
+    keyword_query = latency_summary(keyword_laps)
+    scan_plus_keyword = numpy_search["p50_ms"] + keyword_query["p50_ms"]
     figures: dict[str, Any] = {
         "ingest_per_s": round(size / ingest_seconds, 1),
         "baseline_sqlite_insert_per_s": round(baseline_ingest, 1),
@@ -151,6 +188,14 @@ def measure_size(workdir: Path, size: int, queries: int) -> dict[str, Any]:
         "search_store_only": store_search,
         "baseline_numpy_scan": numpy_search,
         "search_vs_numpy_p50": ratio(search["p50_ms"], numpy_search["p50_ms"]),
+        "baseline_keyword_query": keyword_query,
+        "search_vs_scan_plus_keyword_p50": ratio(search["p50_ms"], scan_plus_keyword),
+        "search_fixed_overhead_ms": round(search["p50_ms"] - scan_plus_keyword, 3),
+        "cpu_p50_ms": cpu_p50,
+        "cpu_search_vs_scan_plus_keyword_p50": ratio(
+            cpu_p50["search"], cpu_p50["numpy"] + cpu_p50["keyword"]),
+        "cpu_search_fixed_overhead_ms": round(
+            cpu_p50["search"] - cpu_p50["numpy"] - cpu_p50["keyword"], 3),
     }
     if size == 10_000:
         figures["add_overhead"] = measure_add_overhead(memory, llm, embedder, vectors, workdir)
@@ -277,6 +322,12 @@ def verdict(results: dict[str, Any]) -> dict[str, Any]:
         check("ingest_per_s", sizes["10000"]["ingest_per_s"], TARGETS["ingest_per_s"], True)
         check("ingest_batched_per_s", sizes["10000"].get("ingest_batched_per_s"),
               TARGETS["ingest_per_s"], True)
+        check("search_vs_scan_plus_keyword_10k",
+              sizes["10000"].get("search_vs_scan_plus_keyword_p50"),
+              TARGETS["search_vs_scan_plus_keyword_10k"], False)
+    if "1000" in sizes:
+        check("search_fixed_overhead_ms_1k", sizes["1000"].get("search_fixed_overhead_ms"),
+              TARGETS["search_fixed_overhead_ms_1k"], False)
     if "100000" in sizes:
         check("search_p50_ms_100k", sizes["100000"]["search_memory"]["p50_ms"],
               TARGETS["search_p50_ms_100k"], False)

@@ -3,7 +3,7 @@
 ``ingest``: ``SQLiteStore.apply`` in batches of 1,000 new memories (records, vectors,
 history entries, keyword index, version checks), against a raw SQLite insert of the
 same rows (id, scope, text, vector blob) in batches of 1,000 per transaction, in the
-same run.
+same run: rounds alternate, and the wall-clock and CPU ratios are of the median rounds.
 
 ``tenants``: N memories across S scopes (384 dims, random unit vectors), written with
 the store's batched write (``_apply``: the same transaction, checks and SQL as
@@ -67,34 +67,57 @@ def _changes(start: int, count: int, scopes: int, rng: np.random.Generator,
     return out
 
 
-def ingest(rows: int, directory: Path) -> dict[str, Any]:
+def _store_round(batches: list[list[Any]], path: Path) -> tuple[float, float]:
+    """Wall and CPU seconds of ``SQLiteStore.apply`` over the batches, fresh file."""
     from memplane.stores.sqlite import SQLiteStore
 
-    rng = np.random.default_rng(0)
-    batches = [_changes(i, BATCH, 100, rng, True) for i in range(0, rows, BATCH)]
-    store = SQLiteStore(path=str(directory / "ingest.db"))
+    store = SQLiteStore(path=str(path))
     store.open(DIMENSION)
-    start = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     for batch in batches:
         store.apply(batch)
-    store_rate = rows / (time.perf_counter() - start)
+    laps = time.perf_counter() - wall, time.process_time() - cpu
     store.close()
+    return laps
 
-    con = sqlite3.connect(directory / "raw.db", isolation_level=None)
+
+def _raw_round(batches: list[list[Any]], path: Path) -> tuple[float, float]:
+    """Wall and CPU seconds of the raw baseline: one table, one index, the same rows."""
+    con = sqlite3.connect(path, isolation_level=None)
     con.execute("PRAGMA journal_mode=WAL")
     con.execute("PRAGMA synchronous=NORMAL")
     con.execute("CREATE TABLE m (id TEXT PRIMARY KEY, scope TEXT, text TEXT, vector BLOB)")
-    start = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     for batch in batches:
         con.execute("BEGIN")
         con.executemany("INSERT INTO m VALUES (?, ?, ?, ?)", [
             (uuid.uuid4().hex, c.record.scope.user_id, c.record.text,
              np.asarray(c.vector, dtype=np.float32).tobytes()) for c in batch])
         con.execute("COMMIT")
-    raw_rate = rows / (time.perf_counter() - start)
+    laps = time.perf_counter() - wall, time.process_time() - cpu
     con.close()
-    return {"rows": rows, "batch": BATCH, "store_apply_per_s": round(store_rate, 1),
-            "raw_sqlite_per_s": round(raw_rate, 1), "ratio": round(store_rate / raw_rate, 3)}
+    return laps
+
+
+def ingest(rows: int, directory: Path, rounds: int) -> dict[str, Any]:
+    """Store and raw rounds alternate (fresh files each), so a change in the machine's
+    load hits both; the ratio is taken from the median round of each."""
+    rng = np.random.default_rng(0)
+    store_laps: list[tuple[float, float]] = []
+    raw_laps: list[tuple[float, float]] = []
+    for n in range(rounds):
+        batches = [_changes(i, BATCH, 100, rng, True) for i in range(0, rows, BATCH)]
+        store_laps.append(_store_round(batches, directory / f"ingest-{n}.db"))
+        raw_laps.append(_raw_round(batches, directory / f"raw-{n}.db"))
+        for leftover in directory.glob(f"*-{n}.db*"):
+            leftover.unlink()
+    store_wall, store_cpu = (float(np.median([lap[k] for lap in store_laps])) for k in (0, 1))
+    raw_wall, raw_cpu = (float(np.median([lap[k] for lap in raw_laps])) for k in (0, 1))
+    return {"rows": rows, "batch": BATCH, "rounds": rounds,
+            "store_apply_per_s": round(rows / store_wall, 1),
+            "raw_sqlite_per_s": round(rows / raw_wall, 1), "ratio": round(raw_wall / store_wall, 3),
+            "cpu_ratio": round(raw_cpu / store_cpu, 3),
+            "rounds_ratio": [round(r[0] / s[0], 3) for s, r in zip(store_laps, raw_laps, strict=True)]}
 
 
 def build_tenants(path: Path, rows: int, scopes: int) -> dict[str, Any]:
@@ -155,6 +178,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m tests.bench.tenants_bench")
     parser.add_argument("what", choices=["ingest", "tenants", "search"])
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--rounds", type=int, default=5, help="ingest: alternating store/raw rounds")
     parser.add_argument("--scopes", type=int, default=10_000)
     parser.add_argument("--probes", type=int, default=10_000, help="random scopes searched")
     parser.add_argument("--warm", type=int, default=1000, help="searches of one warm scope")
@@ -167,7 +191,7 @@ def main(argv: list[str] | None = None) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     load = list(os.getloadavg())
     if args.what == "ingest":
-        result: dict[str, Any] = ingest(args.rows, directory)
+        result: dict[str, Any] = ingest(args.rows, directory, args.rounds)
     elif args.what == "search":
         result = search_tenants(args.db, args.scopes, args.probes, args.warm, args.cache_mb)
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Sequence
@@ -9,10 +10,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+from pydantic import TypeAdapter
 from pydantic_core import to_jsonable_python
 
 from memplane.errors import ValidationError
-from memplane.models import MemoryRecord, Scope
+from memplane.models import MemoryRecord, Provenance, Scope
 
 RECORD_COLUMNS = (
     "id, user_id, agent_id, run_id, text, metadata, hash, created_at, updated_at, "
@@ -79,47 +81,65 @@ def query_vector(vector: Sequence[float], dimension: int) -> np.ndarray:
     return array / norm if norm > 0.0 and math.isfinite(norm) else np.zeros_like(array)
 
 
-def record_params(record: MemoryRecord) -> dict[str, Any]:
-    """The column values of a record, without vector, search text and generation."""
+def record_values(record: MemoryRecord, fts_text: str, scope_terms: str,
+                  generation: int) -> tuple[Any, ...]:
+    """A record's row in :data:`writes._UPSERT`'s column order (a tuple: SQLite binds
+    positions faster than names, which shows in bulk writes)."""
     scope = record.scope
-    return {
-        "id": record.id,
-        "user_id": scope.user_id,
-        "agent_id": scope.agent_id,
-        "run_id": scope.run_id,
-        "text": record.text,
-        "metadata": to_json(record.metadata, f"metadata of memory {record.id!r}"),
-        "hash": record.hash,
-        "created_at": dt_to_db(record.created_at),
-        "updated_at": dt_to_db(record.updated_at),
-        "observed_at": dt_to_db(record.observed_at),
-        "deleted_at": dt_to_db(record.deleted_at),
-        "expires_at": dt_to_db(record.expires_at),
-        "source": to_json(
-            [p.model_dump(exclude_none=True) for p in record.source],
-            f"source of memory {record.id!r}",
-        ),
-        "attributed_to": record.attributed_to,
-        "version": record.version,
-    }
+    created = dt_to_db(record.created_at)
+    # most records are written with updated_at == created_at: format it once
+    updated = created if record.updated_at == record.created_at else dt_to_db(record.updated_at)
+    return (
+        record.id, scope.user_id, scope.agent_id, scope.run_id, record.text, fts_text,
+        scope_terms, to_json(record.metadata, f"metadata of memory {record.id!r}"), record.hash,
+        created, updated, dt_to_db(record.observed_at), dt_to_db(record.deleted_at),
+        dt_to_db(record.expires_at),
+        to_json([p.model_dump(exclude_none=True) for p in record.source],
+                f"source of memory {record.id!r}") if record.source else "[]",
+        record.attributed_to, generation, record.version,
+    )
 
 
 def record_from_row(row: Sequence[Any]) -> MemoryRecord:
-    """Build a record from a row selected with :data:`RECORD_COLUMNS`."""
+    """Build a record from a row selected with :data:`RECORD_COLUMNS`.
+
+    The row was validated when it was written, so the record is assembled without
+    validating it again: a search hydrates dozens of candidates, and pydantic's
+    validation (or ``model_construct``, slower still) was most of their cost. What
+    this sets is what ``model_construct`` sets; a test compares the result with a
+    validated record."""
     (rid, user_id, agent_id, run_id, text, metadata, hash_, created, updated,
      observed, deleted, expires, source, attributed_to, version) = row
-    return MemoryRecord(
-        id=rid,
-        text=text,
-        scope=Scope(user_id=user_id, agent_id=agent_id, run_id=run_id),
-        metadata=json.loads(metadata),
-        hash=hash_,
-        created_at=datetime.fromisoformat(created),
-        updated_at=datetime.fromisoformat(updated),
-        observed_at=dt_from_db(observed),
-        deleted_at=dt_from_db(deleted),
-        expires_at=dt_from_db(expires),
-        source=json.loads(source),
-        attributed_to=attributed_to,
-        version=version,
-    )
+    created_at = datetime.fromisoformat(created)
+    record = _NEW_RECORD(MemoryRecord)
+    _SET(record, "__dict__", {
+        "id": rid,
+        "text": text,
+        "scope": _scope(user_id, agent_id, run_id),
+        "metadata": {} if metadata == "{}" else json.loads(metadata),
+        "hash": hash_,
+        "created_at": created_at,
+        "updated_at": created_at if updated == created else datetime.fromisoformat(updated),
+        "observed_at": dt_from_db(observed),
+        "deleted_at": dt_from_db(deleted),
+        "expires_at": dt_from_db(expires),
+        "source": [] if source == "[]" else _PROVENANCE.validate_json(source),
+        "attributed_to": attributed_to,
+        "version": version,
+    })
+    _SET(record, "__pydantic_fields_set__", set(_RECORD_FIELDS))
+    _SET(record, "__pydantic_extra__", None)
+    _SET(record, "__pydantic_private__", None)
+    return record
+
+
+_NEW_RECORD = MemoryRecord.__new__
+_SET = object.__setattr__
+_RECORD_FIELDS = frozenset(MemoryRecord.model_fields)
+_PROVENANCE: TypeAdapter[list[Provenance]] = TypeAdapter(list[Provenance])
+
+
+@functools.lru_cache(maxsize=4096)
+def _scope(user_id: str | None, agent_id: str | None, run_id: str | None) -> Scope:
+    # scopes are immutable: the rows of one scope share one instance
+    return Scope(user_id=user_id, agent_id=agent_id, run_id=run_id)

@@ -7,7 +7,8 @@ Japanese, Thai, ...): a whole sentence would become one token. So before
 indexing, runs of such characters are rewritten as overlapping character bigrams
 plus single characters (the classic CJK analyzer approach); the query goes
 through the same rewriting. The analysed text is stored in ``records.fts_text``
-and indexed by an external-content FTS5 table kept in sync by triggers.
+and indexed by an external-content FTS5 table (new rows by the store once per write
+batch, changed and deleted rows by triggers).
 
 Every query token is emitted as a double-quoted FTS5 string, so operators,
 column filters, ``NEAR``, ``*`` or quotes typed by a user are plain text.
@@ -32,6 +33,7 @@ which works the same for every store's keyword search.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import re
@@ -123,10 +125,13 @@ _SCOPE_PREFIX = {"user_id": "u", "agent_id": "a", "run_id": "r"}
 def scope_terms(scope: Scope) -> str:
     """One opaque token per scope id (a hash: any id becomes one alphanumeric word),
     indexed beside the text so a query ranks only the scope's documents."""
-    return " ".join(
-        _SCOPE_PREFIX[name] + hashlib.sha256(value.encode("utf-8")).hexdigest()[:32]
-        for name, value in scope.items()
-    )
+    return " ".join(_scope_token(name, value) for name, value in scope.items())
+
+
+@functools.lru_cache(maxsize=8192)
+def _scope_token(name: str, value: str) -> str:
+    # cached: a bulk write hashes the same few scope ids for every row
+    return _SCOPE_PREFIX[name] + hashlib.sha256(value.encode("utf-8")).hexdigest()[:32]
 
 
 def _quoted(token: str) -> str:

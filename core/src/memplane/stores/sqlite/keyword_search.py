@@ -47,15 +47,16 @@ def distinctive(conn: sqlite3.Connection, tokens: list[str], scope: Scope,
     kept: dict[str, set[int]] = {}
     for token in tokens:
         expression = fts.term_expression(token, scope)
-        if most is not None:
-            (rows,) = conn.execute(
-                "SELECT count(*) FROM (SELECT 1 FROM records_fts WHERE records_fts MATCH ? LIMIT ?)",
-                [expression, most + 1],
-            ).fetchone()
-            if rows > most:
+        # one query a token: its rows, at most one past the common-term limit (more
+        # than the limit means common: skipped, as a separate count would decide)
+        if most is None:
+            found = conn.execute("SELECT rowid FROM records_fts WHERE records_fts MATCH ?",
+                                 [expression]).fetchall()
+        else:
+            found = conn.execute("SELECT rowid FROM records_fts WHERE records_fts MATCH ? LIMIT ?",
+                                 [expression, most + 1]).fetchall()
+            if len(found) > most:
                 continue
-        seqs = {seq for (seq,) in conn.execute(
-            "SELECT rowid FROM records_fts WHERE records_fts MATCH ?", [expression])}
-        if seqs:
-            kept[token] = seqs
+        if found:
+            kept[token] = {seq for (seq,) in found}
     return kept

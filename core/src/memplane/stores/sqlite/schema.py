@@ -18,6 +18,14 @@ Schema versions are explicit: ``schema_version`` has one row per applied step, a
 :data:`MIGRATIONS` upgrades an older file step by step inside one write transaction
 (``meta.schema_version`` mirrors the newest, which is what older builds read to
 refuse a file newer than they understand).
+
+Version 3 made bulk writes cheaper without changing what any read returns: the
+agent and run scope indexes are partial (rows without an agent or run id, the
+usual user-scoped memory, add no entry to them; a query naming the id still uses
+them, since ``agent_id = ?`` implies ``agent_id IS NOT NULL``), and a new record's
+keyword-index entry is written by the store once per batch
+(:func:`memplane.stores.sqlite.writes.apply_changes`) instead of by a trigger per
+row. Updates and deletes keep their triggers.
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: live records by exact scope and hash: the create check of contract v2 looks up
 #: here. Not UNIQUE: an update or restore may legitimately make two live texts equal
@@ -76,8 +84,8 @@ CREATE TABLE IF NOT EXISTS vectors (
     vector BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS records_by_user ON records (user_id, agent_id, run_id);
-CREATE INDEX IF NOT EXISTS records_by_agent ON records (agent_id, run_id);
-CREATE INDEX IF NOT EXISTS records_by_run ON records (run_id);
+CREATE INDEX IF NOT EXISTS records_by_agent ON records (agent_id, run_id) WHERE agent_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS records_by_run ON records (run_id) WHERE run_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS records_by_gen ON records (gen);
 
 CREATE TABLE IF NOT EXISTS tombstones (
@@ -104,10 +112,6 @@ CREATE VIRTUAL TABLE IF NOT EXISTS records_fts USING fts5 (
     content_rowid = 'seq',
     tokenize = 'unicode61 remove_diacritics 2'
 );
-CREATE TRIGGER IF NOT EXISTS records_fts_insert AFTER INSERT ON records BEGIN
-    INSERT INTO records_fts (rowid, fts_text, scope_terms)
-    VALUES (new.seq, new.fts_text, new.scope_terms);
-END;
 CREATE TRIGGER IF NOT EXISTS records_fts_delete AFTER DELETE ON records BEGIN
     INSERT INTO records_fts (records_fts, rowid, fts_text, scope_terms)
     VALUES ('delete', old.seq, old.fts_text, old.scope_terms);
@@ -160,8 +164,18 @@ def _migrate_to_2(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE records ADD COLUMN version INTEGER NOT NULL DEFAULT 1")
 
 
+def _migrate_to_3(conn: sqlite3.Connection) -> None:
+    """Cheaper bulk writes: the store indexes new records' text per batch (the
+    insert trigger goes), and the agent/run scope indexes become partial (the DDL
+    that runs after the migration creates them again in that form). Existing rows
+    keep their keyword-index entries."""
+    conn.execute("DROP TRIGGER IF EXISTS records_fts_insert")
+    conn.execute("DROP INDEX IF EXISTS records_by_agent")
+    conn.execute("DROP INDEX IF EXISTS records_by_run")
+
+
 #: schema steps: MIGRATIONS[n] turns a version n-1 file into version n.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {2: _migrate_to_2}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {2: _migrate_to_2, 3: _migrate_to_3}
 
 
 _REQUIRED_COLUMNS = {
