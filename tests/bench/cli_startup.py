@@ -11,7 +11,8 @@ script pays) and prints the median and p90 wall time and the median CPU time
 
 ``--memplane`` (repeatable) names the ``memplane`` executables to compare, e.g. a
 venv with the base commit and one with a change: runs alternate between them, so
-the load of a shared machine falls on both alike. Wall time on busy shared cores
+the load of a shared machine falls on both alike. Bytecode is written as a pip install
+would (PYTHONDONTWRITEBYTECODE is dropped from the children's environment). Wall time on busy shared cores
 is mostly waiting for a core; CPU time is what the process itself costs, close to
 the wall time on a quiet machine. The load average is printed before and after.
 A benchmark, not a test: timings on shared CI cores are noise.
@@ -65,7 +66,10 @@ def main() -> None:
     if not all(exes):
         raise SystemExit("the memplane command is not installed in this environment")
     workdir = Path(tempfile.mkdtemp(prefix="memplane-cli-"))
-    base_env = {k: v for k, v in os.environ.items() if not k.startswith("MEMPLANE_")}
+    # an installed package has its bytecode compiled (pip does it); an editable
+    # checkout run with PYTHONDONTWRITEBYTECODE recompiles every module on each start
+    base_env = {k: v for k, v in os.environ.items()
+                if not k.startswith("MEMPLANE_") and k != "PYTHONDONTWRITEBYTECODE"}
     if args.embedder:
         base_env["MEMPLANE_EMBEDDER"] = args.embedder
     envs = []

