@@ -83,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # answered before the parser exists: building it imports every subcommand
         # module and the hook plugins, which `--version` has no use for
         sys.stdout.write(f"memplane {__version__}\n")
-        return EXIT_OK
+        raise SystemExit(EXIT_OK)  # as argparse's own version action does
     parser = build_parser()
     args = parser.parse_args(argv)
     func = getattr(args, "func", None)
