@@ -2,8 +2,8 @@
 
 ``from memplane import Memory, AsyncMemory, MemoryConfig, hookimpl``. Those four and
 the result models are imported on first use (module ``__getattr__``): ``import
-memplane`` loads only the errors, so ``memplane --version`` and ``--help`` do not pay
-for pydantic.
+memplane`` loads only the errors, so it and ``memplane --version`` do not pay for
+pydantic.
 """
 
 from __future__ import annotations
