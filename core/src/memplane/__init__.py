@@ -1,8 +1,9 @@
 """memplane: a self-correcting long-term memory layer for LLM applications.
 
-``from memplane import Memory, AsyncMemory, MemoryConfig, hookimpl``. Those four are
-imported on first use (module ``__getattr__``), so ``import memplane`` stays fast
-for the CLI and for code that only needs the models and errors.
+``from memplane import Memory, AsyncMemory, MemoryConfig, hookimpl``. Those four and
+the result models are imported on first use (module ``__getattr__``): ``import
+memplane`` loads only the errors, so it and ``memplane --version`` do not pay for
+pydantic.
 """
 
 from __future__ import annotations
@@ -30,29 +31,32 @@ from memplane.errors import (
     UnsupportedFilter,
     ValidationError,
 )
-from memplane.models import (
-    AddResult,
-    Diagnostic,
-    HistoryEntry,
-    MemoryEvent,
-    MemoryRecord,
-    Page,
-    Scope,
-    SearchHit,
-    SearchResult,
-    Usage,
-)
 
 if TYPE_CHECKING:
     from memplane.async_memory import AsyncMemory
     from memplane.config import MemoryConfig
     from memplane.memory import Memory
+    from memplane.models import (
+        AddResult,
+        Diagnostic,
+        HistoryEntry,
+        MemoryEvent,
+        MemoryRecord,
+        Page,
+        Scope,
+        SearchHit,
+        SearchResult,
+        Usage,
+    )
     from memplane.plugins.hooks import hookimpl
     from memplane.providers.identity import EmbedderIdentity
 
 __version__ = "0.1.0"
 
+_MODELS = ("AddResult", "Diagnostic", "HistoryEntry", "MemoryEvent", "MemoryRecord", "Page",
+           "Scope", "SearchHit", "SearchResult", "Usage")
 _LAZY = {
+    **dict.fromkeys(_MODELS, "memplane.models"),
     "Memory": "memplane.memory",
     "AsyncMemory": "memplane.async_memory",
     "MemoryConfig": "memplane.config",

@@ -14,7 +14,6 @@ import sys
 from collections.abc import Sequence
 
 from memplane import __version__
-from memplane.cli import bulk, demo_command, memories, providers, transfer  # subcommand modules
 from memplane.cli.messages import for_cli
 from memplane.errors import MemplaneError
 
@@ -61,6 +60,9 @@ def build_parser(*, with_plugins: bool = True) -> argparse.ArgumentParser:
         parents=[global_options(in_subcommand=False)],
     )
     parser.add_argument("--version", action="version", version=f"memplane {__version__}")
+    # the subcommand modules load pydantic and the models: not for `--version` (see main)
+    from memplane.cli import bulk, demo_command, memories, providers, transfer
+
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
     common = global_options(in_subcommand=True)
@@ -77,6 +79,11 @@ def build_parser(*, with_plugins: bool = True) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if list(sys.argv[1:] if argv is None else argv) == ["--version"]:
+        # answered before the parser exists: building it imports every subcommand
+        # module and the hook plugins, which `--version` has no use for
+        sys.stdout.write(f"memplane {__version__}\n")
+        raise SystemExit(EXIT_OK)  # as argparse's own version action does
     parser = build_parser()
     args = parser.parse_args(argv)
     func = getattr(args, "func", None)
