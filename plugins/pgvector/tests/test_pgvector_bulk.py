@@ -10,6 +10,8 @@ from collections.abc import Callable
 import psycopg
 import pytest
 
+from memplane.cli.import_file import EmbedderIdentity, ExportHeader, ExportLine, import_entries
+from memplane.embedders.hashing import HashingEmbedder
 from memplane.errors import IdOwnedByAnotherScope
 from memplane.models import Change, HistoryEntry, HistoryEvent, MemoryRecord, Scope
 from memplane_pgvector.store import PgVectorStore
@@ -19,21 +21,29 @@ BOB = Scope(user_id="bob")
 Make = Callable[..., PgVectorStore]
 
 
-def creates(n: int, scope: Scope = ALICE, prefix: str = "m") -> list[Change]:
+class EightDimensions(HashingEmbedder):
+    """The hashing embedder at its smallest size (vectors in the file are reused)."""
+
+    def __init__(self) -> None:
+        super().__init__({"dimension": 8})
+
+
+def creates(n: int, scope: Scope = ALICE, prefix: str = "m", dimension: int = 4) -> list[Change]:
     out = []
     for i in range(n):
         angle = i / n
         r = MemoryRecord(text=f"{prefix} {i}", scope=scope)
-        out.append(Change(record=r, vector=[1.0, angle, 1.0 - angle, 0.5],
+        vector = [1.0, angle, 1.0 - angle, 0.5] + [0.0] * (dimension - 4)
+        out.append(Change(record=r, vector=vector,
                           history=HistoryEntry(memory_id=r.id, event=HistoryEvent.ADD,
                                                new_text=r.text)))
     return out
 
 
-def index_oid(dsn: str, store: PgVectorStore) -> int | None:
+def index_oid(dsn: str, store: PgVectorStore, dimension: int = 4) -> int | None:
     with psycopg.connect(dsn) as conn:
         row = conn.execute("SELECT to_regclass(%s)::oid",
-                           [f"{store.config.db_schema}.memories_hnsw_4"]).fetchone()
+                           [f"{store.config.db_schema}.memories_hnsw_{dimension}"]).fetchone()
     return None if row is None or row[0] is None else int(row[0])
 
 
@@ -133,3 +143,63 @@ def test_a_role_that_does_not_own_the_table_inserts_through_the_index(
         with psycopg.connect(pg_dsn, autocommit=True) as conn:
             conn.execute(f"DROP OWNED BY {role}")
             conn.execute(f"DROP ROLE {role}")
+
+
+def _export_lines(n: int, scope: Scope) -> list[ExportLine]:
+    lines = []
+    for change in creates(n, scope, prefix="exported", dimension=8):
+        later = HistoryEntry(memory_id=change.record.id, event=HistoryEvent.UPDATE,
+                             old_text=change.record.text, new_text=change.record.text)
+        assert change.history is not None and change.vector is not None
+        lines.append(ExportLine(record=change.record, history=[change.history, later],
+                                vector=change.vector))
+    return lines
+
+
+def test_import_into_pgvector_rebuilds_once_and_keeps_history(make_store: Make, pg_dsn: str) -> None:
+    store = make_store(bulk_index_rebuild_rows=50)
+    embedder = EightDimensions()
+    store.open(embedder.dimension)
+    before = index_oid(pg_dsn, store, 8)
+    header = ExportHeader(format="memplane-export", version=2, scope={"user_id": "alice"},
+                          embedder=EmbedderIdentity.of(embedder), vectors=True)
+    lines = _export_lines(80, ALICE)
+    report = import_entries(store, embedder, header, lines, force_reembed=False, show_progress=False)
+    assert (report.imported, report.reembedded) == (80, 0)
+    assert index_oid(pg_dsn, store, 8) not in (None, before)
+    some = lines[17].record
+    assert store.get([some.id], ALICE)[0].version == 2  # the second history entry applied
+    assert [h.event for h in store.history(some.id, ALICE)] == [HistoryEvent.ADD, HistoryEvent.UPDATE]
+    # importing again skips every id and rebuilds nothing
+    rebuilt = index_oid(pg_dsn, store, 8)
+    again = import_entries(store, embedder, header, lines, force_reembed=False, show_progress=False)
+    assert (again.imported, again.skipped_existing) == (0, 80)
+    assert index_oid(pg_dsn, store, 8) == rebuilt
+
+
+def test_an_import_taking_another_scopes_id_writes_nothing(make_store: Make, pg_dsn: str) -> None:
+    store = make_store(bulk_index_rebuild_rows=50)
+    embedder = EightDimensions()
+    store.open(embedder.dimension)
+    owned = creates(1, BOB, prefix="bob's", dimension=8)[0]
+    store.apply([owned])
+    before = index_oid(pg_dsn, store, 8)
+    header = ExportHeader(format="memplane-export", version=2, scope={"user_id": "alice"},
+                          embedder=EmbedderIdentity.of(embedder), vectors=True)
+    lines = _export_lines(79, ALICE)
+    lines.append(ExportLine(record=owned.record.model_copy(update={"scope": ALICE}),
+                            vector=owned.vector))
+    with pytest.raises(IdOwnedByAnotherScope):
+        import_entries(store, embedder, header, lines, force_reembed=False, show_progress=False)
+    assert store.count(ALICE, include_deleted=True) == 0
+    assert index_oid(pg_dsn, store, 8) == before
+
+
+def test_rebuild_under_row_level_security_keeps_tenants_apart(make_store: Make, pg_dsn: str) -> None:
+    store = make_store(row_level_security=True, bulk_index_rebuild_rows=10, exact_search_max_rows=0)
+    store.open(4)
+    before = index_oid(pg_dsn, store)
+    store.apply(creates(12))
+    assert index_oid(pg_dsn, store) not in (None, before)
+    assert store.count(ALICE) == 12 and store.count(BOB) == 0
+    assert store.search([1.0, 0.0, 1.0, 0.5], BOB, limit=3) == []
