@@ -340,8 +340,9 @@ def switch_point(sizes: list[int], count: int, batch: int, dsn: str) -> list[dic
     return out
 
 
-def export_import(size: int, dsn: str, workdir: Path) -> dict[str, Any]:
-    """sqlite -> JSON Lines -> pgvector through the CLI, with the hashing embedder."""
+def export_import(size: int, dsn: str, workdir: Path, rebuild: bool = True) -> dict[str, Any]:
+    """sqlite -> JSON Lines -> pgvector through the CLI, with the hashing embedder;
+    ``rebuild=False`` inserts through the live HNSW index (the baseline)."""
     from memplane.config import MemoryConfig
     from memplane.memory import Memory
     from memplane_pgvector.testing import drop_schema, fresh_schema
@@ -354,7 +355,8 @@ def export_import(size: int, dsn: str, workdir: Path) -> dict[str, Any]:
         "vector_store": {"provider": "sqlite", "config": {"path": str(workdir / "export.db")}}}))
     pg_cfg.write_text(json.dumps({
         "embedder": {"provider": "hashing"}, "llm": {"provider": "rules"},
-        "vector_store": {"provider": "pgvector", "config": {"dsn": dsn, "db_schema": schema}}}))
+        "vector_store": {"provider": "pgvector", "config": {
+            "dsn": dsn, "db_schema": schema, "bulk_index_rebuild_rows": 10000 if rebuild else 0}}}))
     mem = Memory(MemoryConfig.load(str(sqlite_cfg)))
     store = mem.vector_store
     embedder = mem.embedder
@@ -380,7 +382,7 @@ def export_import(size: int, dsn: str, workdir: Path) -> dict[str, Any]:
     check.close()
     drop_schema(dsn, schema)
     return {"records": size, "export_s": round(exported, 2), "import_s": round(imported, 2),
-            "imported_count": count}
+            "imported_count": count, "bulk_index_rebuild": rebuild, "load_avg": _load()}
 
 
 def _label(key: str) -> str:
@@ -395,9 +397,11 @@ def render(results: dict[str, Any]) -> str:
     ]
     for key, run in results["sizes"].items():
         sq = run["sqlite"]
-        lines.append(f"| {_label(key)} | sqlite (exact, numpy) | {sq['ingest_per_s']:,.0f} | "
-                     f"{sq['search']['p50_ms']:.1f} / {sq['search']['p95_ms']:.1f} | "
-                     f"{sq['filtered_search']['p50_ms']:.1f} / {sq['filtered_search']['p95_ms']:.1f} | 1 |")
+        if sq:
+            lines.append(f"| {_label(key)} | sqlite (exact, numpy) | {sq['ingest_per_s']:,.0f} | "
+                         f"{sq['search']['p50_ms']:.1f} / {sq['search']['p95_ms']:.1f} | "
+                         f"{sq['filtered_search']['p50_ms']:.1f} / "
+                         f"{sq['filtered_search']['p95_ms']:.1f} | 1 |")
         pg = run["pgvector"]
         for mode in ("exact", "hnsw"):
             recall = (f"{pg['search']['hnsw_recall_at_10']:.3f} "
@@ -421,10 +425,13 @@ def render(results: dict[str, Any]) -> str:
             lines.append(f"| {row['scope_rows']:,} | {row['exact']['p50_ms']:.1f} / "
                          f"{row['exact']['p95_ms']:.1f} | {row['hnsw']['p50_ms']:.1f} / "
                          f"{row['hnsw']['p95_ms']:.1f} | {row['hnsw_recall_at_10']:.3f} |")
-    if "export_import" in results:
-        ei = results["export_import"]
-        lines += ["", f"export/import of {ei['records']:,} memories: sqlite export {ei['export_s']} s, "
-                      f"pgvector import {ei['import_s']} s ({ei['imported_count']:,} imported)"]
+    for name in ("import_baseline", "export_import"):
+        if name in results:
+            ei = results[name]
+            how = "index rebuilt" if ei["bulk_index_rebuild"] else "through the live index"
+            lines += ["", f"export/import of {ei['records']:,} memories: sqlite export "
+                          f"{ei['export_s']} s, pgvector import {ei['import_s']} s ({how}, "
+                          f"{ei['imported_count']:,} imported)"]
     return "\n".join(lines)
 
 
@@ -452,6 +459,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="maintenance_work_mem for the HNSW build (index_build_memory)")
     parser.add_argument("--build-workers", type=int, default=0,
                         help="max_parallel_maintenance_workers for the HNSW build")
+    parser.add_argument("--import-baseline", type=int, default=0, metavar="N",
+                        help="also time export/import of N memories inserting through the "
+                        "live index (bulk_index_rebuild_rows 0)")
+    parser.add_argument("--no-sqlite", action="store_true",
+                        help="pgvector only (the sqlite figures of an earlier run stand)")
     parser.add_argument("--out", type=Path, default=None, help="write the JSON here too")
     args = parser.parse_args(argv)
     layouts = []
@@ -481,9 +493,11 @@ def main(argv: list[str] | None = None) -> int:
             vectors = clustered(size, centers, seed=size + 1)
             texts = synthetic_texts(size)
             queries = clustered(args.queries, centers, seed=size + 2)
-            print(f"[{layout.key}] sqlite ...", file=sys.stderr, flush=True)
-            sq = bench_sqlite(layout, texts, vectors, queries, args.batch, workdir)
-            print(f"[{layout.key}] sqlite {sq}", file=sys.stderr, flush=True)
+            sq: dict[str, Any] = {}
+            if not args.no_sqlite:
+                print(f"[{layout.key}] sqlite ...", file=sys.stderr, flush=True)
+                sq = bench_sqlite(layout, texts, vectors, queries, args.batch, workdir)
+                print(f"[{layout.key}] sqlite {sq}", file=sys.stderr, flush=True)
             print(f"[{layout.key}] pgvector ...", file=sys.stderr, flush=True)
             pg = bench_pgvector(layout, texts, vectors, queries, args.batch, dsn, args)
             results["sizes"][layout.key] = {"sqlite": sq, "pgvector": pg}
@@ -493,6 +507,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.switch:
             results["switch_point"] = switch_point(
                 [int(float(x)) for x in args.switch.split(",")], args.queries, args.batch, dsn)
+        if args.import_baseline:
+            results["import_baseline"] = export_import(args.import_baseline, dsn, workdir,
+                                                       rebuild=False)
+            print(f"import baseline {results['import_baseline']}", file=sys.stderr, flush=True)
         if args.export_import:
             results["export_import"] = export_import(args.export_import, dsn, workdir)
     results["load_avg_end"] = _load()
