@@ -348,6 +348,8 @@ def export_import(size: int, dsn: str, workdir: Path, rebuild: bool = True) -> d
     from memplane_pgvector.testing import drop_schema, fresh_schema
 
     schema = fresh_schema()
+    workdir = workdir / f"export-{size}-{'rebuild' if rebuild else 'live'}"
+    workdir.mkdir()
     sqlite_cfg = workdir / "sqlite.yaml"
     pg_cfg = workdir / "pg.yaml"
     sqlite_cfg.write_text(json.dumps({
