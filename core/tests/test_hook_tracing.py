@@ -79,7 +79,7 @@ def test_a_wrapper_sees_every_call_of_add_search_export_and_import(tmp_path: Pat
         report = import_entries(store, embedder, header, entries, force_reembed=True,
                                 show_progress=False)
         assert report.imported == 1
-        assert {("vector_stores", "get"), ("embedders", "embed"),
+        assert {("vector_stores", "count"), ("embedders", "embed"),
                 ("vector_stores", "apply")} <= tracer.seen()
 
 

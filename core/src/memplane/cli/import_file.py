@@ -45,6 +45,9 @@ FORMAT = "memplane-export"
 #: 2 added ``count`` and ``sha256`` to the header; version 1 files still import.
 VERSION = 2
 BATCH = 64
+#: ids per existence check: one store.get each (a round trip and, on a server store,
+#: a transaction), so a large import checks in hundreds of calls, not thousands
+LOOKUP_BATCH = 500
 BOM = "\ufeff"
 
 
@@ -224,9 +227,12 @@ def _present(store: VectorStore, entries: Sequence[ExportLine]) -> dict[str, int
         by_scope.setdefault(entry.record.scope, []).append(entry.record.id)
     found: dict[str, int] = {}
     for scope, ids in by_scope.items():
-        for start in range(0, len(ids), BATCH):
+        if store.count(scope, include_deleted=True, include_expired=True) == 0:
+            continue  # an empty scope (a first import, a migration) holds none of them
+        for start in range(0, len(ids), LOOKUP_BATCH):
+            chunk = ids[start:start + LOOKUP_BATCH]
             found.update((r.id, r.version)
-                         for r in store.get(ids[start:start + BATCH], scope, include_deleted=True))
+                         for r in store.get(chunk, scope, include_deleted=True))
     return found
 
 

@@ -62,6 +62,11 @@ class PgVectorConfig(ProviderConfig):
     #: maintenance_work_mem while open()/migrate() builds the index over existing rows
     #: (a graph that does not fit builds much more slowly)
     index_build_memory: str = Field(default="512MB", pattern=r"^[0-9]+(kB|MB|GB)$")
+    #: an apply() creating at least this many memories, and at least as many as the
+    #: table holds, drops the HNSW index and builds it again after the inserts, in the
+    #: same transaction (much faster than inserting through the graph; other sessions
+    #: wait for the table meanwhile); 0 never does
+    bulk_index_rebuild_rows: int = Field(default=10000, ge=0)
     hnsw_m: int = Field(default=16, ge=2, le=100)
     hnsw_ef_construction: int = Field(default=64, ge=4, le=1000)
     hnsw_ef_search: int = Field(default=100, ge=1, le=1000)

@@ -49,10 +49,14 @@ RECORD_COLUMNS = (
 )
 N_RECORD_COLUMNS = 15
 
-_INSERT = """
-INSERT INTO {s}.memories (id, user_id, agent_id, run_id, scope_key, text, fts_text, metadata,
-    hash, created_at, updated_at, observed_at, deleted_at, expires_at, source, attributed_to,
-    version, embedding)
+#: the memories columns a create writes, in insert_row's order (COPY uses them too)
+INSERT_COLUMNS = (
+    "id, user_id, agent_id, run_id, scope_key, text, fts_text, metadata, hash, created_at, "
+    "updated_at, observed_at, deleted_at, expires_at, source, attributed_to, version, embedding"
+)
+
+_INSERT = f"""
+INSERT INTO {{s}}.memories ({INSERT_COLUMNS})
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s::vector)
 """
 
@@ -179,6 +183,17 @@ def _record_values(rec: MemoryRecord) -> dict[str, Any]:
     }
 
 
+def insert_row(rec: MemoryRecord, values: dict[str, Any] | None = None,
+               vector: np.ndarray | None = None) -> list[Any]:
+    """The INSERT_COLUMNS values of a new memory (``values``: its _record_values)."""
+    v = values if values is not None else _record_values(rec)
+    scope = rec.scope
+    return [rec.id, scope.user_id, scope.agent_id, scope.run_id, scope_key(scope), v["text"],
+            v["fts_text"], v["metadata"], rec.hash, rec.created_at, rec.updated_at,
+            rec.observed_at, rec.deleted_at, rec.expires_at, v["source"], rec.attributed_to,
+            rec.version, vector]
+
+
 def _history_row(h: HistoryEntry, scope: Scope) -> list[Any]:
     for value in (h.id, h.old_text, h.new_text, h.actor, h.reason):
         check_text(value, f"history entry {h.id!r}")
@@ -238,14 +253,7 @@ def apply_plan(s: str, changes: Sequence[Change], vectors: Sequence[np.ndarray |
             yield scope_settings_step(scope)
         values = [_record_values(c.record) for c in run]
         if run[0].expected_version is None:
-            rows = [
-                [c.record.id, scope.user_id, scope.agent_id, scope.run_id, key, v["text"],
-                 v["fts_text"], v["metadata"], c.record.hash, c.record.created_at,
-                 c.record.updated_at, c.record.observed_at, c.record.deleted_at,
-                 c.record.expires_at, v["source"], c.record.attributed_to, c.record.version,
-                 vector_of[id(c)]]
-                for c, v in zip(run, values, strict=True)
-            ]
+            rows = [insert_row(c.record, v, vector_of[id(c)]) for c, v in zip(run, values, strict=True)]
             try:
                 yield Step(insert, many=rows, guarded=True)
             except Exception as exc:

@@ -33,6 +33,7 @@ from memplane.filters import Filter, parse_filter, require_supported
 from memplane.models import Change, HistoryEntry, MemoryRecord, Page, Scope, SearchHit
 from memplane.providers.base import CONTRACT_VERSION, ProviderConfig, VectorStore
 from memplane_pgvector import schema as ddl
+from memplane_pgvector.bulk import with_index_rebuild
 from memplane_pgvector.config import PgVectorConfig
 from memplane_pgvector.filter_sql import FilterTranslator
 from memplane_pgvector.plans import (
@@ -446,8 +447,15 @@ class PgVectorStore(VectorStore):
         changes = list(changes)
         if not changes:
             return
-        vectors = check_changes(changes, self._known_dimension())
-        self._run(apply_plan(self._s, changes, vectors, self.cfg.row_level_security))
+        dimension = self._known_dimension()
+        vectors = check_changes(changes, dimension)
+        self._run(self._apply_plan(changes, vectors, dimension))
+
+    def _apply_plan(self, changes: list[Change], vectors: list[np.ndarray | None],
+                    dimension: int | None) -> Plan[None]:
+        creates = sum(c.expected_version is None for c in changes)
+        return with_index_rebuild(self._s, self.cfg, dimension, creates, apply_plan(
+            self._s, changes, vectors, self.cfg.row_level_security))
 
     def _get(self, ids: Sequence[str], scope: Scope, include_deleted: bool = True) -> list[MemoryRecord]:
         return self._run(self._get_plan(ids, scope, include_deleted), scope)
@@ -505,8 +513,9 @@ class PgVectorStore(VectorStore):
         changes = list(changes)
         if not changes:
             return
-        vectors = check_changes(changes, await self._aknown_dimension())
-        await self._arun(apply_plan(self._s, changes, vectors, self.cfg.row_level_security))
+        dimension = await self._aknown_dimension()
+        vectors = check_changes(changes, dimension)
+        await self._arun(self._apply_plan(changes, vectors, dimension))
 
     async def _aget(self, ids: Sequence[str], scope: Scope, include_deleted: bool = True) -> list[MemoryRecord]:
         return await self._arun(self._get_plan(ids, scope, include_deleted), scope)
