@@ -18,8 +18,10 @@ ALICE = Scope(user_id="alice")
 AGENT = Scope(agent_id="helper")
 RUN = Scope(run_id="r1")
 
-# the version 2 parts that version 3 changed, as version 2 created them
+# the version 2 parts that versions 3 and 4 changed, as version 2 created them
 _V2 = """
+DROP INDEX records_by_user;
+CREATE INDEX records_by_user ON records (user_id, agent_id, run_id);
 DROP INDEX records_by_agent;
 DROP INDEX records_by_run;
 CREATE INDEX records_by_agent ON records (agent_id, run_id);
@@ -107,7 +109,7 @@ def test_a_version_2_file_migrates_and_answers_as_before(tmp_path: Path) -> None
     conn = sqlite3.connect(path)
     assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (
         str(SCHEMA_VERSION),)
-    assert [v for (v,) in conn.execute("SELECT version FROM schema_version ORDER BY version")][-1] == 3
+    assert [v for (v,) in conn.execute("SELECT version FROM schema_version ORDER BY version")][-1] == SCHEMA_VERSION
     assert conn.execute(
         "SELECT count(*) FROM sqlite_master WHERE name = 'records_fts_insert'").fetchone() == (0,)
     indexes = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' "
@@ -117,7 +119,14 @@ def test_a_version_2_file_migrates_and_answers_as_before(tmp_path: Path) -> None
     # the partial indexes still serve the scope queries that name the id
     assert "records_by_agent" in _plan(conn, "r.agent_id = ?", ["helper"])
     assert "records_by_run" in _plan(conn, "r.run_id = ?", ["r1"])
-    assert "records_by_user" in _plan(conn, "r.user_id = ? AND r.agent_id = ?", ["alice", "helper"])
+    both = _plan(conn, "r.user_id = ? AND r.agent_id = ?", ["alice", "helper"])
+    assert "USING INDEX records_by_" in both and "SCAN" not in both
+    # a page of a user scope's listing reads that page through the index: no sort of
+    # the whole scope per page (which made exporting 100k memories quadratic)
+    listing = " ".join(str(row[-1]) for row in conn.execute(
+        "EXPLAIN QUERY PLAN SELECT r.seq FROM records r WHERE r.seq > ? AND r.user_id = ? "
+        "AND r.deleted_at IS NULL ORDER BY r.seq LIMIT ?", [0, "alice", 10]))
+    assert "records_by_user" in listing and "TEMP B-TREE" not in listing
     conn.execute("INSERT INTO records_fts (records_fts) VALUES ('integrity-check')")  # raises if not
     conn.close()
 
