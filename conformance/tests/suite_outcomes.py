@@ -33,3 +33,24 @@ def summary(result: pytest.RunResult) -> str:
     """The failure lines of a child run, for assertion messages."""
     lines = [ln for ln in result.outlines if ln.startswith(("FAILED", "ERROR", "E "))]
     return "\n".join(lines[:60]) or "\n".join(result.outlines[-30:])
+
+
+#: a test module running the LLM contract on ``{cls}`` from ``{module}`` through the
+#: scripted endpoint (the subclass-mode run both rejection test files use)
+LLM_SUBCLASS_TEMPLATE = """
+import pytest
+from memplane_conformance import LLMContract
+from memplane_conformance.builtins import ScriptedLLMEndpoint
+from {module} import {cls}
+
+@pytest.fixture
+def scripted_endpoint():
+    return ScriptedLLMEndpoint({cls}())
+
+@pytest.fixture
+def llm_factory(scripted_endpoint):
+    return lambda **overrides: scripted_endpoint.llm
+
+class TestLLM(LLMContract):
+    pass
+"""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from suite_outcomes import failed_tests, run, summary
+from suite_outcomes import LLM_SUBCLASS_TEMPLATE, failed_tests, run, summary
 
 STORE_TEMPLATE = """
 import uuid
@@ -69,27 +69,9 @@ def test_store_whose_pages_repeat_records_is_rejected(suite: pytest.Pytester) ->
     assert "test_filter_matches_reference_semantics_or_is_refused" not in failed
 
 
-LLM_TEMPLATE = """
-import pytest
-from memplane_conformance import LLMContract
-from memplane_conformance.builtins import ScriptedLLMEndpoint
-from reference_providers import {cls}
-
-@pytest.fixture
-def scripted_endpoint():
-    return ScriptedLLMEndpoint({cls}())
-
-@pytest.fixture
-def llm_factory(scripted_endpoint):
-    return lambda **overrides: scripted_endpoint.llm
-
-class TestLLM(LLMContract):
-    pass
-"""
-
-
 def run_llm(suite: pytest.Pytester, cls: str) -> tuple[pytest.RunResult, set[str]]:
-    suite.makepyfile(test_broken_llm=LLM_TEMPLATE.format(cls=cls))
+    source = LLM_SUBCLASS_TEMPLATE.format(module="reference_providers", cls=cls)
+    suite.makepyfile(test_broken_llm=source)
     result, outcomes = run(suite)
     assert result.ret == 1
     return result, failed_tests(outcomes)

@@ -7,7 +7,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from suite_outcomes import failed_tests, run, summary
+from suite_outcomes import LLM_SUBCLASS_TEMPLATE, failed_tests, run, summary
 
 #: class -> (module, kind, entry-point name, the suite test that must reject it)
 BROKEN: dict[str, tuple[str, str, str, str]] = {
@@ -126,23 +126,7 @@ class TestEmbedder(EmbedderContract):
     def embedder(self):
         return {cls}({{"dimension": 64}})
 """,
-    "llms": """
-import pytest
-from memplane_conformance import LLMContract
-from memplane_conformance.builtins import ScriptedLLMEndpoint
-from {module} import {cls}
-
-@pytest.fixture
-def scripted_endpoint():
-    return ScriptedLLMEndpoint({cls}())
-
-@pytest.fixture
-def llm_factory(scripted_endpoint):
-    return lambda **overrides: scripted_endpoint.llm
-
-class TestLLM(LLMContract):
-    pass
-""",
+    "llms": LLM_SUBCLASS_TEMPLATE,
     "rerankers": """
 import pytest
 from memplane_conformance import RerankerContract
