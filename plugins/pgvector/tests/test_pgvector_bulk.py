@@ -10,7 +10,7 @@ from collections.abc import Callable
 import psycopg
 import pytest
 
-from memplane.cli.import_file import EmbedderIdentity, ExportHeader, ExportLine, import_entries
+from memplane.cli.import_file import ExportHeader, ExportLine, import_entries
 from memplane.embedders.hashing import HashingEmbedder
 from memplane.errors import IdOwnedByAnotherScope
 from memplane.models import Change, HistoryEntry, HistoryEvent, MemoryRecord, Scope
@@ -162,7 +162,7 @@ def test_import_into_pgvector_rebuilds_once_and_keeps_history(make_store: Make, 
     store.open(embedder.dimension)
     before = index_oid(pg_dsn, store, 8)
     header = ExportHeader(format="memplane-export", version=2, scope={"user_id": "alice"},
-                          embedder=EmbedderIdentity.of(embedder), vectors=True)
+                          embedder=embedder.identity(), vectors=True)
     lines = _export_lines(80, ALICE)
     report = import_entries(store, embedder, header, lines, force_reembed=False, show_progress=False)
     assert (report.imported, report.reembedded) == (80, 0)
@@ -185,7 +185,7 @@ def test_an_import_taking_another_scopes_id_writes_nothing(make_store: Make, pg_
     store.apply([owned])
     before = index_oid(pg_dsn, store, 8)
     header = ExportHeader(format="memplane-export", version=2, scope={"user_id": "alice"},
-                          embedder=EmbedderIdentity.of(embedder), vectors=True)
+                          embedder=embedder.identity(), vectors=True)
     lines = _export_lines(79, ALICE)
     lines.append(ExportLine(record=owned.record.model_copy(update={"scope": ALICE}),
                             vector=owned.vector))
