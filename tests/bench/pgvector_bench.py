@@ -255,6 +255,7 @@ def bench_pgvector(layout: Layout, texts: list[str], vectors: np.ndarray, querie
         logger.addHandler(counter)
         logger.setLevel(logging.DEBUG)
         n_exact = min(len(queries), opts.exact_queries if size > 100_000 else len(queries))
+        exact_ids: dict[str, list[list[str]]] = {}
         for name, flt in (("search", None), ("filtered_search", FILTER)):
             exact._search(queries[0].tolist(), layout.query_scope(0), 10, flt)  # warm buffers
             hnsw._search(queries[0].tolist(), layout.query_scope(0), 10, flt)
@@ -270,13 +271,42 @@ def bench_pgvector(layout: Layout, texts: list[str], vectors: np.ndarray, querie
                          "hnsw_full_pages": sum(len(ids) == 10 for ids in h_ids),
                          "paths": {"exact": exact_paths, "hnsw": dict(counter.paths)}}
             print(f"[{layout.key}] {name} {out[name]}", file=sys.stderr, flush=True)
+            exact_ids[name] = e_ids
         logger.removeHandler(counter)
+        if opts.ef_search and scan <= 20000:
+            out["ef_search"] = _ef_sweep(layout, queries, base, scan, opts.ef_search, exact_ids)
         out["load_avg"] = _load()
         return out
     finally:
         for store in (loader, exact, hnsw):
             store.close()
         drop_schema(dsn, schema)
+
+
+def _ef_sweep(layout: Layout, queries: np.ndarray, base: dict[str, Any], scan: int,
+              values: list[int], exact_ids: dict[str, list[list[str]]]) -> dict[str, Any]:
+    """HNSW latency (all queries) and recall@10 (against the exact ids already measured)
+    per ``hnsw_ef_search``, on the loaded table: one store per value, as a user sets it."""
+    from memplane_pgvector.store import PgVectorStore
+
+    out: dict[str, Any] = {}
+    for ef in values:
+        store = PgVectorStore({**base, "exact_search_max_rows": 0, "hnsw_max_scan_tuples": scan,
+                               "hnsw_ef_search": ef})
+        store.open(DIM)
+        try:
+            row: dict[str, Any] = {}
+            for name, flt in (("search", None), ("filtered_search", FILTER)):
+                store._search(queries[0].tolist(), layout.query_scope(0), 10, flt)  # warm
+                lat, ids = _timed(store.search, queries, flt, layout)
+                row[name] = {"hnsw": lat, "hnsw_recall_at_10": _recall(
+                    ids[:len(exact_ids[name])], exact_ids[name])}
+            row["load_avg"] = _load()
+        finally:
+            store.close()
+        out[str(ef)] = row
+        print(f"[{layout.key}] ef_search {ef} {row}", file=sys.stderr, flush=True)
+    return out
 
 
 def _cli() -> str:
@@ -420,6 +450,18 @@ def render(results: dict[str, Any]) -> str:
         copy = f"{pg['copy_per_s']:,.0f}" if "copy_per_s" in pg else "-"
         lines.append(f"| {_label(key)} | {pg['bulk_ingest_no_index_per_s']:,.0f} | {copy} | "
                      f"{pg['hnsw_build_s']} | {pg['hnsw_index_mb']} | {pg['table_mb']} |")
+    sweeps = [(key, run["pgvector"]["ef_search"]) for key, run in results["sizes"].items()
+              if "ef_search" in run["pgvector"]]
+    if sweeps:
+        lines += ["", "| memories | hnsw_ef_search | search p50 / p95 ms | recall@10 | "
+                  "filtered p50 / p95 ms | filtered recall@10 |", "|---|---|---|---|---|---|"]
+        for key, sweep in sweeps:
+            for ef, row in sweep.items():
+                plain, filt = row["search"], row["filtered_search"]
+                lines.append(f"| {_label(key)} | {ef} | {plain['hnsw']['p50_ms']:.1f} / "
+                             f"{plain['hnsw']['p95_ms']:.1f} | {plain['hnsw_recall_at_10']:.3f} | "
+                             f"{filt['hnsw']['p50_ms']:.1f} / {filt['hnsw']['p95_ms']:.1f} | "
+                             f"{filt['hnsw_recall_at_10']:.3f} |")
     if "switch_point" in results:
         lines += ["", "| scope rows (one table) | exact p50 / p95 ms | HNSW p50 / p95 ms | HNSW recall@10 |",
                   "|---|---|---|---|"]
@@ -464,6 +506,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--import-baseline", type=int, default=0, metavar="N",
                         help="also time export/import of N memories inserting through the "
                         "live index (bulk_index_rebuild_rows 0)")
+    parser.add_argument("--ef-search", default="", metavar="EF[,EF]",
+                        type=lambda v: [int(x) for x in v.split(",") if x.strip()],
+                        help="also HNSW latency and recall@10 per hnsw_ef_search value, on the "
+                        "same data and exact results (one-scope layouts only)")
     parser.add_argument("--no-sqlite", action="store_true",
                         help="pgvector only (the sqlite figures of an earlier run stand)")
     parser.add_argument("--out", type=Path, default=None, help="write the JSON here too")
