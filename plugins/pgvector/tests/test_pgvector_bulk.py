@@ -74,6 +74,20 @@ def test_small_creates_or_a_large_table_insert_through_the_index(make_store: Mak
     assert store.count(BOB) == 104
 
 
+def test_a_table_filled_in_small_batches_is_not_taken_for_empty(make_store: Make,
+                                                                pg_dsn: str) -> None:
+    # no batch reaches the threshold, so nothing ever analyses the table and the
+    # planner's estimate still says 0 rows: the real count must stop the rebuild
+    store = make_store(bulk_index_rebuild_rows=50)
+    store.open(4)
+    for n in range(3):
+        store.apply(creates(40, BOB, prefix=f"small{n}"))
+    built = index_oid(pg_dsn, store)
+    store.apply(creates(60))  # above the threshold, fewer than the table's 120
+    assert index_oid(pg_dsn, store) == built
+    assert store.count(ALICE) == 60
+
+
 def test_off_and_without_index_nothing_is_rebuilt(make_store: Make, pg_dsn: str) -> None:
     off = make_store(bulk_index_rebuild_rows=0)
     off.open(4)
