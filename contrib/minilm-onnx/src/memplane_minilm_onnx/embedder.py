@@ -18,8 +18,9 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import Field
 
-from memplane.errors import ProviderError, ProviderUnavailable, ValidationError
+from memplane.errors import ProviderError, ProviderUnavailable
 from memplane.providers.base import Embedder, ProviderConfig, Purpose, Vectors
+from memplane.providers.embedder_checks import texts_to_embed
 
 DIMENSION = 384
 #: what sentence-transformers keeps for all-MiniLM-L6-v2 (its max_seq_length)
@@ -87,12 +88,7 @@ class MiniLMOnnxEmbedder(Embedder):
             return self._loaded
 
     def embed(self, texts: Sequence[str], *, purpose: Purpose = "document") -> Vectors:
-        if isinstance(texts, str):
-            raise ValidationError("embed takes a list of texts, not one string: wrap it as [text]")
-        batch = list(texts)
-        for i, text in enumerate(batch):
-            if not isinstance(text, str):
-                raise ValidationError(f"text #{i} is {type(text).__name__}; embed takes strings")
+        batch = texts_to_embed(texts)
         if not batch:
             return []
         session, tokenizer, inputs = self._load()

@@ -21,9 +21,9 @@ from memplane.errors import (
     ConfigurationError,
     ProviderError,
     ProviderUnavailable,
-    ValidationError,
 )
 from memplane.providers.base import Embedder, ProviderConfig, Purpose, Vectors
+from memplane.providers.embedder_checks import texts_to_embed
 
 #: the vector size of models we know, so ``dimension`` needs no model load.
 KNOWN_DIMENSIONS: dict[str, int] = {
@@ -218,14 +218,9 @@ class SentenceTransformerEmbedder(Embedder):
     # --- embedding --------------------------------------------------------------
 
     def embed(self, texts: Sequence[str], *, purpose: Purpose = "document") -> Vectors:
-        if isinstance(texts, str):
-            raise ValidationError("embed takes a list of texts, not one string: wrap it as [text]")
-        batch = list(texts)
+        batch = texts_to_embed(texts)
         if not batch:
             return []
-        for i, text in enumerate(batch):
-            if not isinstance(text, str):
-                raise ValidationError(f"text #{i} is {type(text).__name__}; embed takes strings")
         model = self._load()
         try:
             array = model.encode(
