@@ -178,6 +178,16 @@ def test_bad_time_arguments_are_typed_errors(memory_factory: Callable[..., Memor
         m.search("tea", user_id="u", **kwargs)
 
 
+@pytest.mark.parametrize("days", [800_000, 1e12])
+def test_a_window_reaching_past_year_one_has_no_lower_bound(memory_factory: Callable[..., Memory],
+                                                            days: float) -> None:
+    # timedelta and datetime overflow here; the window is simply unbounded below
+    m = memory_factory(ScriptedLLM())
+    m.add("User likes green tea", user_id="u", infer=False)
+    assert [h.text for h in m.search("green tea", user_id="u", max_age_days=days)] == [
+        "User likes green tea"]
+
+
 def test_async_memory_takes_the_same_fields(tmp_path: Path) -> None:
     async def run() -> tuple[list[Any], list[str]]:
         async with AsyncMemory(llm=ScriptedLLM(), embedder=HashingEmbedder({"dimension": 64}),

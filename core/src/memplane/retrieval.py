@@ -108,7 +108,12 @@ def time_window(as_of: datetime | None, max_age_days: float | None, now: datetim
     if max_age_days is not None and not (math.isfinite(max_age_days) and max_age_days > 0):
         raise ValidationError("max_age_days must be a positive number of days")
     end = as_of or now
-    start = end - timedelta(days=max_age_days) if max_age_days is not None else None
+    start = None
+    if max_age_days is not None:
+        try:
+            start = end - timedelta(days=max_age_days)
+        except OverflowError:  # the window reaches back past year 1: no lower bound
+            start = None
 
     def within(name: str) -> list[Filter]:
         bounds: list[Filter] = [Cmp(op="lte", field=name, value=end)]
