@@ -1,5 +1,8 @@
 """Translate a filter tree into a PostgreSQL boolean expression over JSONB.
 
+The PostgreSQL dialect of core's :class:`memplane.stores.filter_compiler.FilterCompiler`,
+which walks the tree and owns the rules shared with the sqlite store.
+
 Every value — metadata keys included — travels as a bound parameter (``%s``); the
 SQL text is built only from fixed fragments, so no value can change the query's
 shape. Every leaf is two-valued (``coalesce(..., false)`` or a ``CASE``), so ``NOT``
@@ -20,31 +23,11 @@ import math
 from datetime import datetime
 from decimal import Decimal
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, ClassVar
 
-from memplane.errors import UnsupportedFilter, ValidationError
-from memplane.filters import And, Cmp, Filter, Not, Or, aware_datetime_operand, evaluate, field_path
-
-DATETIME_FIELDS = frozenset(["created_at", "updated_at", "observed_at", "expires_at"])
-_ORDERED = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
-
-Fragment = tuple[str, list[Any]]
-TRUE: Fragment = ("true", [])
-FALSE: Fragment = ("false", [])
-
-
-def _not(fragment: Fragment) -> Fragment:
-    return f"(NOT {fragment[0]})", fragment[1]
-
-
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, list | tuple):
-        return any(_has_nul(v) for v in value)
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    return False
+from memplane.errors import UnsupportedFilter
+from memplane.filters import Cmp, Filter, evaluate
+from memplane.stores.filter_compiler import ORDERED_SQL, FilterCompiler, Fragment, has_nul
 
 
 def _has_bool_or_odd_number(value: Any) -> bool:
@@ -71,84 +54,63 @@ def _numeric(value: int | float) -> Decimal | int:
     return value if isinstance(value, int) else Decimal(repr(value))
 
 
-class FilterTranslator:
-    """Builds one SQL boolean expression for a tree; ``alias`` names the memories table."""
+class FilterTranslator(FilterCompiler):
+    """PostgreSQL's dialect: ``%s`` placeholders, JSONB operators for metadata, ``COLLATE
+    "C"`` so strings order by code point as Python's do; ``alias`` names the memories table."""
 
-    def __init__(self, alias: str = "r") -> None:
-        self._alias = alias
+    TRUE: ClassVar[Fragment] = ("true", [])
+    FALSE: ClassVar[Fragment] = ("false", [])
 
     def translate(self, node: Filter | None) -> Fragment:
-        if node is None:
-            return TRUE
-        return self._node(node)
-
-    def _node(self, node: Filter) -> Fragment:
-        if isinstance(node, And | Or):
-            children = node.all if isinstance(node, And) else node.any
-            if not children:
-                return TRUE if isinstance(node, And) else FALSE
-            parts = [self._node(child) for child in children]
-            joiner = " AND " if isinstance(node, And) else " OR "
-            return "(" + joiner.join(p[0] for p in parts) + ")", [x for p in parts for x in p[1]]
-        if isinstance(node, Not):
-            return _not(self._node(node.not_))
-        if node.op in ("in", "nin") and not isinstance(node.value, list | tuple):
-            raise ValidationError(
-                f"{node.op!r} on {node.field!r} takes a list of values, got "
-                f"{type(node.value).__name__}; write e.g. {{'{node.op}': [value]}}"
-            )
-        where, name = field_path(node.field)
-        if where == "metadata":
-            if _has_nul(name):
-                # PostgreSQL text cannot hold NUL, so no stored key has one: the field is
-                # missing on every row, and the reference says what that evaluates to
-                return TRUE if evaluate(node, SimpleNamespace(metadata={})) else FALSE
-            return self._metadata(node, name)
-        if name in DATETIME_FIELDS:
-            return self._datetime_field(node, name)
-        return self._text_field(node, name)
+        return self.compile(node)
 
     # --- metadata ---------------------------------------------------------------------
+    def _metadata_leaf(self, node: Cmp, key: str) -> Fragment:
+        if has_nul(key):
+            # PostgreSQL text cannot hold NUL, so no stored key has one: the field is
+            # missing on every row, and the reference says what that evaluates to
+            return self.TRUE if evaluate(node, SimpleNamespace(metadata={})) else self.FALSE
+        return self._metadata(node, key)
+
     def _value(self, key: str) -> Fragment:
         return f"({self._alias}.metadata -> %s)", [key]
 
-    def _metadata(self, node: Cmp, key: str) -> Fragment:
+    def _metadata_present(self, key: str) -> Fragment:
+        m_sql, m_params = self._value(key)
+        return f"coalesce(jsonb_typeof({m_sql}) <> 'null', false)", m_params
+
+    def _metadata_equal(self, node: Cmp, key: str, values: list[Any]) -> Fragment:
+        literals = [lit for v in values if (lit := self._json_literal(node, v)) is not None]
+        if not literals:
+            return self.FALSE
+        m_sql, m_params = self._value(key)
+        return f"coalesce({m_sql} = ANY(%s::jsonb[]), false)", [*m_params, literals]
+
+    def _metadata_contains(self, node: Cmp, key: str) -> Fragment:
+        literal = self._json_literal(node, node.value, in_list=True)
+        if literal is None:
+            return self.FALSE
+        m_sql, m_params = self._value(key)
+        return (
+            f"(CASE WHEN jsonb_typeof({m_sql}) = 'array' THEN EXISTS (SELECT 1 FROM "
+            f"jsonb_array_elements({m_sql}) AS e(v) WHERE e.v = %s::jsonb) ELSE false END)",
+            [*m_params, *m_params, literal],
+        )
+
+    def _metadata_ordered(self, node: Cmp, key: str) -> Fragment:
         op, value = node.op, node.value
         m_sql, m_params = self._value(key)
-        if op == "exists":
-            present = (f"coalesce(jsonb_typeof({m_sql}) <> 'null', false)", m_params)
-            return present if value else _not(present)
-        if op in ("ne", "nin"):
-            # the reference: missing, or not equal -- exactly NOT (present and equal)
-            positive = Cmp(op="eq" if op == "ne" else "in", field=node.field, value=value)
-            return _not(self._metadata(positive, key))
-        if op in ("eq", "in"):
-            values = list(value) if op == "in" else [value]
-            literals = [lit for v in values if (lit := self._json_literal(node, v)) is not None]
-            if not literals:
-                return FALSE
-            return (f"coalesce({m_sql} = ANY(%s::jsonb[]), false)", [*m_params, literals])
-        if op == "contains":
-            literal = self._json_literal(node, value, in_list=True)
-            if literal is None:
-                return FALSE
-            return (
-                f"(CASE WHEN jsonb_typeof({m_sql}) = 'array' THEN EXISTS (SELECT 1 FROM "
-                f"jsonb_array_elements({m_sql}) AS e(v) WHERE e.v = %s::jsonb) ELSE false END)",
-                [*m_params, *m_params, literal],
-            )
-        # ordered comparisons
         if value is None or isinstance(value, (bool, list | tuple | dict)):
-            return FALSE
+            return self.FALSE
         if isinstance(value, datetime):
             raise _refuse(node, "metadata strings are not ordered as datetimes in SQL (compare "
                                 "with the ISO 8601 string, written as stored, or store a number)")
         if isinstance(value, int | float):
             if isinstance(value, float) and math.isnan(value):
-                return FALSE
+                return self.FALSE
             return (
                 f"(CASE WHEN jsonb_typeof({m_sql}) = 'number' THEN ({m_sql})::numeric "
-                f"{_ORDERED[op]} %s::numeric ELSE false END)",
+                f"{ORDERED_SQL[op]} %s::numeric ELSE false END)",
                 [*m_params, *m_params, _numeric(value)],
             )
         if isinstance(value, str):
@@ -157,10 +119,10 @@ class FilterTranslator:
             # COLLATE "C" on UTF-8 orders by code point, as Python compares strings
             return (
                 f"(CASE WHEN jsonb_typeof({m_sql}) = 'string' THEN ({m_sql} #>> '{{}}') "
-                f"COLLATE \"C\" {_ORDERED[op]} %s ELSE false END)",
+                f"COLLATE \"C\" {ORDERED_SQL[op]} %s ELSE false END)",
                 [*m_params, *m_params, value],
             )
-        return FALSE
+        return self.FALSE
 
     @staticmethod
     def _json_literal(node: Cmp, value: Any, *, in_list: bool = False) -> str | None:
@@ -173,7 +135,7 @@ class FilterTranslator:
             return None
         if isinstance(value, float) and not math.isfinite(value):
             return None
-        if _has_nul(value):
+        if has_nul(value):
             return None
         if isinstance(value, list | tuple | dict) and _has_bool_or_odd_number(value):
             raise _refuse(node, "list or object operands holding booleans or non-finite "
@@ -183,42 +145,21 @@ class FilterTranslator:
         except (TypeError, ValueError):
             raise _refuse(node, "the operand is not JSON") from None
 
-    # --- record fields -------------------------------------------------------------------
-    def _datetime_field(self, node: Cmp, name: str) -> Fragment:
-        column = f"{self._alias}.{name}"
-        op, value = node.op, node.value
-        if op == "exists":
-            return f"({column} IS {'NOT ' if value else ''}NULL)", []
-        if op == "contains":
-            return FALSE
-        if op in ("eq", "ne", "in", "nin"):
-            values = list(value) if op in ("in", "nin") else [value]
-            # a stored datetime equals only an aware datetime of the same instant
-            stamps = [v for v in values if isinstance(v, datetime) and v.tzinfo is not None]
-            positive = (f"coalesce({column} = ANY(%s::timestamptz[]), false)", [stamps]) if stamps else FALSE
-            return _not(positive) if op in ("ne", "nin") else positive
-        if isinstance(value, bool) or not isinstance(value, datetime | str):
-            return FALSE
-        moment = aware_datetime_operand(value, node.field)
-        return f"coalesce({column} {_ORDERED[op]} %s, false)", [moment]
+    # --- record columns -----------------------------------------------------------------
+    def _storable_text(self, value: str) -> bool:
+        return "\x00" not in value
 
-    def _text_field(self, node: Cmp, name: str) -> Fragment:
-        column = f"{self._alias}.{name}"
-        op, value = node.op, node.value
-        if op == "exists":
-            return f"({column} IS {'NOT ' if value else ''}NULL)", []
-        if op == "contains":
-            return FALSE
-        if op in ("eq", "ne", "in", "nin"):
-            values = list(value) if op in ("in", "nin") else [value]
-            texts = [v for v in values if isinstance(v, str) and "\x00" not in v]
-            positive = (f"coalesce({column} = ANY(%s::text[]), false)", [texts]) if texts else FALSE
-            return _not(positive) if op in ("ne", "nin") else positive
-        if isinstance(value, datetime):
-            raise _refuse(node, "text fields are not ordered as datetimes in SQL (compare "
-                                "with a string)")
-        if not isinstance(value, str):
-            return FALSE
-        if "\x00" in value:
+    def _column_in(self, column: str, members: list[Any], is_time: bool) -> Fragment:
+        kind = "timestamptz" if is_time else "text"
+        return f"coalesce({column} = ANY(%s::{kind}[]), false)", [members]
+
+    def _column_ordered(self, node: Cmp, column: str, operand: datetime | str) -> Fragment:
+        if isinstance(operand, datetime):
+            return f"coalesce({column} {ORDERED_SQL[node.op]} %s, false)", [operand]
+        if "\x00" in operand:
             raise _refuse(node, "PostgreSQL text cannot hold NUL characters")
-        return f"coalesce({column} COLLATE \"C\" {_ORDERED[op]} %s, false)", [value]
+        return f"coalesce({column} COLLATE \"C\" {ORDERED_SQL[node.op]} %s, false)", [operand]
+
+    def _text_ordered_by_datetime(self, node: Cmp) -> Fragment:
+        raise _refuse(node, "text fields are not ordered as datetimes in SQL (compare "
+                            "with a string)")

@@ -1,4 +1,7 @@
-"""Translate a filter tree into a SQL boolean expression with bound parameters.
+"""Translate a filter tree into a SQLite boolean expression with bound parameters.
+
+The dialect of :class:`memplane.stores.filter_compiler.FilterCompiler`, which walks
+the tree and owns the rules shared with other SQL stores.
 
 The result must agree with :func:`memplane.filters.evaluate` on every record read
 back from the store. Field names and values only ever travel as bound parameters,
@@ -25,15 +28,13 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, ClassVar
 
-from memplane.errors import ValidationError
-from memplane.filters import And, Cmp, Filter, Not, Or, aware_datetime_operand, evaluate, field_path
+from memplane.filters import Cmp, Filter, evaluate
+from memplane.stores.filter_compiler import ORDERED_SQL, FilterCompiler, Fragment, has_nul
 from memplane.stores.sqlite.codec import dt_from_db, dt_to_db
 
-DATETIME_FIELDS = frozenset(["created_at", "updated_at", "observed_at", "expires_at"])
 FALLBACK_FUNCTION = "memplane_filter_node"
-_ORDERED_SQL = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 _INT64 = (-(2**63), 2**63 - 1)
 _NUMERIC = "IN ('integer', 'real')"
 _NUL_ESCAPE = "\\u0000"  # how json.dumps writes a NUL character
@@ -80,15 +81,6 @@ class SQLFilter:
     tokens: list[int] = field(default_factory=list)
 
 
-Fragment = tuple[str, list[Any]]
-FALSE: Fragment = ("0", [])
-TRUE: Fragment = ("1", [])
-
-
-def _not(fragment: Fragment) -> Fragment:
-    return f"(NOT {fragment[0]})", fragment[1]
-
-
 def _simple_scalar(value: Any) -> bool:
     """Values SQLite can bind and compare exactly like Python does."""
     if value is None or isinstance(value, bool | str):
@@ -100,12 +92,16 @@ def _simple_scalar(value: Any) -> bool:
     return False
 
 
-class FilterTranslator:
-    """Builds one :class:`SQLFilter` for a tree; ``alias`` names the records table."""
+class FilterTranslator(FilterCompiler):
+    """SQLite's dialect: ``?`` placeholders, ``json_each`` for metadata, and the Python
+    reference (through :class:`FallbackNodes`) for operands SQL cannot spell."""
+
+    TRUE: ClassVar[Fragment] = ("1", [])
+    FALSE: ClassVar[Fragment] = ("0", [])
 
     def __init__(self, fallback: FallbackNodes, alias: str = "r") -> None:
+        super().__init__(alias)
         self._fallback = fallback
-        self._alias = alias
         self._tokens: list[int] = []
 
     @property
@@ -114,35 +110,8 @@ class FilterTranslator:
         return self._tokens
 
     def translate(self, node: Filter | None) -> SQLFilter:
-        if node is None:
-            return SQLFilter(sql="1")
-        sql, params = self._node(node)
+        sql, params = self.compile(node)
         return SQLFilter(sql=sql, params=params, tokens=list(self._tokens))
-
-    # --- tree ----------------------------------------------------------------------
-    def _node(self, node: Filter) -> Fragment:
-        if isinstance(node, And | Or):
-            children = node.all if isinstance(node, And) else node.any
-            if not children:
-                return TRUE if isinstance(node, And) else FALSE
-            parts = [self._node(child) for child in children]
-            joiner = " AND " if isinstance(node, And) else " OR "
-            return "(" + joiner.join(p[0] for p in parts) + ")", [x for p in parts for x in p[1]]
-        if isinstance(node, Not):
-            return _not(self._node(node.not_))
-        if node.op in ("in", "nin") and not isinstance(node.value, list | tuple):
-            raise ValidationError(
-                f"{node.op!r} on {node.field!r} takes a list of values, got "
-                f"{type(node.value).__name__}; write e.g. {{'{node.op}': [value]}}"
-            )
-        where, name = field_path(node.field)
-        if where == "metadata":
-            if _has_nul(name) or _has_nul(node.value):
-                return self._fallback_sql(node)
-            return self._guard_nul(node, self._metadata(node, name))
-        if name in DATETIME_FIELDS:
-            return self._datetime_field(node, name)
-        return self._text_field(node, name)
 
     def _fallback_sql(self, node: Cmp) -> Fragment:
         token = self._fallback.register(node)
@@ -155,11 +124,14 @@ class FilterTranslator:
         )
 
     # --- metadata --------------------------------------------------------------------
-    def _guard_nul(self, node: Cmp, fragment: Fragment) -> Fragment:
-        """SQLite's JSON functions cut strings at NUL characters; rows whose metadata
-        holds one (escaped as \\u0000 in the JSON text) go to the reference instead."""
-        if fragment in (TRUE, FALSE):
+    def _metadata_leaf(self, node: Cmp, key: str) -> Fragment:
+        if has_nul(key) or has_nul(node.value):
+            return self._fallback_sql(node)
+        fragment = self._metadata(node, key)
+        if fragment in (self.TRUE, self.FALSE):
             return fragment
+        # SQLite's JSON functions cut strings at NUL characters; rows whose metadata
+        # holds one (escaped as \u0000 in the JSON text) go to the reference instead
         fallback_sql, fallback_params = self._fallback_sql(node)
         return (
             f"(CASE WHEN instr({self._alias}.metadata, ?) > 0 THEN {fallback_sql} "
@@ -167,41 +139,40 @@ class FilterTranslator:
             [_NUL_ESCAPE, *fallback_params, *fragment[1]],
         )
 
-    def _metadata(self, node: Cmp, key: str) -> Fragment:
-        op, value = node.op, node.value
-        if op == "exists":
-            present = self._entry(key, ("m.type <> 'null'", []))
-            return present if value else _not(present)
-        if op in ("ne", "nin"):
-            # the reference: missing, or not equal -- exactly NOT (present and equal)
-            positive = Cmp(op="eq" if op == "ne" else "in", field=node.field, value=value)
-            return _not(self._metadata(positive, key))
-        if op in ("eq", "in", "contains"):
-            values = list(value) if op == "in" else [value]
-            if not all(_simple_scalar(v) or isinstance(v, datetime) for v in values):
-                return self._fallback_sql(node)
-            if op == "contains":
-                sql, params = _json_equal("e", value)
-                return self._entry(key, (
-                    f"m.type = 'array' AND EXISTS (SELECT 1 FROM json_each(m.value) AS e WHERE {sql})",
-                    params,
-                ))
-            # a present metadata value is never null and never a datetime
-            alternatives = [_json_equal("m", v) for v in values
-                            if v is not None and not isinstance(v, datetime)]
-            if not alternatives:
-                return FALSE
-            return self._entry(key, (
-                "(" + " OR ".join(a[0] for a in alternatives) + ")",
-                [x for a in alternatives for x in a[1]],
-            ))
-        # ordered comparisons
+    def _metadata_present(self, key: str) -> Fragment:
+        return self._entry(key, ("m.type <> 'null'", []))
+
+    def _metadata_equal(self, node: Cmp, key: str, values: list[Any]) -> Fragment:
+        if not all(_simple_scalar(v) or isinstance(v, datetime) for v in values):
+            return self._fallback_sql(node)
+        # a present metadata value is never null and never a datetime
+        alternatives = [_json_equal("m", v) for v in values
+                        if v is not None and not isinstance(v, datetime)]
+        if not alternatives:
+            return self.FALSE
+        return self._entry(key, (
+            "(" + " OR ".join(a[0] for a in alternatives) + ")",
+            [x for a in alternatives for x in a[1]],
+        ))
+
+    def _metadata_contains(self, node: Cmp, key: str) -> Fragment:
+        value = node.value
+        if not (_simple_scalar(value) or isinstance(value, datetime)):
+            return self._fallback_sql(node)
+        sql, params = _json_equal("e", value)
+        return self._entry(key, (
+            f"m.type = 'array' AND EXISTS (SELECT 1 FROM json_each(m.value) AS e WHERE {sql})",
+            params,
+        ))
+
+    def _metadata_ordered(self, node: Cmp, key: str) -> Fragment:
+        value = node.value
         if isinstance(value, datetime) or not _simple_scalar(value):
             return self._fallback_sql(node)
         if value is None or isinstance(value, bool):
-            return FALSE
+            return self.FALSE
         kind = f"m.type {_NUMERIC}" if isinstance(value, int | float) else "m.type = 'text'"
-        return self._entry(key, (f"{kind} AND m.atom {_ORDERED_SQL[op]} ?", [value]))
+        return self._entry(key, (f"{kind} AND m.atom {ORDERED_SQL[node.op]} ?", [value]))
 
     def _entry(self, key: str, condition: Fragment) -> Fragment:
         """Whether the metadata entry named ``key`` exists and meets ``condition``."""
@@ -211,58 +182,17 @@ class FilterTranslator:
             [key, *condition[1]],
         )
 
-    # --- record fields -----------------------------------------------------------------
-    def _datetime_field(self, node: Cmp, name: str) -> Fragment:
-        column = f"{self._alias}.{name}"
-        op, value = node.op, node.value
-        if op == "exists":
-            return f"({column} IS {'NOT ' if value else ''}NULL)", []
-        if op == "contains":
-            return FALSE
-        if op in ("eq", "ne", "in", "nin"):
-            values = list(value) if op in ("in", "nin") else [value]
-            # a stored datetime equals only an aware datetime of the same instant
-            stamps = [dt_to_db(v) for v in values if isinstance(v, datetime) and v.tzinfo is not None]
-            positive = (
-                (f"coalesce({column} IN ({', '.join('?' * len(stamps))}), 0)", list(stamps))
-                if stamps else FALSE
-            )
-            return _not(positive) if op in ("ne", "nin") else positive
-        if isinstance(value, bool) or not isinstance(value, datetime | str):
-            return FALSE
-        moment = aware_datetime_operand(value, node.field)
-        return f"coalesce({column} {_ORDERED_SQL[op]} ?, 0)", [dt_to_db(moment)]
+    # --- record columns ----------------------------------------------------------------
+    def _column_in(self, column: str, members: list[Any], is_time: bool) -> Fragment:
+        params = [dt_to_db(v) for v in members] if is_time else list(members)
+        return f"coalesce({column} IN ({', '.join('?' * len(params))}), 0)", params
 
-    def _text_field(self, node: Cmp, name: str) -> Fragment:
-        column = f"{self._alias}.{name}"
-        op, value = node.op, node.value
-        if op == "exists":
-            return f"({column} IS {'NOT ' if value else ''}NULL)", []
-        if op == "contains":
-            return FALSE
-        if op in ("eq", "ne", "in", "nin"):
-            values = list(value) if op in ("in", "nin") else [value]
-            texts = [v for v in values if isinstance(v, str)]
-            positive = (
-                (f"coalesce({column} IN ({', '.join('?' * len(texts))}), 0)", texts)
-                if texts else FALSE
-            )
-            return _not(positive) if op in ("ne", "nin") else positive
-        if isinstance(value, datetime):
-            return self._fallback_sql(node)
-        if not isinstance(value, str):
-            return FALSE
-        return f"coalesce({column} {_ORDERED_SQL[op]} ?, 0)", [value]
+    def _column_ordered(self, node: Cmp, column: str, operand: datetime | str) -> Fragment:
+        param = dt_to_db(operand) if isinstance(operand, datetime) else operand
+        return f"coalesce({column} {ORDERED_SQL[node.op]} ?, 0)", [param]
 
-
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, list | tuple):
-        return any(_has_nul(v) for v in value)
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    return False
+    def _text_ordered_by_datetime(self, node: Cmp) -> Fragment:
+        return self._fallback_sql(node)
 
 
 def _json_equal(alias: str, value: Any) -> Fragment:
@@ -272,7 +202,7 @@ def _json_equal(alias: str, value: Any) -> Fragment:
     if isinstance(value, bool):
         return f"{alias}.type = '{'true' if value else 'false'}'", []
     if isinstance(value, datetime):
-        return FALSE
+        return FilterTranslator.FALSE
     if isinstance(value, int | float):
         return f"({alias}.type {_NUMERIC} AND {alias}.atom = ?)", [value]
     return f"({alias}.type = 'text' AND {alias}.atom = ?)", [value]
