@@ -80,8 +80,18 @@ class RetryPolicy:
 Translate = Callable[[Exception], BaseException]
 
 
-def _mapped(exc: Exception, translate: Translate) -> BaseException:
-    return exc if isinstance(exc, MemplaneError) else translate(exc)
+def _wait_or_raise(exc: Exception, attempt: int, policy: RetryPolicy, translate: Translate) -> float:
+    """How long to wait before the next attempt after ``exc``; raises the (translated)
+    error when it is not to be retried. Shared by the sync and async loops."""
+    error = exc if isinstance(exc, MemplaneError) else translate(exc)
+    wait = policy.delay(attempt, error)
+    if wait is None:
+        if error is exc:
+            raise exc
+        raise error from exc
+    log.info("retrying after %s (%.2fs, retry %d/%d)", error, wait, attempt + 1,
+             policy.max_retries)
+    return wait
 
 
 def call_with_retries(fn: Callable[[], T], policy: RetryPolicy, translate: Translate) -> T:
@@ -93,14 +103,7 @@ def call_with_retries(fn: Callable[[], T], policy: RetryPolicy, translate: Trans
         try:
             return fn()
         except Exception as exc:
-            error = _mapped(exc, translate)
-            wait = policy.delay(attempt, error)
-            if wait is None:
-                if error is exc:
-                    raise
-                raise error from exc
-        log.info("retrying after %s (%.2fs, retry %d/%d)", error, wait, attempt + 1,
-                 policy.max_retries)
+            wait = _wait_or_raise(exc, attempt, policy, translate)
         time.sleep(wait)
         attempt += 1
 
@@ -114,14 +117,7 @@ async def acall_with_retries(
         try:
             return await fn()
         except Exception as exc:
-            error = _mapped(exc, translate)
-            wait = policy.delay(attempt, error)
-            if wait is None:
-                if error is exc:
-                    raise
-                raise error from exc
-        log.info("retrying after %s (%.2fs, retry %d/%d)", error, wait, attempt + 1,
-                 policy.max_retries)
+            wait = _wait_or_raise(exc, attempt, policy, translate)
         await asyncio.sleep(wait)
         attempt += 1
 
