@@ -12,7 +12,6 @@ save must remove the killed writer's leftovers.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess

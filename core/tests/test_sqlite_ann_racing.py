@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from memplane.models import Change, MemoryRecord, Scope
+from memplane.models import Scope
 from memplane.stores.sqlite import SQLiteStore
 
 pytest.importorskip("usearch")

@@ -57,7 +57,7 @@ def test_a_nonsense_dimension_is_a_typed_error_with_a_working_repair(tmp_path: P
     assert f"value = '{DIM}'" in message and str(path) in message
     run_repair(path, message)
     with memory(path) as m:
-        assert [h.record.text for h in m.search("tea", user_id=USER)][0] == "I like tea"
+        assert m.search("tea", user_id=USER)[0].record.text == "I like tea"
 
 
 def test_a_nonsense_dimension_in_an_empty_store_says_to_drop_the_record(tmp_path: Path) -> None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import logging
-import os
 import threading
 from pathlib import Path
 from typing import Any
