@@ -280,3 +280,41 @@ def test_a_symlinked_index_directory_is_not_used(tmp_path: Path) -> None:
     assert report["indexed"] and report["hits"] == exact_hits(path, ALICE)
     assert "is a symbolic link" in log
     assert sorted(p.name for p in elsewhere.iterdir()) == ["keep.txt"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a directory to another user needs root")
+def test_an_index_directory_of_another_user_is_not_used(db: Path) -> None:
+    # planted beside a database in a shared directory, or handed over by mistake
+    directory = Path(str(db) + ".ann")
+    stamp = saved(db).stat().st_mtime_ns
+    os.chown(directory, 65534, -1)
+    report, log = search_in_child(db)
+    assert report["indexed"] and report["hits"] == exact_hits(db, ALICE)
+    assert "belongs to uid 65534" in log
+    assert saved(db).stat().st_mtime_ns == stamp  # neither loaded nor written over
+
+
+def test_a_world_writable_index_file_or_directory_is_not_trusted(db: Path) -> None:
+    index = saved(db)
+    index.chmod(0o666)
+    report, log = search_in_child(db)
+    assert report["hits"] == exact_hits(db, ALICE) and "writable by every user" in log
+    assert not saved(db).stat().st_mode & 0o002  # the rebuilt file is not
+    directory = Path(str(db) + ".ann")
+    directory.chmod(0o777)
+    report, log = search_in_child(db)
+    assert report["hits"] == exact_hits(db, ALICE) and "writable by every user" in log
+
+
+def test_files_are_saved_without_world_write_even_under_umask_0(tmp_path: Path) -> None:
+    path = tmp_path / "u.db"
+    fill(path, ALICE, seed=1)
+    old = os.umask(0)
+    try:
+        index_once(path, ALICE)
+    finally:
+        os.umask(old)
+    directory = Path(str(path) + ".ann")
+    assert not directory.stat().st_mode & 0o002 and not saved(path).stat().st_mode & 0o002
+    report, log = search_in_child(path)
+    assert report["indexed"] and "not using" not in log  # loaded, not rejected

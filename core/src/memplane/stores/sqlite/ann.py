@@ -208,7 +208,7 @@ class AnnManager:
                 "dimension": dimension, "dtype": self.settings.dtype, "count": ann.count}
         try:
             ann_files.write(directory, stem, name, ann.index.save, meta)
-        except OSError as exc:
+        except (OSError, RuntimeError) as exc:  # usearch reports a failed write as RuntimeError
             # persistence is an optimisation: the index is still used in memory
             log.warning("memplane: could not save the approximate index in %s (%s); it is "
                         "rebuilt after a restart", directory, exc)

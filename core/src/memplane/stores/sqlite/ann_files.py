@@ -76,11 +76,27 @@ def parse_name(path: Path) -> tuple[int, int] | None:
 
 def usable_directory(directory: Path) -> str | None:
     """Why ``directory`` must not hold index files (None: it may). A symlink there could
-    point the store's writes and deletions at any directory."""
-    if directory.is_symlink():
+    point the store's writes and deletions at any directory; one another user owns
+    (planted beside a database in a shared directory) or anyone may write to could
+    receive a crafted file that passes the checksum and crashes usearch."""
+    try:
+        seen = directory.lstat()
+    except FileNotFoundError:
+        return None  # created on the first save
+    except OSError as exc:
+        return f"{directory} cannot be examined ({exc.strerror or exc})"
+    if stat.S_ISLNK(seen.st_mode):
         return f"{directory} is a symbolic link"
-    if directory.exists() and not directory.is_dir():
+    if not stat.S_ISDIR(seen.st_mode):
         return f"{directory} is not a directory"
+    return _foreign_owner(directory, seen)
+
+
+def _foreign_owner(path: Path, seen: os.stat_result) -> str | None:
+    if seen.st_uid != os.geteuid():
+        return f"{path} belongs to uid {seen.st_uid}, not this process's {os.geteuid()}"
+    if seen.st_mode & stat.S_IWOTH:
+        return f"{path} is writable by every user"
     return None
 
 
@@ -121,9 +137,12 @@ def check(path: Path, expected: dict[str, Any]) -> str | None:
     except OSError as exc:
         return f"unreadable ({exc.strerror or exc})"
     try:
-        digest, size = _digest(fd)
+        foreign = _foreign_owner(path, os.fstat(fd))
+        digest, size = _digest(fd) if foreign is None else ("", 0)
     finally:
         os.close(fd)
+    if foreign is not None:
+        return foreign
     if size != meta.get("bytes") or digest != meta.get("blake2b"):
         return f"its {size} bytes do not match the checksum written with it (damaged or replaced)"
     return None
@@ -136,7 +155,7 @@ def write(directory: Path, stem: str, name: str, save: Callable[[str], None],
     problem = usable_directory(directory)
     if problem is not None:
         raise OSError(problem)
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(mode=0o755, parents=True, exist_ok=True)  # never world-writable
     problem = usable_directory(directory)  # planted between the check and mkdir
     if problem is not None:
         raise OSError(problem)
@@ -149,6 +168,8 @@ def write(directory: Path, stem: str, name: str, save: Callable[[str], None],
         save(str(index_path))
         fd = _open_regular(index_path)
         try:
+            # usearch creates it by the umask alone; check() refuses a world-writable file
+            os.fchmod(fd, stat.S_IMODE(os.fstat(fd).st_mode) & ~stat.S_IWOTH)
             os.fsync(fd)
             digest, size = _digest(fd)
         finally:
