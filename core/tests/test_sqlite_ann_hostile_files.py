@@ -105,7 +105,7 @@ def forge_sidecar(index: Path, **changes: Any) -> None:
     there: what someone who knows the format would do."""
     meta = json.loads(sidecar(index).read_text())
     data = index.read_bytes()
-    meta.update(bytes=len(data), blake2b=hashlib.blake2b(data, digest_size=32).hexdigest(), **changes)
+    meta.update(bytes=len(data), sha256=hashlib.sha256(data).hexdigest(), **changes)
     sidecar(index).write_text(json.dumps(meta))
 
 
