@@ -127,8 +127,9 @@ class AnnManager:
         self._building: set[ScopeKey] = set()
         self._guard = threading.Lock()
         self._threads: list[threading.Thread] = []
-        #: files already rejected, by (name, inode, size, mtime): checked and logged once
-        self._rejected: set[tuple[str, int, int, int]] = set()
+        #: files already rejected, by name, inode, size, mtime and the sidecar's mtime:
+        #: checked and logged once
+        self._rejected: set[tuple[str, int, int, int, int]] = set()
 
     def wanted(self, entry: ScopeMatrix) -> bool:
         return self.settings.enabled and len(entry.position) >= self.settings.min_rows
@@ -169,7 +170,13 @@ class AnnManager:
                 seen = path.lstat()
             except OSError:
                 continue  # replaced meanwhile
-            mark = (path.name, seen.st_ino, seen.st_size, seen.st_mtime_ns)
+            # the sidecar too: one another process is about to rename beside its index
+            # must not leave that index rejected for good
+            try:
+                sidecar_mtime = Path(str(path) + ann_files.SIDECAR).lstat().st_mtime_ns
+            except OSError:
+                sidecar_mtime = -1
+            mark = (path.name, seen.st_ino, seen.st_size, seen.st_mtime_ns, sidecar_mtime)
             if mark in self._rejected:
                 continue  # said once; searches while the rebuild runs stay quiet
             index, problem = self._verified(path, key, entry, gen)
