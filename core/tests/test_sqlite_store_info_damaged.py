@@ -88,3 +88,26 @@ def test_a_nonsense_embedder_record_is_a_typed_refusal_and_export_still_works(
         assert len(str(caught.value)) < 2000  # the nonsense is quoted, not dumped
         # the way out works on the damaged store: reads do not embed
         assert [r.text for r in m.get_all(user_id=USER).records] == ["I like tea"]
+
+
+@pytest.mark.parametrize("blob", [b"\x00" * 7, b"", b"\x00" * (4 * DIM + 4), "text", 12],
+                         ids=["short", "empty", "long", "text", "integer"])
+def test_a_damaged_vector_is_a_typed_error_naming_the_memory_and_the_repair(
+        tmp_path: Path, blob: object) -> None:
+    path = tmp_path / "v.db"
+    with memory(path) as m:
+        tea_id = m.add("I like tea", user_id=USER, infer=False).events[0].id
+        m.add("I like coffee", user_id=USER, infer=False)
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE vectors SET vector = ? WHERE seq = "
+                     "(SELECT seq FROM records WHERE id = ?)", (blob, tea_id))
+    with memory(path) as m:
+        with pytest.raises(ConfigurationError, match="edited or damaged") as caught:
+            m.search("tea", user_id=USER)
+        message = str(caught.value)
+        assert tea_id in message
+        run_repair(path, message.replace("FILE", str(path)))
+        # the memory stays, without a vector; the update the message names embeds it again
+        assert {h.record.text for h in m.search("tea", user_id=USER)} >= {"I like coffee"}
+        m.update(tea_id, "I like green tea", user_id=USER)
+        assert m.search("green tea", user_id=USER)[0].id == tea_id
