@@ -16,12 +16,11 @@ import json
 import os
 import shutil
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import ann_processes
 import numpy as np
 import pytest
 
@@ -34,26 +33,6 @@ DIM = 16
 ALICE = Scope(user_id="alice")
 BOB = Scope(user_id="bob")
 ROWS = 400
-
-# the child: open the store with the index forced on, search, report as JSON
-CHILD = r"""
-import json, logging, sys
-import numpy as np
-from memplane.models import Scope
-from memplane.stores.sqlite import SQLiteStore
-
-logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-path, user, dim = sys.argv[1], sys.argv[2], int(sys.argv[3])
-scope = Scope(user_id=user)
-store = SQLiteStore(path=path, ann_min_rows=1, ann_background_build=False, ann_dtype="i8")
-store.open(dim)
-qs = np.random.default_rng(99).standard_normal((10, dim)).tolist()
-hits = [[h.id for h in store.search(q, scope, limit=10)] for q in qs]
-entry = store._cache.entry(tuple(scope.items()), dim)
-print(json.dumps({"hits": hits, "indexed": entry.ann is not None}))
-store.close()
-"""
-
 
 def fill(path: Path, scope: Scope, seed: int, dim: int = DIM, rows: int = ROWS) -> None:
     store = SQLiteStore(path=str(path), ann=False)
@@ -74,12 +53,7 @@ def index_once(path: Path, scope: Scope, dim: int = DIM) -> None:
 
 
 def exact_hits(path: Path, scope: Scope) -> list[list[str]]:
-    store = SQLiteStore(path=str(path), ann=False)
-    store.open(DIM)
-    qs = np.random.default_rng(99).standard_normal((10, DIM)).tolist()
-    hits = [[h.id for h in store.search(q, scope, limit=10)] for q in qs]
-    store.close()
-    return hits
+    return ann_processes.exact_hits(path, scope, DIM)
 
 
 def saved(path: Path) -> Path:
@@ -94,10 +68,7 @@ def sidecar(index: Path) -> Path:
 
 
 def search_in_child(path: Path, scope: Scope = ALICE, dim: int = DIM) -> tuple[dict[str, Any], str]:
-    done = subprocess.run([sys.executable, "-c", CHILD, str(path), str(scope.user_id), str(dim)],
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, f"the search process died ({done.returncode}): {done.stderr[-2000:]}"
-    return json.loads(done.stdout.strip().splitlines()[-1]), done.stderr
+    return ann_processes.search_in_child(path, scope, dim)
 
 
 def forge_sidecar(index: Path, **changes: Any) -> None:

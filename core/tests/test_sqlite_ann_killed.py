@@ -11,14 +11,13 @@ save must remove the killed writer's leftovers.
 
 from __future__ import annotations
 
-import json
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
+import ann_processes
 import numpy as np
 import pytest
 
@@ -31,28 +30,6 @@ DIM = 16
 ROWS = 20_000
 ALICE = Scope(user_id="alice")
 
-CHILD = r"""
-import json, logging, sys, time
-import numpy as np
-from memplane.models import Scope
-from memplane.stores.sqlite import SQLiteStore
-
-logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-path, dim = sys.argv[1], int(sys.argv[2])
-scope = Scope(user_id="alice")
-store = SQLiteStore(path=path, ann_min_rows=1, ann_background_build=False, ann_dtype="i8")
-store.open(dim)
-print("go", flush=True)
-began = time.monotonic()
-qs = np.random.default_rng(99).standard_normal((10, dim)).tolist()
-hits = [[h.id for h in store.search(q, scope, limit=10)] for q in qs]
-entry = store._cache.entry(tuple(scope.items()), dim)
-print(json.dumps({"hits": hits, "indexed": entry.ann is not None,
-                  "seconds": time.monotonic() - began}), flush=True)
-store.close()
-"""
-
-
 def add_rows(path: Path, count: int, seed: int) -> None:
     store = SQLiteStore(path=str(path), ann=False)
     store.open(DIM)
@@ -63,16 +40,11 @@ def add_rows(path: Path, count: int, seed: int) -> None:
 
 
 def exact_hits(path: Path) -> list[list[str]]:
-    store = SQLiteStore(path=str(path), ann=False)
-    store.open(DIM)
-    qs = np.random.default_rng(99).standard_normal((10, DIM)).tolist()
-    hits = [[h.id for h in store.search(q, ALICE, limit=10)] for q in qs]
-    store.close()
-    return hits
+    return ann_processes.exact_hits(path, ALICE, DIM)
 
 
 def start(path: Path) -> subprocess.Popen[str]:
-    child = subprocess.Popen([sys.executable, "-c", CHILD, str(path), str(DIM)],
+    child = subprocess.Popen(ann_processes.child_command(path, ALICE, DIM),
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert child.stdout is not None
     assert child.stdout.readline().strip() == "go"  # opened; the search (and build) starts
@@ -102,10 +74,7 @@ def kill_while_saving(path: Path) -> None:
 
 
 def recover(path: Path) -> tuple[dict[str, object], str]:
-    done = subprocess.run([sys.executable, "-c", CHILD, str(path), str(DIM)],
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return json.loads(done.stdout.strip().splitlines()[-1]), done.stderr
+    return ann_processes.search_in_child(path, ALICE, DIM)
 
 
 @pytest.fixture(scope="module")
