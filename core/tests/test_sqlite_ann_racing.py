@@ -18,10 +18,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import ann_processes
 import numpy as np
 import pytest
 
-from memplane.models import Scope
+from memplane.models import Change, MemoryRecord, Scope
 from memplane.stores.sqlite import SQLiteStore
 
 pytest.importorskip("usearch")
@@ -146,3 +147,32 @@ def test_searches_equal_exact_search_after_every_commit_of_another_process(
     assert len(built_at) >= STEPS, built_at
     assert built_at[-1] > built_at[0], built_at
     assert list(Path(str(path) + ".ann").glob("*.usearch"))
+
+
+def test_two_processes_building_and_saving_the_same_index_at_once(tmp_path: Path) -> None:
+    # both find no index, build the same one and rename it and its sidecar into the same
+    # names: whichever pairing the renames leave, a third process answers exactly and
+    # ends with a whole index that loads
+    path = tmp_path / "twice.db"
+    store = SQLiteStore(path=str(path), ann=False)
+    store.open(DIM)
+    vectors = np.random.default_rng(3).standard_normal((START_ROWS, DIM)).astype(np.float32)
+    store.apply([Change(record=MemoryRecord(text=f"m{i}", scope=ALICE), vector=v.tolist())
+                 for i, v in enumerate(vectors)])
+    store.close()
+    expected = ann_processes.exact_hits(path, ALICE, DIM)
+    for _ in range(3):
+        for leftover in Path(str(path) + ".ann").glob("*"):
+            leftover.unlink()
+        children = [subprocess.Popen(ann_processes.child_command(path, ALICE, DIM),
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                    for _ in range(2)]
+        for child in children:
+            out, err = child.communicate(timeout=300)
+            assert child.returncode == 0, err[-2000:]
+            report = json.loads(out.strip().splitlines()[-1])
+            assert report["hits"] == expected and report["indexed"]
+        report, log = ann_processes.search_in_child(path, ALICE, DIM)
+        assert report["hits"] == expected and report["indexed"]
+        report, log = ann_processes.search_in_child(path, ALICE, DIM)
+        assert "not using" not in log  # whatever the race left was made whole by then
