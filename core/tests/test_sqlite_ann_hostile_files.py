@@ -289,3 +289,19 @@ def test_files_are_saved_without_world_write_even_under_umask_0(tmp_path: Path) 
     assert not directory.stat().st_mode & 0o002 and not saved(path).stat().st_mode & 0o002
     report, log = search_in_child(path)
     assert report["indexed"] and "not using" not in log  # loaded, not rejected
+
+
+def test_an_intact_index_over_zero_vectors_is_still_loaded(tmp_path: Path) -> None:
+    # the vector sample must not mistake a zero vector (no direction) for a foreign one
+    path = tmp_path / "z.db"
+    fill(path, ALICE, seed=1)
+    store = SQLiteStore(path=str(path), ann=False)
+    store.open(DIM)
+    store.apply([Change(record=MemoryRecord(text=f"zero {i}", scope=ALICE), vector=[0.0] * DIM)
+                 for i in range(ROWS)])  # half the scope: a 64-row sample meets them
+    store.close()
+    index_once(path, ALICE)
+    stamp = saved(path).stat().st_mtime_ns
+    report, log = search_in_child(path)
+    assert report["indexed"] and report["hits"] == exact_hits(path, ALICE)
+    assert "not using" not in log and saved(path).stat().st_mtime_ns == stamp

@@ -112,9 +112,12 @@ def _foreign(index: Any, entry: ScopeMatrix, generation: int) -> str | None:
     if not bool(np.all(index.contains(keys))):
         return "rows of the scope are missing from it (another scope's or database's index?)"
     stored = np.asarray(index.get(keys, dtype=np.float32), dtype=np.float32).reshape(pick.size, -1)
+    source = entry.matrix[pick]  # unit rows, or all zeros for a zero vector
     norms = np.linalg.norm(stored, axis=1)
-    cosines = np.einsum("ij,ij->i", stored, entry.matrix[pick]) / np.maximum(norms, 1e-12)
-    if not bool(np.all(cosines >= _SAME_VECTOR)):
+    cosines = np.einsum("ij,ij->i", stored, source) / np.maximum(norms, 1e-12)
+    zero = np.linalg.norm(source, axis=1) < 0.5
+    same = np.where(zero, norms < 0.05, cosines >= _SAME_VECTOR)
+    if not bool(np.all(same)):
         return "its vectors differ from the scope's (another database's index?)"
     return None
 
