@@ -34,7 +34,8 @@ log = logging.getLogger(__name__)
 
 #: rows of a loaded index compared with the scope's cached vectors
 _SAMPLE = 64
-#: cosine a stored (quantised) vector keeps with its source; i8 keeps > 0.99
+#: cosine a stored (quantised) vector keeps with its source: i8 kept at least 0.997 at
+#: 384 dims and 0.979 at 3072 (random unit vectors, usearch 2.26)
 _SAME_VECTOR = 0.9
 
 
