@@ -305,3 +305,13 @@ def test_an_intact_index_over_zero_vectors_is_still_loaded(tmp_path: Path) -> No
     report, log = search_in_child(path)
     assert report["indexed"] and report["hits"] == exact_hits(path, ALICE)
     assert "not using" not in log and saved(path).stat().st_mtime_ns == stamp
+
+
+def test_a_file_at_the_index_directory_path_is_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "f.db"
+    fill(path, ALICE, seed=1)
+    Path(str(path) + ".ann").write_text("someone's notes")
+    report, log = search_in_child(path)
+    assert report["indexed"] and report["hits"] == exact_hits(path, ALICE)
+    assert "is not a directory" in log
+    assert Path(str(path) + ".ann").read_text() == "someone's notes"
