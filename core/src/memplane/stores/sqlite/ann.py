@@ -8,24 +8,35 @@ exactly beside it, hard-deleted rows are no longer in the cache and are dropped,
 results never miss a newer write. When that delta grows past a share of the index,
 or the epoch moves (a reset), the index is rebuilt.
 
-Files live beside the database, ``<db>.ann/<scope hash>.e<epoch>.g<generation>.usearch``,
-written to a temporary name and renamed, so another process (or the next start) loads
-the newest complete one instead of rebuilding. Without usearch, search stays exact.
+Files live beside the database, ``<db>.ann/<scope hash>.e<epoch>.g<generation>.usearch``
+with a checksummed sidecar, written atomically (:mod:`.ann_files`), so another process
+(or the next start) loads the newest whole one instead of rebuilding. A file is used
+only if its checksum holds and a sample of its vectors equals the scope's own (a file
+of another database, scope or dimension is rejected, logged, and rebuilt). Without
+usearch, search stays exact.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import importlib.util
-import os
+import logging
 import threading
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from memplane.stores.sqlite import ann_files
 from memplane.stores.sqlite.vector_cache import ScopeKey, ScopeMatrix
+
+log = logging.getLogger(__name__)
+
+#: rows of a loaded index compared with the scope's cached vectors
+_SAMPLE = 64
+#: cosine a stored (quantised) vector keeps with its source: i8 kept at least 0.997 at
+#: 384 dims and 0.979 at 3072 (random unit vectors, usearch 2.26)
+_SAME_VECTOR = 0.9
 
 
 def available() -> bool:
@@ -87,15 +98,29 @@ def _file_stem(key: ScopeKey) -> str:
     return hashlib.sha256(repr(key).encode("utf-8")).hexdigest()[:32]
 
 
-def _parse(path: Path) -> tuple[int, int] | None:
-    """(epoch, generation) from ``<stem>.e<epoch>.g<gen>.usearch``."""
-    parts = path.name.split(".")
-    if len(parts) != 4 or not parts[1].startswith("e") or not parts[2].startswith("g"):
+def _foreign(index: Any, entry: ScopeMatrix, generation: int) -> str | None:
+    """Why ``index`` was not built from this scope's vectors (None: a sample of the rows
+    unchanged since ``generation`` is in it with the same vectors). Catches a file of
+    another database at the same path, scope and generation, which its sidecar cannot."""
+    n = entry.size
+    rows = np.flatnonzero(entry.alive[:n] & (entry.gens[:n] <= generation))
+    if len(index) < rows.size:
+        return f"it holds {len(index)} rows, the scope {rows.size} unchanged since it was built"
+    if rows.size == 0:
         return None
-    try:
-        return int(parts[1][1:]), int(parts[2][1:])
-    except ValueError:
-        return None
+    pick = np.random.default_rng().choice(rows, size=min(_SAMPLE, rows.size), replace=False)
+    keys = entry.seqs[pick].astype(np.uint64)
+    if not bool(np.all(index.contains(keys))):
+        return "rows of the scope are missing from it (another scope's or database's index?)"
+    stored = np.asarray(index.get(keys, dtype=np.float32), dtype=np.float32).reshape(pick.size, -1)
+    source = entry.matrix[pick]  # unit rows, or all zeros for a zero vector
+    norms = np.linalg.norm(stored, axis=1)
+    cosines = np.einsum("ij,ij->i", stored, source) / np.maximum(norms, 1e-12)
+    zero = np.linalg.norm(source, axis=1) < 0.5
+    same = np.where(zero, norms < 0.05, cosines >= _SAME_VECTOR)
+    if not bool(np.all(same)):
+        return "its vectors differ from the scope's (another database's index?)"
+    return None
 
 
 class AnnManager:
@@ -106,6 +131,9 @@ class AnnManager:
         self._building: set[ScopeKey] = set()
         self._guard = threading.Lock()
         self._threads: list[threading.Thread] = []
+        #: files already rejected, by name, inode, size, mtime and the sidecar's mtime:
+        #: checked and logged once
+        self._rejected: set[tuple[str, int, int, int, int]] = set()
 
     def wanted(self, entry: ScopeMatrix) -> bool:
         return self.settings.enabled and len(entry.position) >= self.settings.min_rows
@@ -133,48 +161,70 @@ class AnnManager:
         return newer + gone > max(1000, self.settings.rebuild_share * ann.count)
 
     # --- persistence ---------------------------------------------------------------------
-    def _files(self, key: ScopeKey) -> list[tuple[int, int, Path]]:
-        directory = self.settings.directory
-        if directory is None or not directory.is_dir():
-            return []
-        found = []
-        for path in directory.glob(f"{_file_stem(key)}.e*.g*.usearch"):
-            parsed = _parse(path)
-            if parsed is not None:
-                found.append((*parsed, path))
-        return found
-
     def _load(self, key: ScopeKey, entry: ScopeMatrix) -> ScopeIndex | None:
-        """The newest saved index of this epoch that is not ahead of the entry."""
-        usable = [(gen, path) for epoch, gen, path in self._files(key)
+        """The newest saved index of this epoch that is not ahead of the entry, whole,
+        and built from this scope's vectors."""
+        directory = self.settings.directory
+        if directory is None:
+            return None
+        usable = [(gen, path) for epoch, gen, path in ann_files.listing(directory, _file_stem(key))
                   if epoch == entry.epoch and gen <= entry.generation]
         for gen, path in sorted(usable, reverse=True):
-            index = self._new_index(entry.dimension)
             try:
-                index.load(str(path))
-            except (OSError, RuntimeError, ValueError):
-                continue  # unreadable (being replaced, or another build's): try older
-            if int(index.ndim) != entry.dimension:
-                continue
-            return ScopeIndex(index, gen, entry.epoch)
+                seen = path.lstat()
+            except OSError:
+                continue  # replaced meanwhile
+            # the sidecar too: one another process is about to rename beside its index
+            # must not leave that index rejected for good
+            try:
+                sidecar_mtime = Path(str(path) + ann_files.SIDECAR).lstat().st_mtime_ns
+            except OSError:
+                sidecar_mtime = -1
+            mark = (path.name, seen.st_ino, seen.st_size, seen.st_mtime_ns, sidecar_mtime)
+            if mark in self._rejected:
+                continue  # said once; searches while the rebuild runs stay quiet
+            index, problem = self._verified(path, key, entry, gen)
+            if index is not None:
+                return ScopeIndex(index, gen, entry.epoch)
+            self._rejected.add(mark)
+            log.warning("memplane: not using the approximate index file %s: %s; search stays "
+                        "exact while the index is rebuilt", path, problem)
         return None
 
-    def _save(self, key: ScopeKey, ann: ScopeIndex) -> None:
+    def _verified(self, path: Path, key: ScopeKey, entry: ScopeMatrix,
+                  generation: int) -> tuple[Any, str]:
+        """(the loaded index, "") or (None, why not)."""
+        expected = {"scope": repr(key), "epoch": entry.epoch, "generation": generation,
+                    "dimension": entry.dimension, "dtype": self.settings.dtype}
+        problem = ann_files.check(path, expected)
+        if problem is not None:
+            return None, problem
+        index = self._new_index(entry.dimension)
+        try:
+            index.load(str(path))
+        except (OSError, RuntimeError, ValueError) as exc:
+            return None, f"usearch cannot read it ({exc})"
+        if int(index.ndim) != entry.dimension:
+            return None, f"it has {int(index.ndim)} dimensions, the scope {entry.dimension}"
+        problem = _foreign(index, entry, generation)
+        return (index, "") if problem is None else (None, problem)
+
+    def _save(self, key: ScopeKey, ann: ScopeIndex, dimension: int) -> None:
         directory = self.settings.directory
         if directory is None:
             return
+        stem = _file_stem(key)
+        name = f"{stem}.e{ann.epoch}.g{ann.generation}{ann_files.SUFFIX}"
+        meta = {"scope": repr(key), "epoch": ann.epoch, "generation": ann.generation,
+                "dimension": dimension, "dtype": self.settings.dtype, "count": ann.count}
         try:
-            directory.mkdir(parents=True, exist_ok=True)
-            final = directory / f"{_file_stem(key)}.e{ann.epoch}.g{ann.generation}.usearch"
-            temporary = directory / f".{final.name}.{os.getpid()}.{threading.get_ident()}.tmp"
-            ann.index.save(str(temporary))
-            os.replace(temporary, final)  # readers see a whole file or none
-            for epoch, gen, path in self._files(key):  # older ones are superseded
-                if (epoch, gen) != (ann.epoch, ann.generation):
-                    with contextlib.suppress(OSError):
-                        path.unlink()
-        except OSError:
-            return  # persistence is an optimisation: the index is still used in memory
+            ann_files.write(directory, stem, name, ann.index.save, meta)
+        except (OSError, RuntimeError) as exc:  # usearch reports a failed write as RuntimeError
+            # persistence is an optimisation: the index is still used in memory
+            log.warning("memplane: could not save the approximate index in %s (%s); it is "
+                        "rebuilt after a restart", directory, exc)
+            return
+        ann_files.remove_older(directory, stem, ann.epoch, ann.generation)
 
     # --- building --------------------------------------------------------------------------
     def _new_index(self, dimension: int) -> Any:
@@ -200,7 +250,7 @@ class AnnManager:
                 if seqs.size:
                     index.add(seqs.astype(np.uint64), vectors, threads=self.settings.build_threads)
                 ann = ScopeIndex(index, generation, epoch)
-                self._save(key, ann)
+                self._save(key, ann, entry.dimension)
                 if self.settings.background:
                     with entry.lock:
                         if entry.epoch == epoch:

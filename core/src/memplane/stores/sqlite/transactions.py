@@ -118,5 +118,30 @@ class Database:
 
 
 def stored_dimension(conn: sqlite3.Connection) -> int | None:
+    """The vector size the store records; a hand-edited or damaged record is a
+    ConfigurationError that says how to repair it (never an untyped ValueError)."""
     row = conn.execute("SELECT value FROM meta WHERE key = 'dimension'").fetchone()
-    return None if row is None else int(row[0])
+    if row is None:
+        return None
+    value = row[0]
+    text = str(value).strip() if isinstance(value, (str, int)) else ""
+    # at most 9 digits: int() of a long digit string is slow, then refused (3.11+)
+    if text.isascii() and text.isdigit() and len(text) <= 9 and int(text) > 0:
+        return int(text)
+    raise _damaged_dimension(conn, value)
+
+
+def _damaged_dimension(conn: sqlite3.Connection, value: object) -> ConfigurationError:
+    path = next((row[2] for row in conn.execute("PRAGMA database_list") if row[1] == "main"), "")
+    where = f"the sqlite store {path!r}" if path else "the in-memory sqlite store"
+    blob = conn.execute("SELECT length(vector) FROM vectors LIMIT 1").fetchone()
+    if blob is None:
+        repair = "DELETE FROM meta WHERE key = 'dimension'"  # empty: the next open records it
+    else:
+        repair = f"UPDATE meta SET value = '{int(blob[0]) // 4}' WHERE key = 'dimension'"
+    return ConfigurationError(
+        f"{where} records the vector dimension {str(value)[:40]!r}, which is not a positive "
+        f"integer: the file was edited or damaged. Repair the record with "
+        f"`sqlite3 {path or 'FILE'} \"{repair}\"` (its vectors say so), or restore the file "
+        f"from a backup"
+    )

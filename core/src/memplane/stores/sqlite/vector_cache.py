@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from memplane.errors import ConfigurationError
+
 ScopeKey = tuple[tuple[str, str], ...]
 
 #: one row as the cache reads it: seq, id, vector blob, deleted_at, expires_at, gen
@@ -38,6 +40,27 @@ def unit_rows(blobs: list[bytes], dimension: int) -> np.ndarray:
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     np.divide(matrix, norms, out=matrix, where=norms > 0)
     return matrix
+
+
+def _check_widths(batch: list[CacheRow], dimension: int) -> None:
+    """Refuse a vector of the wrong byte length (the file edited by hand or damaged)
+    with a typed error naming the row and the repair, instead of numpy's reshape error
+    on every search of the scope."""
+    width = 4 * dimension
+    blobs = [row[2] for row in batch]
+    if set(map(type, blobs)) == {bytes} and set(map(len, blobs)) == {width}:
+        return  # the usual case, at C speed (a 1M-row scope is loaded in one batch)
+    for seq, record_id, blob, *_ in batch:
+        if not isinstance(blob, bytes) or len(blob) != width:
+            size = len(blob) if isinstance(blob, (bytes, str)) else 0
+            raise ConfigurationError(
+                f"memory {record_id!r} has a stored vector of {size} bytes, not {width} "
+                f"({dimension} float32 values): the sqlite file was edited or damaged. Drop "
+                f"that vector with `sqlite3 FILE \"DELETE FROM vectors WHERE seq = {seq}\"` "
+                f"(the memory stays; updating its text, e.g. `memplane update`, embeds it "
+                f"again), "
+                f"or restore the file from a backup"
+            )
 
 
 def _expiry(value: str | None) -> float:
@@ -107,6 +130,7 @@ class ScopeMatrix:
         batch = list(rows)
         if not batch:
             return
+        _check_widths(batch, self.dimension)  # before any change: the entry stays whole
         vectors = unit_rows([row[2] for row in batch], self.dimension)
         self._reserve(self.size + len(batch))
         if not self.position:  # a (re)build: fill the arrays in bulk
