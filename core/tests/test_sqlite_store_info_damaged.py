@@ -85,6 +85,8 @@ def test_a_nonsense_embedder_record_is_a_typed_refusal_and_export_still_works(
         with pytest.raises(EmbedderMismatch, match="unreadable") as caught:
             m.search("tea", user_id=USER)
         assert "memplane export" in str(caught.value)  # the way out it names
+        assert "again, or" not in str(caught.value)  # no "configure <nonsense> again"
+        assert caught.value.unreadable
         assert len(str(caught.value)) < 2000  # the nonsense is quoted, not dumped
         # the way out works on the damaged store: reads do not embed
         assert [r.text for r in m.get_all(user_id=USER).records] == ["I like tea"]

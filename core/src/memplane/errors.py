@@ -42,10 +42,22 @@ class EmbedderMismatch(ConfigurationError):
     operations that embed (add, search, update, import); list, get, history and
     export keep working, so the store can be exported and re-imported."""
 
-    def __init__(self, *, store: str, recorded: str, configured: str) -> None:
+    def __init__(self, *, store: str, recorded: str, configured: str,
+                 unreadable: bool = False) -> None:
         self.store = store
         self.recorded = recorded
         self.configured = configured
+        self.unreadable = unreadable
+        if unreadable:  # damaged or edited by hand: there is no embedder to name
+            super().__init__(
+                f"vector store {store} has an unreadable embedder record ({recorded}), so "
+                f"its vectors cannot be matched to the configured embedder {configured} and "
+                f"nothing was done. Move the memories to a new store: `memplane export "
+                f"--user ID --output FILE` (this works on the store as it is), then "
+                f"`memplane import FILE` into a new store (another vector_store path), which "
+                f"embeds every memory again with {configured}"
+            )
+            return
         super().__init__(
             f"vector store {store} holds vectors of the embedder {recorded}, but the "
             f"configured embedder is {configured}: their vectors cannot be compared "

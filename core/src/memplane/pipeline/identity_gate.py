@@ -99,6 +99,7 @@ class EmbedderGate:
         self._matched = False
         raise EmbedderMismatch(
             store=describe_store(self._store),
-            recorded=theirs.describe() if theirs else f"(an unreadable record {recorded[:80]!r})",
+            recorded=theirs.describe() if theirs else repr(recorded[:80]),
             configured=self.mine.describe(),
+            unreadable=theirs is None,
         )
