@@ -21,7 +21,14 @@ from memplane.models import (
     Usage,
 )
 from memplane.pipeline.effects import Call, Flow
-from memplane.providers.base import Embedded, LLMResponse, Purpose, Reranked, RerankResult
+from memplane.providers.base import (
+    Candidates,
+    Embedded,
+    LLMResponse,
+    Purpose,
+    Reranked,
+    RerankResult,
+)
 
 
 def embed(texts: Sequence[str], purpose: Purpose) -> Flow[Embedded]:
@@ -76,6 +83,17 @@ def keyword_search(query: str, scope: Scope, *, limit: int, filters: Filter | No
         "vector_stores", "keyword_search", (query, scope),
         {"limit": limit, "filters": filters, "include_expired": include_expired})
     return hits
+
+
+def search_candidates(vector: Sequence[float], query: str, scope: Scope, *, limit: int,
+                      filters: Filter | None = None, keyword: bool = True,
+                      include_expired: bool = False) -> Flow[Candidates]:
+    """Both signals of a hybrid search as light hits (no records), one snapshot where
+    the store declares ``candidate_search``."""
+    found: Candidates = yield Call(
+        "vector_stores", "search_candidates", (list(vector), query, scope),
+        {"limit": limit, "filters": filters, "keyword": keyword, "include_expired": include_expired})
+    return found
 
 
 def list_records(scope: Scope, *, filters: Filter | None = None, limit: int = 100,

@@ -25,7 +25,7 @@ ROUTED_METHODS: dict[Kind, tuple[str, ...]] = {
     "embedders": ("embed",),
     "vector_stores": (
         "open", "apply", "get", "list_records", "count", "search", "keyword_search",
-        "get_vectors", "delete", "history", "reset",
+        "search_candidates", "get_vectors", "delete", "history", "reset",
     ),
     "rerankers": ("rerank",),
 }

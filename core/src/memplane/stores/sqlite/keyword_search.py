@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
 from memplane.models import Scope, SearchHit
+from memplane.providers.base import LightHit
 from memplane.stores.sqlite import fts
 from memplane.stores.sqlite.codec import record_from_row
+from memplane.stores.sqlite.light import LIGHT_COLUMNS, light_hit
 from memplane.stores.sqlite.sql import COLUMNS
 
 
@@ -15,13 +18,31 @@ def keyword_hits(conn: sqlite3.Connection, tokens: list[str], scope: Scope, scop
                  common_term_share: float, where: str, params: list[Any],
                  limit: int) -> list[SearchHit]:
     """The best ``limit`` rows holding distinctive query tokens, inside ``where``."""
+    ranked = keyword_ranked(conn, tokens, scope, scope_rows, common_term_share, where, params,
+                            limit, COLUMNS)
+    return [SearchHit(record=record_from_row(row), score=score) for score, row in ranked]
+
+
+def keyword_light(conn: sqlite3.Connection, tokens: list[str], scope: Scope, scope_rows: int,
+                  common_term_share: float, where: str, params: list[Any],
+                  limit: int) -> list[LightHit]:
+    """:func:`keyword_hits` as light hits: the same rows, order and scores, no records."""
+    ranked = keyword_ranked(conn, tokens, scope, scope_rows, common_term_share, where, params,
+                            limit, LIGHT_COLUMNS)
+    return [light_hit(row, score) for score, row in ranked]
+
+
+def keyword_ranked(conn: sqlite3.Connection, tokens: list[str], scope: Scope, scope_rows: int,
+                   common_term_share: float, where: str, params: list[Any], limit: int,
+                   columns: str) -> list[tuple[float, Sequence[Any]]]:
+    """Scores and rows (``columns``, after the seq) of the best ``limit`` matches, best first."""
     postings = distinctive(conn, tokens, scope, scope_rows, common_term_share)
     expression = fts.match_expression(list(postings), scope)
     if expression is None:
         return []  # only words most of the scope holds: no keyword evidence
     rows = conn.execute(
         # bm25 picks the candidates; the scope column weighs nothing in it
-        f"SELECT r.seq, {COLUMNS} FROM records_fts "
+        f"SELECT r.seq, {columns} FROM records_fts "
         f"JOIN records r ON r.seq = records_fts.rowid "
         f"WHERE records_fts MATCH ? AND {where} "
         f"ORDER BY bm25(records_fts, 1.0, 0.0), r.seq LIMIT ?",
@@ -33,10 +54,7 @@ def keyword_hits(conn: sqlite3.Connection, tokens: list[str], scope: Scope, scop
         for row in rows
     ]
     scored.sort(key=lambda pair: -pair[0])  # stable: bm25 order breaks ties
-    return [
-        SearchHit(record=record_from_row(row[1:]), score=fts.relevance_to_score(weight))
-        for weight, row in scored
-    ]
+    return [(fts.relevance_to_score(weight), row[1:]) for weight, row in scored]
 
 
 def distinctive(conn: sqlite3.Connection, tokens: list[str], scope: Scope,
