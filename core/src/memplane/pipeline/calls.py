@@ -35,7 +35,22 @@ def embed(texts: Sequence[str], purpose: Purpose) -> Flow[Embedded]:
     """The vectors, with the embedder's usage (one call when it does not say)."""
     vectors = yield Call("embedders", "embed", (list(texts),), {"purpose": purpose})
     usage = vectors.usage if isinstance(vectors, Embedded) else Usage(embedding_calls=1)
-    return Embedded([[float(x) for x in v] for v in vectors], usage=usage)
+    return Embedded([_floats(v) for v in vectors], usage=usage)
+
+
+def _floats(vector: Sequence[float]) -> list[float]:
+    """``[float(x) for x in vector]``, in one numpy conversion for the usual list or
+    array of numbers (the per-element loop cost ~25 us a 384-dim query)."""
+    import numpy as np  # lazily: importing memplane stays light
+
+    if type(vector) is list or isinstance(vector, np.ndarray):
+        try:
+            array = np.asarray(vector, dtype=np.float64)
+        except (TypeError, ValueError):
+            array = None
+        if array is not None and array.ndim == 1:
+            return array.tolist()  # type: ignore[no-any-return]
+    return [float(x) for x in vector]
 
 
 def generate(messages: Sequence[ChatMessage], *, json_schema: dict[str, Any] | None,

@@ -55,6 +55,8 @@ class CallRunner:
             self.gate.before(call)
         target = self._targets[(call.kind, call.method)]
         args, kwargs = call.args, call.kwargs
+        if not self.plugins.hooks_calls:  # no plugin would see it: skip pluggy's dispatch
+            return target(*args, **kwargs)
         return self.plugins.call(ProviderCall(
             call.kind, call.method, self.providers[call.kind], args, kwargs,
             invoke=lambda: target(*args, **kwargs)))
