@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, ClassVar, Generic, Literal
+from typing import Any, ClassVar, Generic, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 from pydantic import ValidationError as PydanticValidationError
@@ -266,12 +266,12 @@ class Embedder(Provider[ConfigT]):
 # --- Vector stores ----------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class LightHit:
+class LightHit(NamedTuple):
     """A search hit without its record: the id, the score, and the few fields of the
     record that fusion reads (the text for keyword coverage, explain and reranking; the
     scope for the caller's own scope check; the two times recency and ordering use).
-    ``Memory.search`` builds full records only for the results it returns."""
+    ``Memory.search`` builds full records only for the results it returns. A named
+    tuple: a search builds dozens, and a tuple is the cheapest immutable object."""
 
     id: str
     score: float
