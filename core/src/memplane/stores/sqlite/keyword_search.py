@@ -11,7 +11,7 @@ from memplane.providers.base import LightHit
 from memplane.stores.sqlite import fts
 from memplane.stores.sqlite.codec import record_from_row
 from memplane.stores.sqlite.light import LIGHT_COLUMNS, light_hit
-from memplane.stores.sqlite.sql import COLUMNS
+from memplane.stores.sqlite.sql import CHUNK, COLUMNS, marks
 
 
 def keyword_hits(conn: sqlite3.Connection, tokens: list[str], scope: Scope, scope_rows: int,
@@ -37,16 +37,24 @@ def keyword_ranked(conn: sqlite3.Connection, tokens: list[str], scope: Scope, sc
                    columns: str) -> list[tuple[float, Sequence[Any]]]:
     """Scores and rows (``columns``, after the seq) of the best ``limit`` matches, best first."""
     postings = distinctive(conn, tokens, scope, scope_rows, common_term_share)
-    expression = fts.match_expression(list(postings), scope)
-    if expression is None:
+    if not postings:
         return []  # only words most of the scope holds: no keyword evidence
+    # the probes found every row of the scope holding a kept token: when they are few,
+    # name them instead of AND-ing the scope's own term (whose posting list is the whole
+    # scope: 0.2 ms at 10k rows). Same rows, same bm25 (the scope column weighs 0).
+    found = sorted(set().union(*postings.values()))
+    if len(found) <= CHUNK:
+        expression, by_rowid = fts.text_expression(list(postings)), found
+        rowids = f" AND records_fts.rowid IN ({marks(len(found))})"
+    else:
+        expression, by_rowid, rowids = fts.match_expression(list(postings), scope) or "", [], ""
     rows = conn.execute(
         # bm25 picks the candidates; the scope column weighs nothing in it
         f"SELECT r.seq, {columns} FROM records_fts "
         f"JOIN records r ON r.seq = records_fts.rowid "
-        f"WHERE records_fts MATCH ? AND {where} "
+        f"WHERE records_fts MATCH ?{rowids} AND {where} "
         f"ORDER BY bm25(records_fts, 1.0, 0.0), r.seq LIMIT ?",
-        [expression, *params, limit],
+        [expression, *by_rowid, *params, limit],
     ).fetchall()
     weights = {token: fts.idf(scope_rows, len(seqs)) for token, seqs in postings.items()}
     scored = [
