@@ -39,15 +39,7 @@ def keyword_ranked(conn: sqlite3.Connection, tokens: list[str], scope: Scope, sc
     postings = distinctive(conn, tokens, scope, scope_rows, common_term_share)
     if not postings:
         return []  # only words most of the scope holds: no keyword evidence
-    # the probes found every row of the scope holding a kept token: when they are few,
-    # name them instead of AND-ing the scope's own term (whose posting list is the whole
-    # scope: 0.2 ms at 10k rows). Same rows, same bm25 (the scope column weighs 0).
-    found = sorted(set().union(*postings.values()))
-    if len(found) <= CHUNK:
-        expression, by_rowid = fts.text_expression(list(postings)), found
-        rowids = f" AND records_fts.rowid IN ({marks(len(found))})"
-    else:
-        expression, by_rowid, rowids = fts.match_expression(list(postings), scope) or "", [], ""
+    expression, rowids, by_rowid = _candidates(postings, scope, scope_rows)
     rows = conn.execute(
         # bm25 picks the candidates; the scope column weighs nothing in it
         f"SELECT r.seq, {columns} FROM records_fts "
@@ -63,6 +55,26 @@ def keyword_ranked(conn: sqlite3.Connection, tokens: list[str], scope: Scope, sc
     ]
     scored.sort(key=lambda pair: -pair[0])  # stable: bm25 order breaks ties
     return [(fts.relevance_to_score(weight), row[1:]) for weight, row in scored]
+
+
+def _candidates(postings: dict[str, set[int]], scope: Scope,
+                scope_rows: int) -> tuple[str, str, list[int]]:
+    """The MATCH expression and a rowid condition (SQL, parameters) for the main query.
+
+    The probes found every row of the scope holding a kept token, so the main query
+    may name those rows instead of AND-ing the scope's own FTS term, whose posting list
+    is the whole scope (0.2 of a 0.24 ms query at 10k rows). Either way the rows are the
+    same and so is bm25 (the scope column weighs 0): by their range when it is dense
+    with the scope's rows (one FTS5 seek), by their list when they are few and spread
+    out (other tenants in between), else with the scope term as before."""
+    found = sorted(set().union(*postings.values()))
+    if found[-1] - found[0] < 4 * max(scope_rows, 1):
+        return fts.text_expression(list(postings)), " AND records_fts.rowid BETWEEN ? AND ?", [
+            found[0], found[-1]]
+    if len(found) <= CHUNK:
+        return (fts.text_expression(list(postings)),
+                f" AND records_fts.rowid IN ({marks(len(found))})", found)
+    return fts.match_expression(list(postings), scope) or "", "", []
 
 
 def distinctive(conn: sqlite3.Connection, tokens: list[str], scope: Scope,
