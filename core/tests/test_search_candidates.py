@@ -217,3 +217,35 @@ def test_sqlite_signals_read_one_snapshot_while_another_process_writes(tmp_path:
     assert len(seen) == 2, "no write landed while searching: the race was not exercised"
     store.close()
     memory.close()
+
+
+class NoKeywordStore(InMemoryStore):
+    name: ClassVar[str] = "memory_no_keyword"
+    capabilities: ClassVar[frozenset[str]] = InMemoryStore.capabilities - {"keyword_search"}
+
+
+@pytest.mark.parametrize("store", [InMemoryStore(), FallbackMemoryStore()], ids=["declared", "fallback"])
+def test_search_candidates_checks_its_arguments_like_search_and_keyword_search(store: VectorStore) -> None:
+    from memplane.errors import ScopeRequired, UnsupportedCapability, ValidationError
+
+    store.open(4)
+    alice, unit = Scope(user_id="alice"), [1.0, 0.0, 0.0, 0.0]
+    with pytest.raises(ScopeRequired):
+        store.search_candidates(unit, "q", Scope())
+    with pytest.raises(ValidationError, match="dimensions"):
+        store.search_candidates([1.0, 0.0], "q", alice)
+    with pytest.raises(ValidationError, match="NaN"):
+        store.search_candidates([float("nan"), 0.0, 0.0, 0.0], "q", alice)
+    with pytest.raises(ValidationError, match="string"):
+        store.search_candidates(unit, 42, alice)  # type: ignore[arg-type]
+    assert store.search_candidates(unit, 42, alice, keyword=False).keyword is None  # type: ignore[arg-type]
+    for limit in (0, -1, True, 2.5):
+        with pytest.raises(ValidationError, match="limit"):
+            store.search_candidates(unit, "q", alice, limit=limit)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="unknown filter operator"):
+        store.search_candidates(unit, "q", alice, filters={"n": {"regex": ".*"}})  # type: ignore[arg-type]
+    bare = NoKeywordStore()
+    bare.open(4)
+    with pytest.raises(UnsupportedCapability):
+        bare.search_candidates(unit, "q", alice)
+    assert bare.search_candidates(unit, "q", alice, keyword=False) == Candidates([], None)

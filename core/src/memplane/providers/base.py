@@ -420,12 +420,13 @@ class VectorStore(Provider[ConfigT]):
         signals from one snapshot and building no records; any other store gets this
         fallback, which calls ``_search`` and ``_keyword_search`` one after the other.
         """
-        args = self._candidate_args(vector, query, scope, limit, filters, keyword)
+        limit, tree, keyword = self._candidate_args(vector, query, scope, limit, filters, keyword)
         if self.has(Capability.CANDIDATE_SEARCH):
-            return self._search_candidates(*args, include_deleted, include_expired)
-        hits = self._search(vector, scope, args[3], args[4], include_deleted, include_expired)
-        found = (self._keyword_search(query, scope, args[3], args[4], include_deleted,
-                                      include_expired) if keyword else None)
+            return self._search_candidates(vector, query, scope, limit, tree, keyword,
+                                           include_deleted, include_expired)
+        hits = self._search(vector, scope, limit, tree, include_deleted, include_expired)
+        found = (self._keyword_search(query, scope, limit, tree, include_deleted, include_expired)
+                 if keyword else None)
         return _light(hits, found)
 
     def get_vectors(self, ids: Sequence[str], scope: Scope) -> dict[str, list[float]]:
@@ -517,12 +518,12 @@ class VectorStore(Provider[ConfigT]):
         filters: Filter | None = None, keyword: bool = True, include_deleted: bool = False,
         include_expired: bool = False,
     ) -> Candidates:
-        args = self._candidate_args(vector, query, scope, limit, filters, keyword)
+        limit, tree, keyword = self._candidate_args(vector, query, scope, limit, filters, keyword)
         if self.has(Capability.CANDIDATE_SEARCH):
-            return await self._asearch_candidates(*args, include_deleted, include_expired)
-        hits = await self._asearch(vector, scope, args[3], args[4], include_deleted,
-                                   include_expired)
-        found = (await self._akeyword_search(query, scope, args[3], args[4], include_deleted,
+            return await self._asearch_candidates(vector, query, scope, limit, tree, keyword,
+                                                  include_deleted, include_expired)
+        hits = await self._asearch(vector, scope, limit, tree, include_deleted, include_expired)
+        found = (await self._akeyword_search(query, scope, limit, tree, include_deleted,
                                              include_expired) if keyword else None)
         return _light(hits, found)
 
@@ -559,8 +560,9 @@ class VectorStore(Provider[ConfigT]):
     def _candidate_args(
         self, vector: Sequence[float], query: str, scope: Scope, limit: int,
         filters: Filter | None, keyword: bool,
-    ) -> tuple[Sequence[float], str, Scope, int, Filter | None, bool]:
-        """The checks of :meth:`search` and, with ``keyword``, of :meth:`keyword_search`."""
+    ) -> tuple[int, Filter | None, bool]:
+        """The checks of :meth:`search` and, with ``keyword``, of :meth:`keyword_search`;
+        the checked limit, the parsed filter tree and ``keyword`` as a bool."""
         scope.require("search_candidates")
         checks.check_query_vector(vector, self._opened_dimension)
         keyword = bool(keyword)
@@ -568,7 +570,7 @@ class VectorStore(Provider[ConfigT]):
             self.require(Capability.KEYWORD_SEARCH)
             if not isinstance(query, str):
                 raise ValidationError(f"keyword query must be a string, got {type(query).__name__}")
-        return vector, query, scope, checks.check_limit(limit), self._filter(filters), keyword
+        return checks.check_limit(limit), self._filter(filters), keyword
 
     def _filter(self, filters: Filter | Mapping[str, Any] | None) -> Filter | None:
         node = parse_filter(filters)
