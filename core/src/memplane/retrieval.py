@@ -285,7 +285,8 @@ def search_flow(req: SearchRequest) -> Flow[SearchResult]:
 def _results(kept: list[Candidate], req: SearchRequest) -> Flow[list[SearchHit]]:
     """The first ``limit`` candidates as hits with their records, read in one call.
     A candidate deleted since the signals were read is left out and the next one
-    takes its place, so a concurrent delete never yields a deleted memory."""
+    takes its place, so a concurrent delete never yields a deleted memory; one updated
+    meanwhile comes back as it is now, with the score its earlier version earned."""
     out: list[SearchHit] = []
     start = 0
     while len(out) < req.limit and start < len(kept):
