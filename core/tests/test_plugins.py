@@ -71,7 +71,7 @@ def test_wrapper_sees_every_provider_call_and_wraps_once() -> None:
     assert ("llms", "generate") in wrapped_at_start and ("llms", "agenerate") in wrapped_at_start
     assert tracer.calls[0] == ("vector_stores", "open")
     assert {("embedders", "embed"), ("vector_stores", "search"), ("llms", "generate"),
-            ("vector_stores", "apply"), ("vector_stores", "keyword_search"),
+            ("vector_stores", "apply"), ("vector_stores", "search_candidates"),
             ("vector_stores", "get")} <= set(tracer.calls)
 
 

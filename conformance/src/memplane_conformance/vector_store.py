@@ -23,7 +23,7 @@ data; the default closes nothing and builds ``type(store)(store.config)``, so a
 ``persistent`` store must find its data again from its config alone.
 
 Capabilities decide what else runs: ``keyword_search``, ``persistent``,
-``atomic_apply``, ``concurrent_writers``; ``filter_operators`` decides whether each
+``atomic_apply``, ``concurrent_writers``, ``candidate_search``; ``filter_operators`` decides whether each
 operator is checked against :func:`memplane.filters.evaluate` or must raise
 :class:`~memplane.errors.UnsupportedFilter`.
 """
@@ -65,6 +65,7 @@ from memplane_conformance.data import (
 )
 from memplane_conformance.guard import note_extension, suite_skip
 from memplane_conformance.parts import optional_fixture
+from memplane_conformance.store_candidates import StoreCandidateTests
 from memplane_conformance.store_capabilities import StoreCapabilityTests
 from memplane_conformance.store_common import new_store
 from memplane_conformance.store_filters import StoreFilterTests
@@ -136,7 +137,7 @@ def _ids(records: Any) -> list[str]:
 
 
 class VectorStoreContract(StoreIdentityContract, StoreScopeTests, StoreListingTests, StoreFilterTests,
-                          StoreCapabilityTests, StoreContractV2, ContractBase):
+                          StoreCapabilityTests, StoreCandidateTests, StoreContractV2, ContractBase):
     """The vector-store contract. Needs the ``store_factory`` fixture."""
 
     _memplane_suite_class: ClassVar[bool] = True

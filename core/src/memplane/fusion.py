@@ -33,16 +33,41 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import pairwise
+from typing import Protocol
 
-from memplane.models import MemoryRecord, SearchHit
 from memplane.terms import keyword_terms
 
 _MAX_KEYWORD_SCORE = 0.999
 
 
+class Described(Protocol):
+    """What fusion reads of a candidate's record: a ``MemoryRecord`` or a store's
+    ``LightHit`` (the record's id, text and times without the rest of it)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def observed_at(self) -> datetime | None: ...
+
+
+class Scored(Protocol):
+    """One hit of a signal: a ``SearchHit`` or a ``LightHit``."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def score(self) -> float: ...
+    @property
+    def record(self) -> Described: ...
+
+
 @dataclass
 class Candidate:
-    record: MemoryRecord
+    record: Described
     score: float = 0.0
     signals: dict[str, float] = field(default_factory=dict)
 
@@ -87,7 +112,7 @@ def length_factor(terms: int, pivot: int, b: float) -> float:
     return 1.0 + b * (max(terms, pivot) / pivot - 1.0)
 
 
-def agreement(vector: Sequence[SearchHit], keyword: Sequence[SearchHit], depth: int) -> float:
+def agreement(vector: Sequence[Scored], keyword: Sequence[Scored], depth: int) -> float:
     """Share of the keyword top ``depth`` that is also in the vector top ``depth``
     (1 when there is nothing to compare)."""
     top_k = [h.id for h in keyword[:depth]]
@@ -98,7 +123,7 @@ def agreement(vector: Sequence[SearchHit], keyword: Sequence[SearchHit], depth: 
 
 
 def boost(
-    candidates: dict[str, Candidate], signals: dict[str, Sequence[SearchHit]],
+    candidates: dict[str, Candidate], signals: dict[str, Sequence[Scored]],
     vector_weight: float, params: BoostParams, query: str,
 ) -> None:
     """Cosine similarity as the base, raised by bounded keyword evidence (module doc)."""
@@ -110,7 +135,9 @@ def boost(
     keyword_hits = signals.get("keyword", []) if params.share > 0 else []
     relevance: dict[str, float] = {}
     words: dict[str, list[str]] = {}  # each keyword hit's terms, split once
+    keyword_scores: dict[str, float] = {}  # each id's first keyword hit's score
     for h in keyword_hits:
+        keyword_scores.setdefault(h.id, h.score)
         words[h.id] = keyword_terms(h.record.text)
         relevance[h.id] = odds(h.score) / length_factor(len(words[h.id]), params.length_pivot, params.length_b)
     best = max(relevance.values(), default=0.0)
@@ -139,14 +166,14 @@ def boost(
         contribution = (1.0 - base) * params.share * confidence * evidence
         c.score += contribution
         c.signals["keyword"] = contribution
-        c.signals["keyword_score"] = next(h.score for h in keyword_hits if h.id == rid)
+        c.signals["keyword_score"] = keyword_scores[rid]
         c.signals["keyword_strength"] = strength
         c.signals["keyword_coverage"] = coverage
         c.signals["keyword_confidence"] = confidence
 
 
 def reserve_vector_slots(
-    ordered: list[Candidate], vector: Sequence[SearchHit], reserved: int, depth: int,
+    ordered: list[Candidate], vector: Sequence[Scored], reserved: int, depth: int,
 ) -> list[Candidate]:
     """``ordered`` with vector-only's top ``reserved`` hits inside its top ``depth``.
 
@@ -213,7 +240,7 @@ def _when(c: Candidate) -> datetime:
     return c.record.observed_at or c.record.created_at
 
 
-def reference_time(records: Sequence[MemoryRecord], now: datetime) -> datetime:
+def reference_time(records: Sequence[Described], now: datetime) -> datetime:
     """The time recency is measured from: the newest ``observed_at`` (else
     ``created_at``) among ``records`` when that is in the past, else ``now``. For
     backfilled data (a conversation from last year) this keeps recency meaningful:

@@ -43,7 +43,7 @@ that its keyword evidence came from (``fusion.best_window``).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -53,6 +53,8 @@ from memplane.filters import And, Cmp, Filter, Not, Or
 from memplane.fusion import (
     BoostParams,
     Candidate,
+    Described,
+    Scored,
     best_window,
     boost,
     clip,
@@ -62,7 +64,7 @@ from memplane.fusion import (
     reference_time,
     reserve_vector_slots,
 )
-from memplane.models import MemoryRecord, Scope, SearchHit, SearchResult
+from memplane.models import Scope, SearchHit, SearchResult
 from memplane.pipeline import calls
 from memplane.pipeline.effects import Flow
 
@@ -146,7 +148,7 @@ def boost_params(settings: SearchConfig, weights: dict[str, float]) -> BoostPara
 
 
 def fuse(
-    signals: dict[str, Sequence[SearchHit]], weights: dict[str, float], settings: SearchConfig,
+    signals: dict[str, Sequence[Scored]], weights: dict[str, float], settings: SearchConfig,
     pool: int, query: str = "", params: BoostParams | None = None,
 ) -> list[Candidate]:
     """Fuse ranked hit lists into candidates sorted best first (ties: earlier signal,
@@ -180,7 +182,7 @@ def fuse(
 
 
 def _rrf(
-    candidates: dict[str, Candidate], active: dict[str, Sequence[SearchHit]],
+    candidates: dict[str, Candidate], active: dict[str, Sequence[Scored]],
     weights: dict[str, float], k: int,
 ) -> None:
     norm = sum(weights[n] / (k + 1) for n in active)
@@ -195,7 +197,7 @@ def _rrf(
 
 
 def _weighted(
-    candidates: dict[str, Candidate], active: dict[str, Sequence[SearchHit]],
+    candidates: dict[str, Candidate], active: dict[str, Sequence[Scored]],
     weights: dict[str, float], pool: int,
 ) -> None:
     total = sum(weights[n] for n in active)
@@ -211,7 +213,7 @@ def _weighted(
             c.signals[f"{name}_score"] = raw
 
 
-def recency_signal(record: MemoryRecord, now: datetime, half_life_days: float) -> float:
+def recency_signal(record: Described, now: datetime, half_life_days: float) -> float:
     when = record.observed_at or record.created_at
     age_days = max(0.0, (now - when).total_seconds() / 86_400)
     return float(0.5 ** (age_days / half_life_days))
@@ -231,6 +233,9 @@ def apply_recency(
 
 
 def search_flow(req: SearchRequest) -> Flow[SearchResult]:
+    """Embed, fetch both signals as light hits (ids, scores, the fields fusion reads),
+    fuse, rerank, boost by recency, threshold; then read the records of the final
+    ``limit`` only."""
     if not isinstance(req.query, str) or not req.query.strip():
         raise ValidationError("search needs a non-empty query string")
     if req.limit <= 0:
@@ -241,15 +246,14 @@ def search_flow(req: SearchRequest) -> Flow[SearchResult]:
     pool = max(req.limit, s.candidate_pool)
     embedded = yield from calls.embed([req.query], "query")
     vector, usage = embedded[0], embedded.usage.model_copy()
-    signals: dict[str, Sequence[SearchHit]] = {}
-    filters = req.store_filters()
-    hits = yield from calls.search(vector, req.scope, limit=pool, filters=filters,
-                                   include_expired=req.include_expired)
-    signals["vector"] = [h for h in hits if req.scope.matches(h.record.scope)]
+    found = yield from calls.search_candidates(
+        vector, req.query, req.scope, limit=pool, filters=req.store_filters(), keyword=req.hybrid,
+        include_expired=req.include_expired)
+    # the store was asked for this scope only; a hit outside it is never used
+    in_scope = _scope_test(req.scope)
+    signals: dict[str, Sequence[Scored]] = {"vector": [h for h in found.vector if in_scope(h.scope)]}
     if req.hybrid:
-        hits = yield from calls.keyword_search(req.query, req.scope, limit=pool, filters=filters,
-                                               include_expired=req.include_expired)
-        signals["keyword"] = [h for h in hits if req.scope.matches(h.record.scope)]
+        signals["keyword"] = [h for h in found.keyword or () if in_scope(h.scope)]
     weights = {"vector": s.vector_weight, "keyword": s.keyword_weight}
     candidates = fuse(signals, weights, s, pool, req.query)
 
@@ -273,16 +277,45 @@ def search_flow(req: SearchRequest) -> Flow[SearchResult]:
         candidates = apply_recency(candidates, reference, s.recency_weight, s.recency_half_life_days)
 
     threshold = req.threshold if req.threshold is not None else s.threshold
-    out = []
-    for c in candidates:
-        if threshold is not None and c.score < threshold:
-            continue
-        if req.explain:
-            matched = best_window(c.record.text, req.query) if c.signals.get("keyword", 0) > 0 else None
-            out.append(SearchHit(record=c.record, score=c.score, signals=explain_shares(c.signals, c.score),
-                                 match=matched))
-        else:
-            out.append(SearchHit(record=c.record, score=c.score))
-        if len(out) >= req.limit:
-            break
+    kept = [c for c in candidates if threshold is None or c.score >= threshold]
+    out = yield from _results(kept, req)
     return SearchResult(out, usage=usage)
+
+
+def _results(kept: list[Candidate], req: SearchRequest) -> Flow[list[SearchHit]]:
+    """The first ``limit`` candidates as hits with their records, read in one call.
+    A candidate deleted since the signals were read is left out and the next one
+    takes its place, so a concurrent delete never yields a deleted memory; one updated
+    meanwhile comes back as it is now, with the score its earlier version earned."""
+    out: list[SearchHit] = []
+    start = 0
+    while len(out) < req.limit and start < len(kept):
+        batch = kept[start : start + req.limit - len(out)]
+        start += len(batch)
+        records = yield from calls.get([c.record.id for c in batch], req.scope, include_deleted=False)
+        by_id = {r.id: r for r in records if req.scope.matches(r.scope)}
+        for c in batch:
+            record = by_id.get(c.record.id)
+            if record is None:
+                continue
+            if req.explain:
+                matched = best_window(c.record.text, req.query) if c.signals.get("keyword", 0) > 0 else None
+                out.append(SearchHit(record=record, score=c.score,
+                                     signals=explain_shares(c.signals, c.score), match=matched))
+            else:
+                out.append(SearchHit(record=record, score=c.score))
+    return out
+
+
+def _scope_test(scope: Scope) -> Callable[[Scope], bool]:
+    """``scope.matches``, asked once per distinct scope object of one search (a store
+    hands the hits of one scope the same instance, so this is a dict lookup a hit)."""
+    seen: dict[int, bool] = {}
+
+    def test(other: Scope) -> bool:
+        known = seen.get(id(other))
+        if known is None:
+            known = seen[id(other)] = scope.matches(other)
+        return known
+
+    return test

@@ -21,14 +21,36 @@ from memplane.models import (
     Usage,
 )
 from memplane.pipeline.effects import Call, Flow
-from memplane.providers.base import Embedded, LLMResponse, Purpose, Reranked, RerankResult
+from memplane.providers.base import (
+    Candidates,
+    Embedded,
+    LLMResponse,
+    Purpose,
+    Reranked,
+    RerankResult,
+)
 
 
 def embed(texts: Sequence[str], purpose: Purpose) -> Flow[Embedded]:
     """The vectors, with the embedder's usage (one call when it does not say)."""
     vectors = yield Call("embedders", "embed", (list(texts),), {"purpose": purpose})
     usage = vectors.usage if isinstance(vectors, Embedded) else Usage(embedding_calls=1)
-    return Embedded([[float(x) for x in v] for v in vectors], usage=usage)
+    return Embedded([_floats(v) for v in vectors], usage=usage)
+
+
+def _floats(vector: Sequence[float]) -> list[float]:
+    """``[float(x) for x in vector]``, in one numpy conversion for the usual list or
+    array of numbers (the per-element loop cost ~25 us a 384-dim query)."""
+    import numpy as np  # lazily: importing memplane stays light
+
+    if type(vector) is list or isinstance(vector, np.ndarray):
+        try:
+            array = np.asarray(vector, dtype=np.float64)
+        except (TypeError, ValueError):
+            array = None
+        if array is not None and array.ndim == 1:
+            return array.tolist()  # type: ignore[no-any-return]
+    return [float(x) for x in vector]
 
 
 def generate(messages: Sequence[ChatMessage], *, json_schema: dict[str, Any] | None,
@@ -76,6 +98,17 @@ def keyword_search(query: str, scope: Scope, *, limit: int, filters: Filter | No
         "vector_stores", "keyword_search", (query, scope),
         {"limit": limit, "filters": filters, "include_expired": include_expired})
     return hits
+
+
+def search_candidates(vector: Sequence[float], query: str, scope: Scope, *, limit: int,
+                      filters: Filter | None = None, keyword: bool = True,
+                      include_expired: bool = False) -> Flow[Candidates]:
+    """Both signals of a hybrid search as light hits (no records), one snapshot where
+    the store declares ``candidate_search``."""
+    found: Candidates = yield Call(
+        "vector_stores", "search_candidates", (list(vector), query, scope),
+        {"limit": limit, "filters": filters, "keyword": keyword, "include_expired": include_expired})
+    return found
 
 
 def list_records(scope: Scope, *, filters: Filter | None = None, limit: int = 100,

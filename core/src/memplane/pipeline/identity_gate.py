@@ -63,7 +63,7 @@ class EmbedderGate:
             return None
         if call.method == "reset":
             self._matched = False  # an empty store takes any embedder again
-        elif call.method == "search" and not self._matched:
+        elif call.method in ("search", "search_candidates") and not self._matched:
             return "search"
         elif call.method == "apply":
             changes: Sequence[Change] = call.args[0] if call.args else call.kwargs.get("changes", ())

@@ -25,7 +25,7 @@ ROUTED_METHODS: dict[Kind, tuple[str, ...]] = {
     "embedders": ("embed",),
     "vector_stores": (
         "open", "apply", "get", "list_records", "count", "search", "keyword_search",
-        "get_vectors", "delete", "history", "reset",
+        "search_candidates", "get_vectors", "delete", "history", "reset",
     ),
     "rerankers": ("rerank",),
 }
@@ -55,6 +55,8 @@ class CallRunner:
             self.gate.before(call)
         target = self._targets[(call.kind, call.method)]
         args, kwargs = call.args, call.kwargs
+        if not self.plugins.hooks_calls:  # no plugin would see it: skip pluggy's dispatch
+            return target(*args, **kwargs)
         return self.plugins.call(ProviderCall(
             call.kind, call.method, self.providers[call.kind], args, kwargs,
             invoke=lambda: target(*args, **kwargs)))

@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
-from typing import Any, ClassVar, Generic, Literal
+from typing import Any, ClassVar, Generic, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 from pydantic import ValidationError as PydanticValidationError
@@ -66,6 +68,7 @@ class Capability(StrEnum):
     JSON_MODE = "json_mode"
     QUERY_DOCUMENT = "query_document"
     STORE_INFO = "store_info"
+    CANDIDATE_SEARCH = "candidate_search"
 
 
 def check_capabilities(owner: str, declared: object) -> frozenset[Capability]:
@@ -263,6 +266,41 @@ class Embedder(Provider[ConfigT]):
 # --- Vector stores ----------------------------------------------------------------
 
 
+class LightHit(NamedTuple):
+    """A search hit without its record: the id, the score, and the few fields of the
+    record that fusion reads (the text for keyword coverage, explain and reranking; the
+    scope for the caller's own scope check; the two times recency and ordering use).
+    ``Memory.search`` builds full records only for the results it returns. A named
+    tuple: a search builds dozens, and a tuple is the cheapest immutable object."""
+
+    id: str
+    score: float
+    text: str
+    scope: Scope
+    created_at: datetime
+    observed_at: datetime | None = None
+
+    @property
+    def record(self) -> LightHit:
+        """The hit's record fields (itself), so fusion reads a :class:`LightHit` and a
+        :class:`~memplane.models.SearchHit` the same way."""
+        return self
+
+    @classmethod
+    def of(cls, hit: SearchHit) -> LightHit:
+        r = hit.record
+        return cls(r.id, hit.score, r.text, r.scope, r.created_at, r.observed_at)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidates:
+    """What :meth:`VectorStore.search_candidates` returns: the vector signal's hits and
+    the keyword signal's (None when keyword search was not asked for), best first."""
+
+    vector: list[LightHit]
+    keyword: list[LightHit] | None = None
+
+
 class VectorStore(Provider[ConfigT]):
     """Stores memory records beside their vectors, with their history (contract v2).
 
@@ -284,7 +322,9 @@ class VectorStore(Provider[ConfigT]):
     Capabilities: see :class:`Capability` (``keyword_search``, ``persistent``,
     ``atomic_apply``, ``concurrent_writers``, ``async_native``, ``vector_read``,
     ``store_info``: a small key/value record of the store, hooks ``_get_info`` and
-    ``_claim_info``, cleared by ``reset``).
+    ``_claim_info``, cleared by ``reset``; ``candidate_search``: the hook
+    ``_search_candidates`` answers both signals of a hybrid search as light hits from
+    one snapshot, see :meth:`search_candidates`).
     ``filter_operators`` lists the filter operators and logical nodes it evaluates.
     """
 
@@ -366,6 +406,28 @@ class VectorStore(Provider[ConfigT]):
             raise ValidationError(f"keyword query must be a string, got {type(query).__name__}")
         return self._keyword_search(query, scope, checks.check_limit(limit), self._filter(filters),
                                     include_deleted, include_expired)
+
+    def search_candidates(
+        self, vector: Sequence[float], query: str, scope: Scope, *, limit: int = 10,
+        filters: Filter | None = None, keyword: bool = True, include_deleted: bool = False,
+        include_expired: bool = False,
+    ) -> Candidates:
+        """The vector hits of :meth:`search` and (with ``keyword``) the keyword hits of
+        :meth:`keyword_search` for the same arguments, as :class:`LightHit` (no records).
+
+        Same ids, order and scores as those two methods. A store declaring
+        ``candidate_search`` answers from its ``_search_candidates`` hook, reading both
+        signals from one snapshot and building no records; any other store gets this
+        fallback, which calls ``_search`` and ``_keyword_search`` one after the other.
+        """
+        limit, tree, keyword = self._candidate_args(vector, query, scope, limit, filters, keyword)
+        if self.has(Capability.CANDIDATE_SEARCH):
+            return self._search_candidates(vector, query, scope, limit, tree, keyword,
+                                           include_deleted, include_expired)
+        hits = self._search(vector, scope, limit, tree, include_deleted, include_expired)
+        found = (self._keyword_search(query, scope, limit, tree, include_deleted, include_expired)
+                 if keyword else None)
+        return _light(hits, found)
 
     def get_vectors(self, ids: Sequence[str], scope: Scope) -> dict[str, list[float]]:
         """Stored vectors of these ids that the scope matches (missing ids skipped).
@@ -451,6 +513,20 @@ class VectorStore(Provider[ConfigT]):
         return await self._akeyword_search(query, scope, checks.check_limit(limit),
                                            self._filter(filters), include_deleted, include_expired)
 
+    async def asearch_candidates(
+        self, vector: Sequence[float], query: str, scope: Scope, *, limit: int = 10,
+        filters: Filter | None = None, keyword: bool = True, include_deleted: bool = False,
+        include_expired: bool = False,
+    ) -> Candidates:
+        limit, tree, keyword = self._candidate_args(vector, query, scope, limit, filters, keyword)
+        if self.has(Capability.CANDIDATE_SEARCH):
+            return await self._asearch_candidates(vector, query, scope, limit, tree, keyword,
+                                                  include_deleted, include_expired)
+        hits = await self._asearch(vector, scope, limit, tree, include_deleted, include_expired)
+        found = (await self._akeyword_search(query, scope, limit, tree, include_deleted,
+                                             include_expired) if keyword else None)
+        return _light(hits, found)
+
     async def aget_vectors(self, ids: Sequence[str], scope: Scope) -> dict[str, list[float]]:
         self.require(Capability.VECTOR_READ)
         unique = checks.check_ids(ids)
@@ -480,6 +556,21 @@ class VectorStore(Provider[ConfigT]):
         batch = list(changes)
         checks.check_batch(batch, self._opened_dimension)
         return batch
+
+    def _candidate_args(
+        self, vector: Sequence[float], query: str, scope: Scope, limit: int,
+        filters: Filter | None, keyword: bool,
+    ) -> tuple[int, Filter | None, bool]:
+        """The checks of :meth:`search` and, with ``keyword``, of :meth:`keyword_search`;
+        the checked limit, the parsed filter tree and ``keyword`` as a bool."""
+        scope.require("search_candidates")
+        checks.check_query_vector(vector, self._opened_dimension)
+        keyword = bool(keyword)
+        if keyword:
+            self.require(Capability.KEYWORD_SEARCH)
+            if not isinstance(query, str):
+                raise ValidationError(f"keyword query must be a string, got {type(query).__name__}")
+        return checks.check_limit(limit), self._filter(filters), keyword
 
     def _filter(self, filters: Filter | Mapping[str, Any] | None) -> Filter | None:
         node = parse_filter(filters)
@@ -520,6 +611,13 @@ class VectorStore(Provider[ConfigT]):
         include_deleted: bool, include_expired: bool,
     ) -> list[SearchHit]:
         raise NotImplementedError  # pragma: no cover - stores declaring keyword_search override
+
+    def _search_candidates(
+        self, vector: Sequence[float], query: str, scope: Scope, limit: int,
+        filters: Filter | None, keyword: bool, include_deleted: bool, include_expired: bool,
+    ) -> Candidates:
+        """Both signals from one snapshot; ``query`` is only searched with ``keyword``."""
+        raise NotImplementedError  # pragma: no cover - stores declaring candidate_search override
 
     def _get_vectors(self, ids: list[str], scope: Scope) -> dict[str, list[float]]:
         raise NotImplementedError  # pragma: no cover - stores declaring vector_read override
@@ -574,6 +672,13 @@ class VectorStore(Provider[ConfigT]):
         return await asyncio.to_thread(
             self._keyword_search, query, scope, limit, filters, include_deleted, include_expired)
 
+    async def _asearch_candidates(
+        self, vector: Sequence[float], query: str, scope: Scope, limit: int,
+        filters: Filter | None, keyword: bool, include_deleted: bool, include_expired: bool,
+    ) -> Candidates:
+        return await asyncio.to_thread(self._search_candidates, vector, query, scope, limit,
+                                       filters, keyword, include_deleted, include_expired)
+
     async def _aget_vectors(self, ids: list[str], scope: Scope) -> dict[str, list[float]]:
         return await asyncio.to_thread(self._get_vectors, ids, scope)
 
@@ -591,6 +696,11 @@ class VectorStore(Provider[ConfigT]):
 
     async def _aclaim_info(self, key: str, value: str) -> str:
         return await asyncio.to_thread(self._claim_info, key, value)
+
+
+def _light(hits: Sequence[SearchHit], found: Sequence[SearchHit] | None) -> Candidates:
+    return Candidates([LightHit.of(h) for h in hits],
+                      None if found is None else [LightHit.of(h) for h in found])
 
 
 # --- Rerankers --------------------------------------------------------------------

@@ -18,7 +18,7 @@ import numpy as np
 from memplane.errors import DimensionMismatch, ValidationError
 from memplane.filters import OPERATORS, Filter, evaluate
 from memplane.models import Change, HistoryEntry, MemoryRecord, Page, Scope, SearchHit, utcnow
-from memplane.providers.base import ProviderConfig, VectorStore
+from memplane.providers.base import Candidates, LightHit, ProviderConfig, VectorStore
 from memplane.providers.store_checks import check_versions, scope_key
 from memplane.terms import keyword_terms
 
@@ -28,7 +28,7 @@ class InMemoryStore(VectorStore):
 
     name: ClassVar[str] = "memory"
     capabilities: ClassVar[frozenset[str]] = frozenset(
-        {"keyword_search", "atomic_apply", "vector_read", "store_info"})
+        {"keyword_search", "atomic_apply", "vector_read", "store_info", "candidate_search"})
     filter_operators: ClassVar[frozenset[str]] = OPERATORS | {"AND", "OR", "NOT"}
 
     class Config(ProviderConfig):
@@ -186,16 +186,8 @@ class InMemoryStore(VectorStore):
         include_expired: bool,
     ) -> list[SearchHit]:
         with self._lock:
-            rows = self._visible(scope, filters, include_deleted, include_expired)
-            if not rows or limit <= 0:
-                return []
-            query = self._unit(vector)
-            matrix = np.stack([self._vectors[r.id] for r in rows])
-            scores = np.clip((1.0 + matrix @ query) / 2.0, 0.0, 1.0)
-            best = np.argsort(-scores, kind="stable")[:limit]
-            return [
-                SearchHit(record=rows[i].model_copy(deep=True), score=float(scores[i])) for i in best
-            ]
+            return [SearchHit(record=r.model_copy(deep=True), score=s) for r, s in
+                    self._vector_ranked(vector, scope, limit, filters, include_deleted, include_expired)]
 
     def _keyword_search(
         self,
@@ -206,28 +198,59 @@ class InMemoryStore(VectorStore):
         include_deleted: bool,
         include_expired: bool,
     ) -> list[SearchHit]:
-        """Score = idf-weighted share of the query's distinct terms found in the text."""
         with self._lock:
-            query_terms = set(keyword_terms(query))
-            rows = self._visible(scope, filters, include_deleted, include_expired)
-            if not query_terms or not rows or limit <= 0:
-                return []
-            docs = [set(keyword_terms(r.text)) for r in rows]
-            idf = {
-                t: math.log(1.0 + (len(docs) + 1) / (1 + sum(t in d for d in docs)))
-                for t in query_terms
-            }
-            total = sum(idf.values())
-            scored = []
-            for i, terms in enumerate(docs):
-                matched = sum(idf[t] for t in query_terms & terms)
-                if matched > 0:
-                    scored.append((matched / total, i))
-            scored.sort(key=lambda pair: -pair[0])
-            return [
-                SearchHit(record=rows[i].model_copy(deep=True), score=min(1.0, s))
-                for s, i in scored[:limit]
-            ]
+            return [SearchHit(record=r.model_copy(deep=True), score=s) for r, s in
+                    self._keyword_ranked(query, scope, limit, filters, include_deleted, include_expired)]
+
+    def _search_candidates(
+        self, vector: Sequence[float], query: str, scope: Scope, limit: int,
+        filters: Filter | None, keyword: bool, include_deleted: bool, include_expired: bool,
+    ) -> Candidates:
+        """Both signals under one hold of the lock (one state), without copying records."""
+        with self._lock:
+            found = self._vector_ranked(vector, scope, limit, filters, include_deleted, include_expired)
+            words = (self._keyword_ranked(query, scope, limit, filters, include_deleted, include_expired)
+                     if keyword else None)
+            return Candidates([_light(r, s) for r, s in found],
+                              None if words is None else [_light(r, s) for r, s in words])
+
+    def _vector_ranked(
+        self, vector: Sequence[float], scope: Scope, limit: int, filters: Filter | None,
+        include_deleted: bool, include_expired: bool,
+    ) -> list[tuple[MemoryRecord, float]]:
+        """The stored records (not copies) and scores of the best ``limit`` (hold the lock)."""
+        rows = self._visible(scope, filters, include_deleted, include_expired)
+        if not rows or limit <= 0:
+            return []
+        query = self._unit(vector)
+        matrix = np.stack([self._vectors[r.id] for r in rows])
+        scores = np.clip((1.0 + matrix @ query) / 2.0, 0.0, 1.0)
+        best = np.argsort(-scores, kind="stable")[:limit]
+        return [(rows[i], float(scores[i])) for i in best]
+
+    def _keyword_ranked(
+        self, query: str, scope: Scope, limit: int, filters: Filter | None,
+        include_deleted: bool, include_expired: bool,
+    ) -> list[tuple[MemoryRecord, float]]:
+        """Score = idf-weighted share of the query's distinct terms found in the text
+        (stored records, not copies; hold the lock)."""
+        query_terms = set(keyword_terms(query))
+        rows = self._visible(scope, filters, include_deleted, include_expired)
+        if not query_terms or not rows or limit <= 0:
+            return []
+        docs = [set(keyword_terms(r.text)) for r in rows]
+        idf = {
+            t: math.log(1.0 + (len(docs) + 1) / (1 + sum(t in d for d in docs)))
+            for t in query_terms
+        }
+        total = sum(idf.values())
+        scored = []
+        for i, terms in enumerate(docs):
+            matched = sum(idf[t] for t in query_terms & terms)
+            if matched > 0:
+                scored.append((matched / total, i))
+        scored.sort(key=lambda pair: -pair[0])
+        return [(rows[i], min(1.0, s)) for s, i in scored[:limit]]
 
     def _get_vectors(self, ids: Sequence[str], scope: Scope) -> dict[str, list[float]]:
         """Stored vectors (unit length: the store normalises on write)."""
@@ -256,3 +279,7 @@ class InMemoryStore(VectorStore):
             )
         norm = float(np.linalg.norm(array))
         return array / norm if norm > 0 else array
+
+
+def _light(record: MemoryRecord, score: float) -> LightHit:
+    return LightHit(record.id, score, record.text, record.scope, record.created_at, record.observed_at)

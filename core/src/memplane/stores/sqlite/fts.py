@@ -145,9 +145,15 @@ def match_expression(tokens: list[str], scope: Scope) -> str | None:
     tenants' documents."""
     if not tokens:
         return None
-    text = " OR ".join(f"fts_text : {_quoted(token)}" for token in tokens)
     scoped = [f"scope_terms : {_quoted(term)}" for term in scope_terms(scope).split()]
-    return " AND ".join([*scoped, f"({text})"])
+    return " AND ".join([*scoped, f"({text_expression(tokens)})"])
+
+
+def text_expression(tokens: list[str]) -> str:
+    """Any of the quoted query tokens in the text column, without the scope terms: for
+    a query that also names the candidate rows, where AND-ing the scope's posting list
+    (every row of the scope) would cost more than the rest of the query."""
+    return " OR ".join(f"fts_text : {_quoted(token)}" for token in tokens)
 
 
 def term_expression(token: str, scope: Scope) -> str:

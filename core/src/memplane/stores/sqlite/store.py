@@ -20,14 +20,15 @@ from pydantic import Field
 from memplane.errors import ConfigurationError, DimensionMismatch, ValidationError
 from memplane.filters import Filter
 from memplane.models import Change, HistoryEntry, MemoryRecord, Page, Scope, SearchHit
-from memplane.providers.base import ProviderConfig, VectorStore
+from memplane.providers.base import Candidates, ProviderConfig, VectorStore
 from memplane.providers.identity import EmbedderIdentity
 from memplane.stores.sqlite import fts
 from memplane.stores.sqlite.ann import AnnManager, AnnSettings
 from memplane.stores.sqlite.codec import query_vector, record_from_row
 from memplane.stores.sqlite.connections import MEMORY
 from memplane.stores.sqlite.filter_sql import FALLBACK_FUNCTION, FallbackNodes, FilterTranslator
-from memplane.stores.sqlite.keyword_search import keyword_hits
+from memplane.stores.sqlite.keyword_search import keyword_hits, keyword_light
+from memplane.stores.sqlite.light import light_hit, light_rows
 from memplane.stores.sqlite.sql import COLUMNS, chunks, marks, scope_sql, visibility_sql
 from memplane.stores.sqlite.transactions import Database, stored_dimension
 from memplane.stores.sqlite.vector_cache import ScopeMatrix, VectorCache
@@ -111,7 +112,7 @@ class SQLiteStore(VectorStore[SQLiteStoreConfig]):
     Config: ClassVar[type[ProviderConfig]] = SQLiteStoreConfig
     capabilities: ClassVar[frozenset[str]] = frozenset(
         ["keyword_search", "persistent", "atomic_apply", "concurrent_writers", "vector_read",
-         "store_info"]
+         "store_info", "candidate_search"]
     )
     filter_operators: ClassVar[frozenset[str]] = frozenset(
         ["eq", "ne", "in", "nin", "gt", "gte", "lt", "lte", "contains", "exists",
@@ -241,7 +242,9 @@ class SQLiteStore(VectorStore[SQLiteStoreConfig]):
             self._fallback.release(translator.tokens)
 
     def _get(self, ids: list[str], scope: Scope, include_deleted: bool) -> list[MemoryRecord]:
-        where, scope_params = scope_sql(scope)
+        # unary + on the scope columns: look the ids up by their index; a scope index
+        # would scan the whole scope (10 ids of a 10k scope took 2 ms instead of 0.05)
+        where, scope_params = scope_sql(scope, alias="+r")
         deleted_sql = "" if include_deleted else " AND r.deleted_at IS NULL"
         found: dict[str, MemoryRecord] = {}
         with self._db.read() as conn:
@@ -321,35 +324,8 @@ class SQLiteStore(VectorStore[SQLiteStoreConfig]):
     def _search(self, vector: Sequence[float], scope: Scope, limit: int, filters: Filter | None,
                 include_deleted: bool, include_expired: bool) -> list[SearchHit]:
         with self._translator() as translator, self._db.read() as conn:
-            dimension = self._dimension or stored_dimension(conn)
-            if dimension is None:
-                return []  # nothing was ever stored with a vector
-            query = query_vector(vector, dimension)
-            key = tuple(scope.items())
-            entry = self._scope_matrix(scope, dimension)
-            # one lock over catching up and scoring: the scores match this snapshot
-            with entry.lock:
-                catch_up(entry, conn, scope)
-                ann = self._ann.usable(key, entry) if self.config.cache_vectors else None
-                if ann is not None and filters is None:
-                    chosen, scores = best_ann(entry, ann, query, limit, include_deleted,
-                                              include_expired)
-                elif ann is not None:
-                    chosen, scores = best_filtered_ann(
-                        conn, entry, ann, query, limit, scope,
-                        visibility_sql(include_deleted, include_expired),
-                        translator.translate(filters), include_deleted,
-                    )
-                elif filters is None:
-                    chosen, scores = best(entry, query, limit, include_deleted, include_expired)
-                else:
-                    chosen, scores = best_filtered(
-                        conn, entry, query, limit, scope,
-                        visibility_sql(include_deleted, include_expired),
-                        translator.translate(filters), include_deleted,
-                    )
-            if self.config.cache_vectors:
-                self._cache.trim(key)
+            chosen, scores, _rows = self._vector_pick(conn, translator, vector, scope, limit, filters,
+                                                      include_deleted, include_expired)
             if not chosen:
                 return []
             records = records_by_seq(conn, chosen, scope)
@@ -357,11 +333,6 @@ class SQLiteStore(VectorStore[SQLiteStoreConfig]):
             SearchHit(record=records[seq], score=score)
             for seq, score in zip(chosen, scores, strict=True) if seq in records
         ]
-
-    def _scope_matrix(self, scope: Scope, dimension: int) -> ScopeMatrix:
-        if self.config.cache_vectors:
-            return self._cache.entry(tuple(scope.items()), dimension)
-        return ScopeMatrix(dimension=dimension)
 
     def _keyword_search(self, query: str, scope: Scope, limit: int, filters: Filter | None,
                         include_deleted: bool, include_expired: bool) -> list[SearchHit]:
@@ -373,6 +344,73 @@ class SQLiteStore(VectorStore[SQLiteStoreConfig]):
             where, params = self._where(scope, filters, include_deleted, include_expired, translator)
             return keyword_hits(conn, tokens, scope, scope_rows, float(self.config.common_term_share),
                                 where, params, limit)
+
+    def _search_candidates(self, vector: Sequence[float], query: str, scope: Scope, limit: int,
+                           filters: Filter | None, keyword: bool, include_deleted: bool,
+                           include_expired: bool) -> Candidates:
+        """Both signals in one read transaction (one snapshot: a writer committing
+        meanwhile is seen by neither or by both), as light hits."""
+        tokens = fts.query_tokens(query) if keyword else []
+        with self._translator() as translator, self._db.read() as conn:
+            chosen, scores, scope_rows = self._vector_pick(
+                conn, translator, vector, scope, limit, filters, include_deleted, include_expired)
+            found = light_rows(conn, chosen, scope) if chosen else {}
+            vector_hits = [light_hit(found[seq], score)
+                           for seq, score in zip(chosen, scores, strict=True) if seq in found]
+            if not keyword:
+                return Candidates(vector_hits)
+            if not tokens:
+                return Candidates(vector_hits, [])
+            if scope_rows is None:
+                scope_rows = self._scope_rows(conn, scope)
+            where, params = self._where(scope, filters, include_deleted, include_expired, translator)
+            return Candidates(vector_hits, keyword_light(
+                conn, tokens, scope, scope_rows, float(self.config.common_term_share), where, params,
+                limit))
+
+    def _vector_pick(self, conn: sqlite3.Connection, translator: FilterTranslator,
+                     vector: Sequence[float], scope: Scope, limit: int, filters: Filter | None,
+                     include_deleted: bool, include_expired: bool,
+                     ) -> tuple[list[int], list[float], int | None]:
+        """The best rows' seqs and scores in this transaction's snapshot, and how many
+        rows the scope holds in it (soft-deleted ones too, as the keyword index counts;
+        None when the cache does not know it)."""
+        dimension = self._dimension or stored_dimension(conn)
+        if dimension is None:
+            return [], [], None  # nothing was ever stored with a vector
+        query = query_vector(vector, dimension)
+        key = tuple(scope.items())
+        entry = self._scope_matrix(scope, dimension)
+        # one lock over catching up and scoring: the scores match this snapshot
+        with entry.lock:
+            catch_up(entry, conn, scope)
+            rows = len(entry.position) if self.config.cache_vectors else None
+            ann = self._ann.usable(key, entry) if self.config.cache_vectors else None
+            if ann is not None and filters is None:
+                chosen, scores = best_ann(entry, ann, query, limit, include_deleted,
+                                          include_expired)
+            elif ann is not None:
+                chosen, scores = best_filtered_ann(
+                    conn, entry, ann, query, limit, scope,
+                    visibility_sql(include_deleted, include_expired),
+                    translator.translate(filters), include_deleted,
+                )
+            elif filters is None:
+                chosen, scores = best(entry, query, limit, include_deleted, include_expired)
+            else:
+                chosen, scores = best_filtered(
+                    conn, entry, query, limit, scope,
+                    visibility_sql(include_deleted, include_expired),
+                    translator.translate(filters), include_deleted,
+                )
+        if self.config.cache_vectors:
+            self._cache.trim(key)
+        return chosen, scores, rows
+
+    def _scope_matrix(self, scope: Scope, dimension: int) -> ScopeMatrix:
+        if self.config.cache_vectors:
+            return self._cache.entry(tuple(scope.items()), dimension)
+        return ScopeMatrix(dimension=dimension)
 
     def _scope_rows(self, conn: sqlite3.Connection, scope: Scope) -> int:
         """How many rows the scope holds (soft-deleted ones too, as the keyword index

@@ -42,7 +42,7 @@ def rank(cosines: np.ndarray, seqs: np.ndarray, k: int) -> np.ndarray:
 def scored(seqs: np.ndarray, cosines: np.ndarray, chosen: np.ndarray) -> tuple[list[int], list[float]]:
     """Seqs and similarities in [0, 1] of the chosen positions, in their order."""
     scores = np.clip((1.0 + cosines[chosen].astype(np.float64)) / 2.0, 0.0, 1.0)
-    return [int(s) for s in seqs[chosen]], [float(s) for s in scores]
+    return seqs[chosen].tolist(), scores.tolist()  # Python ints and floats, in one call each
 
 
 def catch_up(entry: ScopeMatrix, conn: sqlite3.Connection, scope: Scope) -> None:
