@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import math
 from collections.abc import Sequence
@@ -14,7 +15,7 @@ from pydantic import TypeAdapter
 from pydantic_core import to_jsonable_python
 
 from memplane.errors import ValidationError
-from memplane.models import MemoryRecord, Provenance, Scope
+from memplane.models import HistoryEvent, MemoryRecord, Provenance, Scope
 
 RECORD_COLUMNS = (
     "id, user_id, agent_id, run_id, text, metadata, hash, created_at, updated_at, "
@@ -79,6 +80,34 @@ def query_vector(vector: Sequence[float], dimension: int) -> np.ndarray:
         raise ValidationError("the query vector contains NaN or infinity")
     norm = float(np.linalg.norm(array))
     return array / norm if norm > 0.0 and math.isfinite(norm) else np.zeros_like(array)
+
+
+def hash_key(hash_: str) -> int | None:
+    """The 8-byte signed key the live-duplicate index holds for a hash (None for no
+    hash): the first 16 hex digits of a sha-256 hex digest, or a blake2b digest of
+    any other string. Only a key: the duplicate check compares full hashes."""
+    if not hash_:
+        return None
+    try:
+        raw = bytes.fromhex(hash_[:16]) if len(hash_) >= 16 else b""
+    except ValueError:
+        raw = b""
+    if len(raw) != 8:
+        raw = hashlib.blake2b(hash_.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(raw, "big", signed=True)
+
+
+#: a record's pending ADD entry (schema v5), selected from ``records r``
+PENDING_ADD = "r.add_id, r.add_at, r.created_at, r.add_actor, r.add_reason"
+
+
+def pending_add_row(pending: Sequence[Any], memory_id: str, text: str) -> tuple[Any, ...]:
+    """The history row (id, memory_id, event, old_text, new_text, at, actor, reason)
+    of a pending ADD entry selected with :data:`PENDING_ADD`: the record's text is
+    the entry's, since any change of the record writes the row out first."""
+    add_id, add_at, created_at, actor, reason = pending
+    return (add_id, memory_id, HistoryEvent.ADD.value, None, text, add_at or created_at, actor,
+            reason)
 
 
 def record_values(record: MemoryRecord, fts_text: str, scope_terms: str,

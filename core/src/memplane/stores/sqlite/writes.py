@@ -6,30 +6,45 @@ from __future__ import annotations
 import functools
 import sqlite3
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 import numpy as np
 
 from memplane.errors import ValidationError
-from memplane.models import Change, MemoryRecord, Scope
+from memplane.models import Change, HistoryEvent, MemoryRecord, Scope
 from memplane.providers.store_checks import check_versions
 from memplane.stores.sqlite import fts
-from memplane.stores.sqlite.codec import dt_to_db, record_from_row, record_values, vector_to_blob
+from memplane.stores.sqlite.codec import (
+    PENDING_ADD,
+    dt_to_db,
+    hash_key,
+    pending_add_row,
+    record_from_row,
+    record_values,
+    vector_to_blob,
+)
 from memplane.stores.sqlite.sql import COLUMNS, chunks, marks, scope_sql
 from memplane.stores.sqlite.transactions import stored_dimension
 
-_UPSERT = """
-INSERT INTO records (id, user_id, agent_id, run_id, text, fts_text, scope_terms, metadata, hash,
-                     created_at, updated_at, observed_at, deleted_at, expires_at, source,
-                     attributed_to, gen, version)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+_COLUMNS = """id, user_id, agent_id, run_id, text, fts_text, scope_terms, metadata, hash,
+created_at, updated_at, observed_at, deleted_at, expires_at, source, attributed_to, gen, version,
+hash_key, add_id, add_at, add_actor, add_reason"""
+
+# rows the batch creates: check_versions has made sure no such id is stored
+_INSERT = f"INSERT INTO records ({_COLUMNS}) VALUES ({marks(23)})"
+
+# rows the batch changes; their pending ADD entry (add_*) was written out first
+_UPSERT = f"""
+INSERT INTO records ({_COLUMNS}) VALUES ({marks(23)})
 ON CONFLICT (id) DO UPDATE SET
     text = excluded.text, fts_text = excluded.fts_text, metadata = excluded.metadata,
     hash = excluded.hash, created_at = excluded.created_at, updated_at = excluded.updated_at,
     observed_at = excluded.observed_at, deleted_at = excluded.deleted_at,
     expires_at = excluded.expires_at, source = excluded.source,
-    attributed_to = excluded.attributed_to, gen = excluded.gen, version = excluded.version
+    attributed_to = excluded.attributed_to, gen = excluded.gen, version = excluded.version,
+    hash_key = excluded.hash_key, add_id = NULL, add_at = NULL, add_actor = NULL,
+    add_reason = NULL
 """
 
 # new rows' keyword-index entries, one statement a batch (schema v3 has no insert
@@ -38,6 +53,8 @@ _INDEX_NEW = """
 INSERT INTO records_fts (rowid, fts_text, scope_terms)
 SELECT seq, fts_text, scope_terms FROM records WHERE seq > ?
 """
+
+_INSERT_VECTOR = "INSERT INTO vectors (seq, vector) VALUES (?, ?)"
 
 _UPSERT_VECTOR = """
 INSERT INTO vectors (seq, vector) VALUES (?, ?)
@@ -50,6 +67,8 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (id) DO NOTHING
 """
 
+_NOT_PENDING = (None, None, None, None)
+
 
 def apply_changes(conn: sqlite3.Connection, generation: int, changes: Sequence[Change]) -> int | None:
     """Check then write a batch; returns the store's vector dimension (None while
@@ -57,14 +76,8 @@ def apply_changes(conn: sqlite3.Connection, generation: int, changes: Sequence[C
     ids = [c.record.id for c in changes]
     if len(set(ids)) != len(ids):  # the per-batch keyword indexing relies on it
         raise ValidationError("a memory id appears twice in one apply; send one change per id")
-    rows = [
-        record_values(c.record, fts.index_text(c.record.text), fts.scope_terms(c.record.scope),
-                      generation)
-        for c in changes
-    ]
-    history = _history_rows(changes)
     owners = _live_hash_owners(conn, changes)
-    stored, seqs = _stored(conn, ids)
+    stored, seqs, pending = _stored(conn, ids)
     check_versions(changes, stored,
                    lambda scope, hash_: owners.get((scope.user_id, scope.agent_id,
                                                     scope.run_id, hash_)))
@@ -75,25 +88,72 @@ def apply_changes(conn: sqlite3.Connection, generation: int, changes: Sequence[C
             dimension = len(first)
             conn.execute("INSERT INTO meta (key, value) VALUES ('dimension', ?)", (str(dimension),))
     vectors = _vector_rows(changes, dimension)
+    lazy = _lazy_adds(conn, changes)
+    new_rows: list[tuple[object, ...]] = []
+    changed_rows: list[tuple[object, ...]] = []
+    for c in changes:
+        record = c.record
+        row = (*record_values(record, fts.index_text(record.text), fts.scope_terms(record.scope),
+                              generation),
+               hash_key(record.hash), *lazy.get(record.id, _NOT_PENDING))
+        (changed_rows if record.id in seqs else new_rows).append(row)
+    history = _history_rows(changes, lazy)
     # AUTOINCREMENT: every row this batch inserts gets a seq above the current maximum
     newest = conn.execute("SELECT coalesce(max(seq), 0) FROM records").fetchone()[0]
-    conn.executemany(_UPSERT, rows)
-    if len(seqs) < len(ids):  # some records are new
+    if pending:  # the ADD entries of records changed for the first time, before their own
+        conn.executemany(_INSERT_HISTORY, pending)
+    if changed_rows:
+        conn.executemany(_UPSERT, changed_rows)
+    if new_rows:
+        conn.executemany(_INSERT, new_rows)
         conn.execute(_INDEX_NEW, (newest,))
         seqs.update(conn.execute("SELECT id, seq FROM records WHERE seq > ?", (newest,)))
     if vectors:
-        conn.executemany(_UPSERT_VECTOR, [(seqs[rid], blob) for blob, rid in vectors])
+        fresh = [(seqs[rid], blob) for blob, rid in vectors if seqs[rid] > newest]
+        if fresh:
+            conn.executemany(_INSERT_VECTOR, fresh)
+        if len(fresh) < len(vectors):
+            conn.executemany(_UPSERT_VECTOR, [(seqs[rid], blob) for blob, rid in vectors
+                                              if seqs[rid] <= newest])
     if history:
         conn.executemany(_INSERT_HISTORY, history)
     return dimension
 
 
-def _history_rows(changes: Sequence[Change]) -> list[tuple[object, ...]]:
-    """History rows; the entries of one batch mostly share their time, formatted once."""
+def _lazy_adds(conn: sqlite3.Connection,
+               changes: Sequence[Change]) -> dict[str, tuple[str, str | None, str | None, str | None]]:
+    """The creates whose ADD entry is kept in the record's row (``add_*``, schema v5)
+    instead of a history row: a plain ADD of the record's own text. ``add_at`` is
+    NULL when the entry's time is the record's ``created_at``. An entry whose id a
+    history row already holds is left to the history insert, which ignores it, as
+    it always did."""
+    lazy: dict[str, tuple[str, str | None, str | None, str | None]] = {}
+    for c in changes:
+        h = c.history
+        if (h is None or c.expected_version is not None or h.event is not HistoryEvent.ADD
+                or h.old_text is not None or h.new_text != c.record.text):
+            continue
+        at = None if h.at == c.record.created_at else dt_to_db(h.at)
+        lazy[c.record.id] = (h.id, at, h.actor, h.reason)
+    if lazy:
+        entry_ids = [entry[0] for entry in lazy.values()]
+        taken: set[str] = set()
+        for chunk in chunks(entry_ids):
+            taken.update(hid for (hid,) in conn.execute(
+                f"SELECT id FROM history WHERE id IN ({marks(len(chunk))})", list(chunk)))
+        if taken:
+            lazy = {rid: entry for rid, entry in lazy.items() if entry[0] not in taken}
+    return lazy
+
+
+def _history_rows(changes: Sequence[Change], lazy: Mapping[str, object]) -> list[tuple[object, ...]]:
+    """History rows of the entries not kept lazily; the entries of one batch mostly
+    share their time, formatted once."""
     times: dict[datetime, str | None] = {}
     rows: list[tuple[object, ...]] = []
-    for h in (c.history for c in changes):
-        if h is None:
+    for c in changes:
+        h = c.history
+        if h is None or c.record.id in lazy:
             continue
         at = times.get(h.at)
         if at is None:
@@ -102,18 +162,24 @@ def _history_rows(changes: Sequence[Change]) -> list[tuple[object, ...]]:
     return rows
 
 
-def _stored(conn: sqlite3.Connection, ids: list[str]) -> tuple[dict[str, MemoryRecord], dict[str, int]]:
-    """The stored records of these ids, in any scope, and their ``seq``."""
+def _stored(conn: sqlite3.Connection, ids: list[str]
+            ) -> tuple[dict[str, MemoryRecord], dict[str, int], list[tuple[object, ...]]]:
+    """The stored records of these ids, in any scope, their ``seq``, and the history
+    rows of the ADD entries they still keep in their row (schema v5's lazy ADD)."""
     found: dict[str, MemoryRecord] = {}
     seqs: dict[str, int] = {}
+    pending: list[tuple[object, ...]] = []
     for chunk in chunks(ids):
         for row in conn.execute(
-            f"SELECT r.seq, {COLUMNS} FROM records r WHERE r.id IN ({marks(len(chunk))})", list(chunk)
+            f"SELECT r.seq, {PENDING_ADD}, {COLUMNS} FROM records r "
+            f"WHERE r.id IN ({marks(len(chunk))})", list(chunk)
         ):
-            record = record_from_row(row[1:])
+            record = record_from_row(row[6:])
             found[record.id] = record
             seqs[record.id] = int(row[0])
-    return found, seqs
+            if row[1] is not None:
+                pending.append(pending_add_row(row[1:6], record.id, record.text))
+    return found, seqs, pending
 
 
 def _vector_rows(changes: Sequence[Change], dimension: int | None) -> list[tuple[bytes, str]]:
@@ -149,18 +215,19 @@ HashOwners = dict[tuple[str | None, str | None, str | None, str], str]
 def _live_hash_owners(conn: sqlite3.Connection, changes: Sequence[Change]) -> HashOwners:
     """A live record of each (exact scope, hash) the batch creates, read in one query
     per chunk of hashes instead of one per change."""
-    hashes = sorted({c.record.hash for c in changes
-                     if c.expected_version is None and c.record.deleted_at is None
-                     and c.record.hash})
+    hashes = {c.record.hash for c in changes
+              if c.expected_version is None and c.record.deleted_at is None and c.record.hash}
+    keys = sorted({key for h in hashes if (key := hash_key(h)) is not None})
     owners: HashOwners = {}
-    for chunk in chunks(hashes):
+    for chunk in chunks(keys):
         for rid, user_id, agent_id, run_id, hash_ in conn.execute(
             f"SELECT r.id, r.user_id, r.agent_id, r.run_id, r.hash FROM records r "
-            f"WHERE r.hash IN ({marks(len(chunk))}) "
-            f"AND r.deleted_at IS NULL AND r.hash <> '' ORDER BY r.seq",
+            f"WHERE r.hash_key IN ({marks(len(chunk))}) "
+            f"AND r.deleted_at IS NULL AND r.hash_key IS NOT NULL ORDER BY r.seq",
             list(chunk),
         ):
-            owners.setdefault((user_id, agent_id, run_id, hash_), str(rid))
+            if hash_ in hashes:  # the key is a prefix: another hash may share it
+                owners.setdefault((user_id, agent_id, run_id, hash_), str(rid))
     return owners
 
 
