@@ -213,8 +213,8 @@ HashOwners = dict[tuple[str | None, str | None, str | None, str], str]
 
 
 def _live_hash_owners(conn: sqlite3.Connection, changes: Sequence[Change]) -> HashOwners:
-    """A live record of each (exact scope, hash) the batch creates, read in one query
-    per chunk of hashes instead of one per change."""
+    """A live record of each (exact scope, hash) the batch creates, read by hash key
+    in one query per chunk instead of one per change."""
     hashes = {c.record.hash for c in changes
               if c.expected_version is None and c.record.deleted_at is None and c.record.hash}
     keys = sorted({key for h in hashes if (key := hash_key(h)) is not None})
@@ -226,8 +226,8 @@ def _live_hash_owners(conn: sqlite3.Connection, changes: Sequence[Change]) -> Ha
             f"AND r.deleted_at IS NULL AND r.hash_key IS NOT NULL ORDER BY r.seq",
             list(chunk),
         ):
-            if hash_ in hashes:  # the key is a prefix: another hash may share it
-                owners.setdefault((user_id, agent_id, run_id, hash_), str(rid))
+            # keyed by the full hash: a row of another hash with the same key is never asked for
+            owners.setdefault((user_id, agent_id, run_id, hash_), str(rid))
     return owners
 
 
