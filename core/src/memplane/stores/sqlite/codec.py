@@ -28,6 +28,8 @@ def dt_to_db(value: datetime | None) -> str | None:
     Naive datetimes are taken to be UTC."""
     if value is None:
         return None
+    if value.tzinfo is UTC:  # most values (utcnow): no conversion to make
+        return value.isoformat(timespec="microseconds")
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).isoformat(timespec="microseconds")

@@ -76,7 +76,8 @@ def apply_changes(conn: sqlite3.Connection, generation: int, changes: Sequence[C
     ids = [c.record.id for c in changes]
     if len(set(ids)) != len(ids):  # the per-batch keyword indexing relies on it
         raise ValidationError("a memory id appears twice in one apply; send one change per id")
-    owners = _live_hash_owners(conn, changes)
+    keys = {c.record.hash: hash_key(c.record.hash) for c in changes}
+    owners = _live_hash_owners(conn, changes, keys)
     stored, seqs, pending = _stored(conn, ids)
     check_versions(changes, stored,
                    lambda scope, hash_: owners.get((scope.user_id, scope.agent_id,
@@ -95,7 +96,7 @@ def apply_changes(conn: sqlite3.Connection, generation: int, changes: Sequence[C
         record = c.record
         row = (*record_values(record, fts.index_text(record.text), fts.scope_terms(record.scope),
                               generation),
-               hash_key(record.hash), *lazy.get(record.id, _NOT_PENDING))
+               keys[record.hash], *lazy.get(record.id, _NOT_PENDING))
         (changed_rows if record.id in seqs else new_rows).append(row)
     history = _history_rows(changes, lazy)
     # AUTOINCREMENT: every row this batch inserts gets a seq above the current maximum
@@ -212,14 +213,15 @@ def _packer(dimension: int) -> Callable[..., bytes]:
 HashOwners = dict[tuple[str | None, str | None, str | None, str], str]
 
 
-def _live_hash_owners(conn: sqlite3.Connection, changes: Sequence[Change]) -> HashOwners:
+def _live_hash_owners(conn: sqlite3.Connection, changes: Sequence[Change],
+                      keys: Mapping[str, int | None]) -> HashOwners:
     """A live record of each (exact scope, hash) the batch creates, read by hash key
     in one query per chunk instead of one per change."""
     hashes = {c.record.hash for c in changes
               if c.expected_version is None and c.record.deleted_at is None and c.record.hash}
-    keys = sorted({key for h in hashes if (key := hash_key(h)) is not None})
+    wanted = sorted({key for h in hashes if (key := keys[h]) is not None})
     owners: HashOwners = {}
-    for chunk in chunks(keys):
+    for chunk in chunks(wanted):
         for rid, user_id, agent_id, run_id, hash_ in conn.execute(
             f"SELECT r.id, r.user_id, r.agent_id, r.run_id, r.hash FROM records r "
             f"WHERE r.hash_key IN ({marks(len(chunk))}) "
