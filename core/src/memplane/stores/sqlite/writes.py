@@ -90,12 +90,17 @@ def apply_changes(conn: sqlite3.Connection, generation: int, changes: Sequence[C
             conn.execute("INSERT INTO meta (key, value) VALUES ('dimension', ?)", (str(dimension),))
     vectors = _vector_rows(changes, dimension)
     lazy = _lazy_adds(conn, changes)
+    terms: dict[tuple[str | None, str | None, str | None], str] = {}  # a batch has few scopes
     new_rows: list[tuple[object, ...]] = []
     changed_rows: list[tuple[object, ...]] = []
     for c in changes:
         record = c.record
-        row = (*record_values(record, fts.index_text(record.text), fts.scope_terms(record.scope),
-                              generation),
+        scope = record.scope
+        where = (scope.user_id, scope.agent_id, scope.run_id)
+        scope_terms = terms.get(where)
+        if scope_terms is None:
+            scope_terms = terms[where] = fts.scope_terms(scope)
+        row = (*record_values(record, fts.index_text(record.text), scope_terms, generation),
                keys[record.hash], *lazy.get(record.id, _NOT_PENDING))
         (changed_rows if record.id in seqs else new_rows).append(row)
     history = _history_rows(changes, lazy)
