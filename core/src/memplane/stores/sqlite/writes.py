@@ -137,7 +137,8 @@ def _lazy_adds(conn: sqlite3.Connection,
     for c in changes:
         h = c.history
         if (h is None or c.expected_version is not None or h.event is not HistoryEvent.ADD
-                or h.old_text is not None or h.new_text != c.record.text):
+                or h.old_text is not None or h.new_text != c.record.text
+                or h.memory_id != c.record.id):
             continue
         at = None if h.at == c.record.created_at else dt_to_db(h.at)
         lazy[c.record.id] = (h.id, at, h.actor, h.reason)
