@@ -96,21 +96,17 @@ class AsyncMemory(MemoryBase):
         on_progress: ingest.ProgressCallback | None = None,
     ) -> ingest.IngestReport:
         """:meth:`Memory.add_many`; ``items`` may also be an async iterable."""
-        self._scope("add_many", user_id, agent_id, run_id)
-        ingest.check_items(items, allow_async=True)
-        size = ingest.check_batch_size(batch_size)
         fields: dict[str, Any] = {"user_id": user_id, "agent_id": agent_id, "run_id": run_id,
                                   "metadata": metadata, "observed_at": observed_at,
                                   "expires_at": expires_at}
+        size = self._ingest_start(items, batch_size, fields, allow_async=True)
         report = ingest.IngestReport()
         async for batch in ingest.abatches(items, size):
             try:
                 result = await self.add(batch, infer=False, **fields)
             except Exception as exc:
                 ingest.stop(report, exc, batch, lambda one: self._ingest_request(one, fields))
-            ingest.count(report, len(batch), result)
-            if on_progress is not None:
-                on_progress(report.model_copy(), result)
+            ingest.count(report, len(batch), result, on_progress)
         return report
 
     async def search(

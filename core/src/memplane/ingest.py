@@ -88,13 +88,16 @@ async def abatches(items: Iterable[Any] | AsyncIterable[Any], size: int) -> Asyn
         yield batch
 
 
-def count(report: IngestReport, size: int, result: AddResult) -> None:
-    """Fold a written batch of ``size`` items into the report."""
+def count(report: IngestReport, size: int, result: AddResult,
+          on_progress: ProgressCallback | None) -> None:
+    """Fold a written batch of ``size`` items into the report, and tell the caller."""
     added = len(result.by_event("ADD"))
     report.done += size
     report.added += added
     report.skipped += size - added
     report.batches += 1
+    if on_progress is not None:
+        on_progress(report.model_copy(), result)
 
 
 def stop(report: IngestReport, exc: Exception, batch: list[Any],

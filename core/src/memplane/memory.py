@@ -212,6 +212,13 @@ class MemoryBase:
             schema_in_request=self.llm.has("json_schema"),
         )
 
+    def _ingest_start(self, items: object, batch_size: object, fields: Mapping[str, Any], *,
+                      allow_async: bool = False) -> int:
+        """add_many's checks before any item is read; returns the batch size."""
+        self._scope("add_many", fields["user_id"], fields["agent_id"], fields["run_id"])
+        ingest.check_items(items, allow_async=allow_async)
+        return ingest.check_batch_size(batch_size)
+
     def _ingest_request(self, messages: Messages, fields: Mapping[str, Any]) -> AddRequest:
         """The checks ``add_many`` runs on one item to name a bad one (no write)."""
         scope = self._scope("add_many", fields["user_id"], fields["agent_id"], fields["run_id"])
@@ -319,21 +326,17 @@ class Memory(MemoryBase):
         ``batch_size`` at a time: one embedder call and one store apply a batch, then
         ``on_progress(report, batch_result)``. A failed batch leaves the earlier ones
         written (see :mod:`memplane.ingest`)."""
-        self._scope("add_many", user_id, agent_id, run_id)
-        ingest.check_items(items)
-        size = ingest.check_batch_size(batch_size)
         fields: dict[str, Any] = {"user_id": user_id, "agent_id": agent_id, "run_id": run_id,
                                   "metadata": metadata, "observed_at": observed_at,
                                   "expires_at": expires_at}
+        size = self._ingest_start(items, batch_size, fields)
         report = ingest.IngestReport()
         for batch in ingest.batches(items, size):
             try:
                 result = self.add(batch, infer=False, **fields)
             except Exception as exc:
                 ingest.stop(report, exc, batch, lambda one: self._ingest_request(one, fields))
-            ingest.count(report, len(batch), result)
-            if on_progress is not None:
-                on_progress(report.model_copy(), result)
+            ingest.count(report, len(batch), result, on_progress)
         return report
 
     def search(
