@@ -226,6 +226,26 @@ def test_entries_that_are_not_a_plain_add_are_written_as_rows(tmp_path: Path) ->
     store.apply([Change(record=again, vector=_vector(4), history=_add_entry(again, id=first.id))])
     assert store.history(again.id, ALICE) == []
     assert store.history(imported.id, ALICE) == [first]
+    # so is a second use of one id within a batch: the first in the batch keeps it
+    a, b = (MemoryRecord(text=f"twin {n}", scope=ALICE) for n in (1, 2))
+    shared = _add_entry(a, id="shared-entry")
+    store.apply([Change(record=a, vector=_vector(5), history=shared),
+                 Change(record=b, vector=_vector(6), history=_add_entry(b, id="shared-entry"))])
+    assert store.history(a.id, ALICE) == [shared]
+    assert store.history(b.id, ALICE) == []
+    # and the id of a pending entry written out in the same batch
+    c = MemoryRecord(text="pending", scope=ALICE)
+    pending = _create(store, c, 7)
+    assert pending is not None
+    d = MemoryRecord(text="takes the pending id", scope=ALICE)
+    update = HistoryEntry(memory_id=c.id, event=HistoryEvent.UPDATE, old_text=c.text,
+                          new_text="pending, edited")
+    edited = MemoryRecord.model_validate(c.model_dump() | {"text": "pending, edited", "hash": "",
+                                                           "version": 2})
+    store.apply([Change(record=d, vector=_vector(8), history=_add_entry(d, id=pending.id)),
+                 Change(record=edited, history=update, expected_version=1)])
+    assert store.history(c.id, ALICE) == [pending, update]
+    assert store.history(d.id, ALICE) == []
     store.close()
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import sqlite3
 import struct
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
@@ -89,7 +90,7 @@ def apply_changes(conn: sqlite3.Connection, generation: int, changes: Sequence[C
             dimension = len(first)
             conn.execute("INSERT INTO meta (key, value) VALUES ('dimension', ?)", (str(dimension),))
     vectors = _vector_rows(changes, dimension)
-    lazy = _lazy_adds(conn, changes)
+    lazy = _lazy_adds(conn, changes, pending)
     terms: dict[tuple[str | None, str | None, str | None], str] = {}  # a batch has few scopes
     new_rows: list[tuple[object, ...]] = []
     changed_rows: list[tuple[object, ...]] = []
@@ -126,13 +127,15 @@ def apply_changes(conn: sqlite3.Connection, generation: int, changes: Sequence[C
     return dimension
 
 
-def _lazy_adds(conn: sqlite3.Connection,
-               changes: Sequence[Change]) -> dict[str, tuple[str, str | None, str | None, str | None]]:
+def _lazy_adds(conn: sqlite3.Connection, changes: Sequence[Change],
+               pending: Sequence[tuple[object, ...]]
+               ) -> dict[str, tuple[str, str | None, str | None, str | None]]:
     """The creates whose ADD entry is kept in the record's row (``add_*``, schema v5)
     instead of a history row: a plain ADD of the record's own text. ``add_at`` is
-    NULL when the entry's time is the record's ``created_at``. An entry whose id a
-    history row already holds is left to the history insert, which ignores it, as
-    it always did."""
+    NULL when the entry's time is the record's ``created_at``. An entry whose id is
+    taken (by a history row, a pending entry this batch writes out, or another entry
+    of the batch) is left to the history insert, which keeps the first in write
+    order and ignores the others, as it always did."""
     lazy: dict[str, tuple[str, str | None, str | None, str | None]] = {}
     for c in changes:
         h = c.history
@@ -144,7 +147,10 @@ def _lazy_adds(conn: sqlite3.Connection,
         lazy[c.record.id] = (h.id, at, h.actor, h.reason)
     if lazy:
         entry_ids = [entry[0] for entry in lazy.values()]
-        taken: set[str] = set()
+        taken = {str(row[0]) for row in pending}
+        batch_ids = [c.history.id for c in changes if c.history is not None]
+        if len(set(batch_ids)) < len(batch_ids):
+            taken.update(hid for hid, n in Counter(batch_ids).items() if n > 1)
         for chunk in chunks(entry_ids):
             taken.update(hid for (hid,) in conn.execute(
                 f"SELECT id FROM history WHERE id IN ({marks(len(chunk))})", list(chunk)))
