@@ -172,6 +172,12 @@ def test_arguments_are_checked_before_any_item_is_read(tmp_path: Path) -> None:
                 memory.add_many(items(), user_id="alice", batch_size=size)  # type: ignore[arg-type]
         with pytest.raises(ValidationError):
             memory.add_many(items())  # no scope
+        # the call's own fields are the call's fault, not an item's
+        for bad in ({"metadata": {"score": float("nan")}}, {"observed_at": "yesterday"},
+                    {"expires_at": 5}):
+            with pytest.raises(ValidationError) as caught:
+                memory.add_many(items(), user_id="alice", **bad)  # type: ignore[arg-type]
+            assert "item" not in str(caught.value)
         assert read["n"] == 0 and store.count(ALICE) == 0
         assert memory.add_many([], user_id="alice") == IngestReport()
 

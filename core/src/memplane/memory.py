@@ -214,8 +214,12 @@ class MemoryBase:
 
     def _ingest_start(self, items: object, batch_size: object, fields: Mapping[str, Any], *,
                       allow_async: bool = False) -> int:
-        """add_many's checks before any item is read; returns the batch size."""
+        """add_many's checks before any item is read (so that an item's check, which
+        repeats the call's, only fails for the item); returns the batch size."""
         self._scope("add_many", fields["user_id"], fields["agent_id"], fields["run_id"])
+        inputs.check_metadata(fields["metadata"])
+        _aware(fields["observed_at"], "observed_at")
+        _aware(fields["expires_at"], "expires_at")
         ingest.check_items(items, allow_async=allow_async)
         return ingest.check_batch_size(batch_size)
 
