@@ -350,3 +350,43 @@ def test_utc_times_are_written_as_isoformat_writes_them() -> None:
         assert dt_to_db(value.replace(tzinfo=None)) == dt_to_db(value)
         if 2 <= value.year <= 9998:
             assert dt_to_db(value.astimezone(timezone(timedelta(hours=-7)))) == dt_to_db(value)
+
+
+def test_new_rows_of_mixed_null_columns_keep_their_values_and_batch_order(tmp_path: Path) -> None:
+    from memplane.stores.sqlite.writes import _OPTIONAL, _shape
+
+    store = SQLiteStore(path=str(tmp_path / "shapes.db"))
+    store.open(DIM)
+    when = datetime(2025, 6, 1, 8, 30, tzinfo=UTC)
+    scopes = [ALICE, Scope(agent_id="helper"), Scope(user_id="alice", run_id="r1"),
+              Scope(user_id="alice", agent_id="helper", run_id="r2")]
+    records = []
+    for i in range(40):  # every few rows another set of NULL columns, interleaved
+        fields: dict[str, object] = {"text": f"shaped {i}", "scope": scopes[i % 4]}
+        if i % 3 == 0:
+            fields["observed_at"] = when
+        if i % 5 == 0:
+            fields["expires_at"] = when + timedelta(days=3650)
+        if i % 7 == 0:
+            fields["deleted_at"] = when
+        if i % 2 == 0:
+            fields["attributed_to"] = "assistant"
+        if i % 6 == 0:
+            fields["hash"] = ""
+        records.append(MemoryRecord(**fields))  # type: ignore[arg-type]
+    store.apply([Change(record=r, vector=_vector(i),
+                        history=_add_entry(r, actor="api" if i % 4 else None) if i % 3 else None)
+                 for i, r in enumerate(records)])
+    for scope in scopes:  # every value as written
+        mine = [r for r in records if r.scope == scope]
+        assert store.get([r.id for r in mine], scope, include_deleted=True) == mine
+    conn = sqlite3.connect(tmp_path / "shapes.db")
+    order = [rid for (rid,) in conn.execute("SELECT id FROM records ORDER BY seq")]
+    conn.close()
+    assert order == [r.id for r in records]  # seq follows the batch, as listing shows it
+    # the spelled-out shape is the one the optional positions name
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        row = tuple(None if rng.random() < 0.5 else k for k in range(23))
+        assert _shape(row) == tuple(row[i] is None for i in _OPTIONAL)
+    store.close()
