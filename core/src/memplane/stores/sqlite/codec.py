@@ -125,11 +125,17 @@ def record_values(record: MemoryRecord, fts_text: str, scope_terms: str,
     created = dt_to_db(record.created_at)
     # most records are written with updated_at == created_at: format it once
     updated = created if record.updated_at == record.created_at else dt_to_db(record.updated_at)
+    # the usual empty or unset fields without a call each (this runs once a row)
+    metadata = record.metadata
+    observed, deleted, expires = record.observed_at, record.deleted_at, record.expires_at
     return (
         record.id, scope.user_id, scope.agent_id, scope.run_id, record.text, fts_text,
-        scope_terms, to_json(record.metadata, f"metadata of memory {record.id!r}"), record.hash,
-        created, updated, dt_to_db(record.observed_at), dt_to_db(record.deleted_at),
-        dt_to_db(record.expires_at),
+        scope_terms,
+        to_json(metadata, f"metadata of memory {record.id!r}") if metadata else "{}",
+        record.hash, created, updated,
+        None if observed is None else dt_to_db(observed),
+        None if deleted is None else dt_to_db(deleted),
+        None if expires is None else dt_to_db(expires),
         to_json([p.model_dump(exclude_none=True) for p in record.source],
                 f"source of memory {record.id!r}") if record.source else "[]",
         record.attributed_to, generation, record.version,

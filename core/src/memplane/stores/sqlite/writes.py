@@ -168,14 +168,17 @@ def _lazy_adds(conn: sqlite3.Connection, changes: Sequence[Change],
     of the batch) is left to the history insert, which keeps the first in write
     order and ignores the others, as it always did."""
     lazy: dict[str, tuple[str, str | None, str | None, str | None]] = {}
+    add = HistoryEvent.ADD
     for c in changes:
         h = c.history
-        if (h is None or c.expected_version is not None or h.event is not HistoryEvent.ADD
-                or h.old_text is not None or h.new_text != c.record.text
-                or h.memory_id != c.record.id):
+        if h is None or c.expected_version is not None or h.event is not add:
             continue
-        at = None if h.at == c.record.created_at else dt_to_db(h.at)
-        lazy[c.record.id] = (h.id, at, h.actor, h.reason)
+        record = c.record
+        if h.old_text is not None or h.new_text != record.text or h.memory_id != record.id:
+            continue
+        at = h.at
+        lazy[record.id] = (h.id, None if at == record.created_at else dt_to_db(at), h.actor,
+                           h.reason)
     if lazy:
         entry_ids = [entry[0] for entry in lazy.values()]
         taken = {str(row[0]) for row in pending}
@@ -232,20 +235,18 @@ def _vector_rows(changes: Sequence[Change], dimension: int | None) -> list[tuple
     a third of numpy's conversion time from Python floats) and checks finiteness once
     for the batch; anything unusual falls back to the per-row check, which names the
     offending memory."""
-    with_vector = [c for c in changes if c.vector is not None]
-    if not with_vector or dimension is None:
+    pairs = [(c.vector, c.record.id) for c in changes if c.vector is not None]
+    if not pairs or dimension is None:
         return []
-    if all(len(c.vector or ()) == dimension for c in with_vector):
-        pack = _packer(dimension)
-        try:
-            blobs = [pack(*(c.vector or ())) for c in with_vector]
-        except (struct.error, OverflowError, TypeError):  # not floats, or beyond float32
-            blobs = []
-        if blobs and bool(np.isfinite(np.frombuffer(b"".join(blobs), dtype=np.float32)).all()):
-            return [(blob, c.record.id) for blob, c in zip(blobs, with_vector, strict=True)]
+    pack = _packer(dimension)
+    try:  # a list of another length is a struct.error too
+        blobs = [pack(*vector) for vector, _rid in pairs]
+    except (struct.error, OverflowError, TypeError):  # not floats, or beyond float32
+        blobs = []
+    if blobs and bool(np.isfinite(np.frombuffer(b"".join(blobs), dtype=np.float32)).all()):
+        return [(blob, rid) for blob, (_vector, rid) in zip(blobs, pairs, strict=True)]
     # some vector is wrong: let the per-row check name it
-    return [(vector_to_blob(c.vector or [], dimension, c.record.id), c.record.id)
-            for c in with_vector]
+    return [(vector_to_blob(vector, dimension, rid), rid) for vector, rid in pairs]
 
 
 @functools.lru_cache(maxsize=8)
@@ -262,7 +263,7 @@ def _live_hash_owners(conn: sqlite3.Connection, changes: Sequence[Change],
     in one query per chunk instead of one per change."""
     hashes = {c.record.hash for c in changes
               if c.expected_version is None and c.record.deleted_at is None and c.record.hash}
-    wanted = sorted({key for h in hashes if (key := keys[h]) is not None})
+    wanted = [key for key in {keys[h] for h in hashes} if key is not None]
     owners: HashOwners = {}
     for chunk in chunks(wanted):
         for rid, user_id, agent_id, run_id, hash_ in conn.execute(
