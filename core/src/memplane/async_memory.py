@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Mapping
+from collections.abc import AsyncIterable, Iterable, Mapping
 from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar
 
-from memplane import inputs
+from memplane import ingest, inputs
 from memplane.config import MemoryConfig
 from memplane.errors import MemoryClosed
 from memplane.filters import Filter
@@ -87,6 +87,27 @@ class AsyncMemory(MemoryBase):
         result.diagnostics.extend(inputs.truncation_notes(self.embedder, [m.content for m in request.messages]))
         self._emit(result.events)
         return result
+
+    async def add_many(
+        self, items: Iterable[str | Mapping[str, Any]] | AsyncIterable[str | Mapping[str, Any]],
+        *, user_id: str | None = None, agent_id: str | None = None, run_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None, observed_at: datetime | None = None,
+        expires_at: datetime | None = None, batch_size: int = ingest.DEFAULT_BATCH,
+        on_progress: ingest.ProgressCallback | None = None,
+    ) -> ingest.IngestReport:
+        """:meth:`Memory.add_many`; ``items`` may also be an async iterable."""
+        fields: dict[str, Any] = {"user_id": user_id, "agent_id": agent_id, "run_id": run_id,
+                                  "metadata": metadata, "observed_at": observed_at,
+                                  "expires_at": expires_at}
+        size = self._ingest_start(items, batch_size, fields, allow_async=True)
+        report = ingest.IngestReport()
+        async for batch in ingest.abatches(items, size):
+            try:
+                result = await self.add(batch, infer=False, **fields)
+            except Exception as exc:
+                ingest.stop(report, exc, batch, lambda one: self._ingest_request(one, fields))
+            ingest.count(report, len(batch), result, on_progress)
+        return report
 
     async def search(
         self, query: str, *, user_id: str | None = None, agent_id: str | None = None,

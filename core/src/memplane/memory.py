@@ -9,14 +9,14 @@ and drives the flows synchronously.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar, cast
 
 from pydantic import ValidationError as PydanticValidationError
 
-from memplane import inputs
+from memplane import ingest, inputs
 from memplane.config import MemoryConfig, ProviderBlock
 from memplane.errors import ConfigurationError, MemoryClosed, UnsupportedCapability, ValidationError
 from memplane.filters import Filter, parse_filter, require_supported
@@ -212,6 +212,23 @@ class MemoryBase:
             schema_in_request=self.llm.has("json_schema"),
         )
 
+    def _ingest_start(self, items: object, batch_size: object, fields: Mapping[str, Any], *,
+                      allow_async: bool = False) -> int:
+        """add_many's checks before any item is read (so that an item's check, which
+        repeats the call's, only fails for the item); returns the batch size."""
+        self._scope("add_many", fields["user_id"], fields["agent_id"], fields["run_id"])
+        inputs.check_metadata(fields["metadata"])
+        _aware(fields["observed_at"], "observed_at")
+        _aware(fields["expires_at"], "expires_at")
+        ingest.check_items(items, allow_async=allow_async)
+        return ingest.check_batch_size(batch_size)
+
+    def _ingest_request(self, messages: Messages, fields: Mapping[str, Any]) -> AddRequest:
+        """The checks ``add_many`` runs on one item to name a bad one (no write)."""
+        scope = self._scope("add_many", fields["user_id"], fields["agent_id"], fields["run_id"])
+        return self._add_request(messages, scope, fields["metadata"], False,
+                                 fields["observed_at"], fields["expires_at"])
+
     def _search_request(
         self, query: str, scope: Scope, filters: Filter | Mapping[str, Any] | None, limit: int,
         threshold: float | None, rerank: bool | None, explain: bool, hybrid: bool | None,
@@ -301,6 +318,30 @@ class Memory(MemoryBase):
         result.diagnostics.extend(inputs.truncation_notes(self.embedder, [m.content for m in request.messages]))
         self._emit(result.events)
         return result
+
+    def add_many(
+        self, items: Iterable[str | Mapping[str, Any]], *, user_id: str | None = None,
+        agent_id: str | None = None, run_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None, observed_at: datetime | None = None,
+        expires_at: datetime | None = None, batch_size: int = ingest.DEFAULT_BATCH,
+        on_progress: ingest.ProgressCallback | None = None,
+    ) -> ingest.IngestReport:
+        """Store a long list or stream of messages verbatim (``infer=False``),
+        ``batch_size`` at a time: one embedder call and one store apply a batch, then
+        ``on_progress(report, batch_result)``. A failed batch leaves the earlier ones
+        written (see :mod:`memplane.ingest`)."""
+        fields: dict[str, Any] = {"user_id": user_id, "agent_id": agent_id, "run_id": run_id,
+                                  "metadata": metadata, "observed_at": observed_at,
+                                  "expires_at": expires_at}
+        size = self._ingest_start(items, batch_size, fields)
+        report = ingest.IngestReport()
+        for batch in ingest.batches(items, size):
+            try:
+                result = self.add(batch, infer=False, **fields)
+            except Exception as exc:
+                ingest.stop(report, exc, batch, lambda one: self._ingest_request(one, fields))
+            ingest.count(report, len(batch), result, on_progress)
+        return report
 
     def search(
         self, query: str, *, user_id: str | None = None, agent_id: str | None = None,

@@ -26,6 +26,22 @@ them, since ``agent_id = ?`` implies ``agent_id IS NOT NULL``), and a new record
 keyword-index entry is written by the store once per batch
 (:func:`memplane.stores.sqlite.writes.apply_changes`) instead of by a trigger per
 row. Updates and deletes keep their triggers.
+
+Version 5 made a created record cheaper to write, again without changing any read:
+
+- The duplicate check looks up ``records.hash_key``, an 8-byte integer taken from
+  the hash (:func:`memplane.stores.sqlite.codec.hash_key`), through a partial index
+  of live rows, instead of a text index over the 64-character hash and the scope;
+  the rows found are compared on the full hash and scope, so a key collision
+  costs a row read, never a wrong answer.
+- Lazy ADD history: a create whose history entry is the plain ADD of the record's
+  own text keeps that entry's id, time (NULL when it equals ``created_at``),
+  actor and reason in ``records.add_*`` instead of a ``history`` row (whose two
+  random-key indexes were a third of a bulk insert's pages). While ``add_id`` is
+  set the record has no history rows and ``history()`` builds the ADD entry from
+  those columns and the record's text; the first change of the record writes
+  that row from them (in the same transaction, before its own entry) and clears
+  them. Files from version 4 and before keep their rows as they are.
 """
 
 from __future__ import annotations
@@ -33,14 +49,17 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-SCHEMA_VERSION = 4
+from memplane.stores.sqlite.codec import hash_key
 
-#: live records by exact scope and hash: the create check of contract v2 looks up
-#: here. Not UNIQUE: an update or restore may legitimately make two live texts equal
-#: (only creates are refused), and the write transaction already serialises writers.
+SCHEMA_VERSION = 5
+
+#: live records by hash key: the create check of contract v2 looks up here and
+#: compares the full hash and scope of what it finds. Not UNIQUE: an update or
+#: restore may legitimately make two live texts equal (only creates are refused),
+#: and the write transaction already serialises writers.
 LIVE_HASH_INDEX = (
-    "CREATE INDEX IF NOT EXISTS records_live_hash ON records (hash, user_id, agent_id, run_id) "
-    "WHERE deleted_at IS NULL AND hash <> ''"
+    "CREATE INDEX IF NOT EXISTS records_live_hash_key ON records (hash_key) "
+    "WHERE deleted_at IS NULL AND hash_key IS NOT NULL"
 )
 
 _DDL = """
@@ -77,7 +96,12 @@ CREATE TABLE IF NOT EXISTS records (
     source        TEXT NOT NULL DEFAULT '[]',
     attributed_to TEXT,
     gen           INTEGER NOT NULL,
-    version       INTEGER NOT NULL DEFAULT 1
+    version       INTEGER NOT NULL DEFAULT 1,
+    hash_key      INTEGER,
+    add_id        TEXT,
+    add_at        TEXT,
+    add_actor     TEXT,
+    add_reason    TEXT
 );
 CREATE TABLE IF NOT EXISTS vectors (
     seq    INTEGER PRIMARY KEY REFERENCES records (seq),
@@ -184,14 +208,35 @@ def _migrate_to_4(conn: sqlite3.Connection) -> None:
     conn.execute("DROP INDEX IF EXISTS records_by_user")
 
 
+#: columns version 5 added to ``records``: the hash key and the pending ADD entry
+V5_COLUMNS = {"hash_key": "INTEGER", "add_id": "TEXT", "add_at": "TEXT", "add_actor": "TEXT",
+              "add_reason": "TEXT"}
+
+
+def _migrate_to_5(conn: sqlite3.Connection) -> None:
+    """The integer hash key and its index replace the text hash index; the lazy-ADD
+    columns start empty (old records keep their history rows). Every live row's key
+    is filled here, in this transaction, so the duplicate check sees all of them."""
+    present = {row[1] for row in conn.execute("SELECT * FROM pragma_table_info('records')")}
+    for name, kind in V5_COLUMNS.items():
+        if name not in present:
+            conn.execute(f"ALTER TABLE records ADD COLUMN {name} {kind}")
+    keys = [(hash_key(h), seq) for seq, h in conn.execute(
+        "SELECT seq, hash FROM records WHERE hash <> '' AND hash_key IS NULL")]
+    conn.executemany("UPDATE records SET hash_key = ? WHERE seq = ?", keys)
+    conn.execute("DROP INDEX IF EXISTS records_live_hash")
+
+
 #: schema steps: MIGRATIONS[n] turns a version n-1 file into version n.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {2: _migrate_to_2, 3: _migrate_to_3, 4: _migrate_to_4}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    2: _migrate_to_2, 3: _migrate_to_3, 4: _migrate_to_4, 5: _migrate_to_5,
+}
 
 
 _REQUIRED_COLUMNS = {
     "records": {"seq", "id", "user_id", "agent_id", "run_id", "text", "fts_text", "scope_terms",
                 "metadata", "hash", "created_at", "updated_at", "observed_at", "deleted_at",
-                "expires_at", "source", "attributed_to", "gen", "version"},
+                "expires_at", "source", "attributed_to", "gen", "version", *V5_COLUMNS},
     "vectors": {"seq", "vector"},
     "tombstones": {"seq", "gen"},
     "history": {"seq", "id", "memory_id", "event", "old_text", "new_text", "at", "actor", "reason"},
@@ -215,7 +260,9 @@ def missing_columns(conn: sqlite3.Connection) -> list[str]:
     for table, columns in _REQUIRED_COLUMNS.items():
         present = {row[1] for row in conn.execute("SELECT * FROM pragma_table_info(?)", (table,))}
         if present:
-            missing.extend(f"{table}.{c}" for c in sorted(columns - present))
+            # version 5's columns last: a file lacking older ones reads as it always did
+            missing.extend(f"{table}.{c}" for c in sorted(columns - present,
+                                                          key=lambda c: (c in V5_COLUMNS, c)))
     return missing
 
 

@@ -24,7 +24,7 @@ from memplane.providers.base import Candidates, ProviderConfig, VectorStore
 from memplane.providers.identity import EmbedderIdentity
 from memplane.stores.sqlite import fts
 from memplane.stores.sqlite.ann import AnnManager, AnnSettings
-from memplane.stores.sqlite.codec import query_vector, record_from_row
+from memplane.stores.sqlite.codec import PENDING_ADD, pending_add_row, query_vector, record_from_row
 from memplane.stores.sqlite.connections import MEMORY
 from memplane.stores.sqlite.filter_sql import FALLBACK_FUNCTION, FallbackNodes, FilterTranslator
 from memplane.stores.sqlite.keyword_search import keyword_hits, keyword_light
@@ -314,6 +314,13 @@ class SQLiteStore(VectorStore[SQLiteStoreConfig]):
                 f"WHERE r.id = h.memory_id AND {where}) ORDER BY h.seq",
                 [memory_id, *scope_params],
             ).fetchall()
+            # an ADD entry still kept in the record's row (schema v5): the row it
+            # becomes when the record first changes, so it reads the same before and after
+            rows.extend(pending_add_row(row[:5], memory_id, row[5]) for row in conn.execute(
+                f"SELECT {PENDING_ADD}, r.text FROM records r "
+                f"WHERE r.id = ? AND r.add_id IS NOT NULL AND {where}",
+                [memory_id, *scope_params],
+            ))
         return [
             HistoryEntry(id=hid, memory_id=mid, event=event, old_text=old, new_text=new,
                          at=at, actor=actor, reason=reason)
