@@ -46,12 +46,16 @@ Version 5 made a created record cheaper to write, again without changing any rea
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+import time
 from collections.abc import Callable
 
 from memplane.stores.sqlite.codec import hash_key
 
 SCHEMA_VERSION = 5
+
+log = logging.getLogger(__name__)
 
 #: live records by hash key: the create check of contract v2 looks up here and
 #: compares the full hash and scope of what it finds. Not UNIQUE: an update or
@@ -162,9 +166,18 @@ def create_schema(conn: sqlite3.Connection) -> int:
     if found is not None and found > SCHEMA_VERSION:
         return found
     if found is not None and found < SCHEMA_VERSION:
+        started = time.perf_counter()
+        records = conn.execute("SELECT count(*) FROM records").fetchone()[0]
+        # a large file takes minutes (every row is rewritten for version 5): say why
+        # the open is slow, and that it happens once
+        log.warning("upgrading the sqlite store from schema version %d to %d (%d records); "
+                    "this runs once, and other processes wait for it", found, SCHEMA_VERSION,
+                    records)
         for step in range(found + 1, SCHEMA_VERSION + 1):
             MIGRATIONS[step](conn)
             _record_version(conn, step)
+        log.warning("sqlite store upgraded to schema version %d in %.1f s", SCHEMA_VERSION,
+                    time.perf_counter() - started)
     if missing_columns(conn):
         return SCHEMA_VERSION  # an incompatible file: the caller rolls back and refuses it
     for statement in _split(_DDL):
@@ -221,9 +234,11 @@ def _migrate_to_5(conn: sqlite3.Connection) -> None:
     for name, kind in V5_COLUMNS.items():
         if name not in present:
             conn.execute(f"ALTER TABLE records ADD COLUMN {name} {kind}")
-    keys = [(hash_key(h), seq) for seq, h in conn.execute(
-        "SELECT seq, hash FROM records WHERE hash <> '' AND hash_key IS NULL")]
-    conn.executemany("UPDATE records SET hash_key = ? WHERE seq = ?", keys)
+    # one streaming UPDATE through a SQL function: a list of every row's key would
+    # hold ~100 bytes a record in Python (1 GB for a 10M-record file)
+    conn.create_function("memplane_hash_key", 1, hash_key, deterministic=True)
+    conn.execute("UPDATE records SET hash_key = memplane_hash_key(hash) "
+                 "WHERE hash <> '' AND hash_key IS NULL")
     conn.execute("DROP INDEX IF EXISTS records_live_hash")
 
 
