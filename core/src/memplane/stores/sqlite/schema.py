@@ -165,8 +165,9 @@ def create_schema(conn: sqlite3.Connection) -> int:
     found = stored_version(conn)
     if found is not None and found > SCHEMA_VERSION:
         return found
-    if found is not None and found < SCHEMA_VERSION:
-        started = time.perf_counter()
+    started = time.perf_counter()
+    upgrading = found is not None and found < SCHEMA_VERSION
+    if upgrading:
         records = conn.execute("SELECT count(*) FROM records").fetchone()[0]
         # a large file takes minutes (every row is rewritten for version 5): say why
         # the open is slow, and that it happens once
@@ -176,15 +177,16 @@ def create_schema(conn: sqlite3.Connection) -> int:
         for step in range(found + 1, SCHEMA_VERSION + 1):
             MIGRATIONS[step](conn)
             _record_version(conn, step)
-        log.warning("sqlite store upgraded to schema version %d in %.1f s", SCHEMA_VERSION,
-                    time.perf_counter() - started)
     if missing_columns(conn):
         return SCHEMA_VERSION  # an incompatible file: the caller rolls back and refuses it
     for statement in _split(_DDL):
         conn.execute(statement)
-    conn.execute(LIVE_HASH_INDEX)
+    conn.execute(LIVE_HASH_INDEX)  # on an upgraded file: an index build over every row
     if found is None:
         _record_version(conn, SCHEMA_VERSION)
+    if upgrading:
+        log.warning("sqlite store upgraded to schema version %d in %.1f s (committing now)",
+                    SCHEMA_VERSION, time.perf_counter() - started)
     return SCHEMA_VERSION
 
 
