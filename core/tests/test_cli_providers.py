@@ -176,6 +176,26 @@ def test_doctor_catches_an_embedder_that_does_not_fit_the_store(
         "configured vector_stores"]["detail"]
 
 
+def test_doctor_names_an_unreadable_embedder_record_and_the_way_out(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import sqlite3
+
+    db = tmp_path / "m.db"
+    config = tmp_path / "memplane.yaml"
+    config.write_text(f"llm: scripted\nembedder: hashing\nvector_store:\n  provider: sqlite\n"
+                      f"  config: {{path: '{db}'}}\n")
+    assert main(["--config", str(config), "add", "--user", "a", "--no-infer", "a fact"]) == 0
+    with sqlite3.connect(db) as conn:  # the record edited into nonsense by hand
+        assert conn.execute("UPDATE meta SET value = 'garbage' WHERE key LIKE 'info:%'").rowcount
+    capsys.readouterr()
+    assert main(["--config", str(config), "--json", "doctor"]) == 1
+    checks = {c["what"]: c for c in json.loads(capsys.readouterr().out)["checks"]}
+    detail = checks["store's embedder"]["detail"]
+    assert checks["store's embedder"]["ok"] is False
+    assert "unreadable embedder record ('garbage')" in detail and "memplane export" in detail
+    assert "again, or" not in detail  # not "configure the embedder <garbage> again"
+
+
 def test_doctor_reports_an_invalid_config_file(tmp_path: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     config = tmp_path / "memplane.yaml"

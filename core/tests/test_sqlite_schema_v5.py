@@ -7,7 +7,6 @@ leaves either the old state or the new one."""
 from __future__ import annotations
 
 import logging
-
 import os
 import signal
 import sqlite3

@@ -155,7 +155,8 @@ def _recorded_embedder(store: VectorStore, identity: EmbedderIdentity) -> Check:
     from memplane.pipeline.identity_gate import describe_store
 
     mismatch = EmbedderMismatch(store=describe_store(store), configured=identity.describe(),
-                                recorded=theirs.describe() if theirs else f"unreadable {value[:80]!r}")
+                                recorded=theirs.describe() if theirs else repr(value[:80]),
+                                unreadable=theirs is None)
     return Check(what, False, _message(mismatch))
 
 
