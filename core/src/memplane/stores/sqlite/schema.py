@@ -167,7 +167,7 @@ def create_schema(conn: sqlite3.Connection) -> int:
         return found
     started = time.perf_counter()
     upgrading = found is not None and found < SCHEMA_VERSION
-    if upgrading:
+    if found is not None and upgrading:
         records = conn.execute("SELECT count(*) FROM records").fetchone()[0]
         # a large file takes minutes (every row is rewritten for version 5): say why
         # the open is slow, and that it happens once
