@@ -365,15 +365,15 @@ class SQLiteStore(VectorStore[SQLiteStoreConfig]):
             vector_hits = [light_hit(found[seq], score)
                            for seq, score in zip(chosen, scores, strict=True) if seq in found]
             if not keyword:
-                return Candidates(vector_hits)
+                return Candidates(vector_hits, build=record_from_row)
             if not tokens:
-                return Candidates(vector_hits, [])
+                return Candidates(vector_hits, [], build=record_from_row)
             if scope_rows is None:
                 scope_rows = self._scope_rows(conn, scope)
             where, params = self._where(scope, filters, include_deleted, include_expired, translator)
             return Candidates(vector_hits, keyword_light(
                 conn, tokens, scope, scope_rows, float(self.config.common_term_share), where, params,
-                limit))
+                limit), build=record_from_row)
 
     def _vector_pick(self, conn: sqlite3.Connection, translator: FilterTranslator,
                      vector: Sequence[float], scope: Scope, limit: int, filters: Filter | None,
