@@ -306,12 +306,18 @@ def _built(kept: list[Candidate], req: SearchRequest, build: Callable[[Any], Mem
     rows it read with the scores (one snapshot, no second call: see ``Candidates.build``).
     A candidate without a row, or whose record is outside the scope, is left out."""
     out: list[SearchHit] = []
+    # scope.matches once per scope object (rows share them); each object is held, so
+    # its id is not reused by another while this runs
+    inside: dict[int, tuple[Scope, bool]] = {}
     for c in kept:
         row = getattr(c.record, "row", None)
         if row is None:
             continue
         record = build(row)
-        if record.id != c.record.id or not req.scope.matches(record.scope):
+        known = inside.get(id(record.scope))
+        if known is None:
+            known = inside[id(record.scope)] = (record.scope, req.scope.matches(record.scope))
+        if record.id != c.record.id or not known[1]:
             continue
         out.append(_hit(c, record, req))
         if len(out) == req.limit:
