@@ -9,7 +9,7 @@ from pathlib import Path
 
 from memplane.models import Change, MemoryRecord, Scope
 from memplane.stores.sqlite import SQLiteStore
-from memplane.stores.sqlite.keyword_search import MISSING, ProbeCache
+from memplane.stores.sqlite.keyword_search import ProbeCache
 
 ALICE = Scope(user_id="alice")
 
@@ -77,10 +77,10 @@ def test_the_cache_keeps_its_bounds() -> None:
     keys = [((("user_id", "a"),), word, 10) for word in ("x", "y", "z")]
     for i, key in enumerate(keys):
         cache.put(key, state, frozenset({i}))
-    assert cache.get(keys[0], state) is MISSING  # least recently used, dropped
-    assert cache.get(keys[2], state) == frozenset({2})
-    assert cache.get(keys[2], (6, 0)) is MISSING and cache.get(keys[2], (5, 1)) is MISSING
+    assert cache.get(keys[0], state) is None  # least recently used, dropped
+    assert cache.get(keys[2], state) == (frozenset({2}),)
+    assert cache.get(keys[2], (6, 0)) is None and cache.get(keys[2], (5, 1)) is None
     cache.put(keys[1], state, frozenset(range(4)))  # more rows than kept: not stored
-    assert cache.get(keys[1], state) == frozenset({1})  # the older answer of that state stays
+    assert cache.get(keys[1], state) == (frozenset({1}),)  # the older answer stays
     cache.put(keys[0], state, None)  # "common" is an answer too
-    assert cache.get(keys[0], state) is None
+    assert cache.get(keys[0], state) == (None,)

@@ -91,8 +91,10 @@ def distinctive(conn: sqlite3.Connection, tokens: list[str], scope: Scope,
     kept: dict[str, AbstractSet[int]] = {}
     for token in tokens:
         key = (tuple(scope.items()), token, most)
-        found = probes.get(key, state) if probes is not None and state is not None else MISSING
-        if found is MISSING:
+        known = probes.get(key, state) if probes is not None and state is not None else None
+        if known is not None:
+            (found,) = known
+        else:
             found = _probe(conn, token, scope, most)
             if probes is not None and state is not None:
                 probes.put(key, state, found)
@@ -120,7 +122,6 @@ def _probe(conn: sqlite3.Connection, token: str, scope: Scope, most: int | None)
 #: a probe's answer: the rows holding the token (possibly none), None when common
 Probe = frozenset[int] | None
 ProbeKey = tuple[tuple[tuple[str, str], ...], str, int | None]
-MISSING: Any = object()
 
 
 class ProbeCache:
@@ -147,13 +148,14 @@ class ProbeCache:
         row = conn.execute("SELECT generation, epoch FROM state WHERE id = 1").fetchone()
         return None if row is None else (int(row[0]), int(row[1]))
 
-    def get(self, key: ProbeKey, state: tuple[int, int]) -> Probe:
+    def get(self, key: ProbeKey, state: tuple[int, int]) -> tuple[Probe] | None:
+        """The answer read in ``state`` (in a 1-tuple: None is an answer), else None."""
         with self._lock:
             found = self._answers.get(key)
             if found is None or found[0] != state:
-                return MISSING
+                return None
             self._answers.move_to_end(key)
-            return found[1]
+            return (found[1],)
 
     def put(self, key: ProbeKey, state: tuple[int, int], answer: Probe) -> None:
         if answer is not None and len(answer) > self._max_rows:
