@@ -47,7 +47,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from operator import attrgetter
-from typing import Any
 
 from memplane.config import SearchConfig
 from memplane.errors import ValidationError
@@ -66,7 +65,7 @@ from memplane.fusion import (
     reference_time,
     reserve_vector_slots,
 )
-from memplane.models import MemoryRecord, Scope, SearchHit, SearchResult
+from memplane.models import Scope, SearchHit, SearchResult
 from memplane.pipeline import calls
 from memplane.pipeline.effects import Flow
 from memplane.providers.base import LightHit
@@ -287,50 +286,15 @@ def search_flow(req: SearchRequest) -> Flow[SearchResult]:
 
     threshold = req.threshold if req.threshold is not None else s.threshold
     kept = [c for c in candidates if threshold is None or c.score >= threshold]
-    if found.build is not None:
-        return SearchResult(_built(kept, req, found.build), usage=usage)
     out = yield from _results(kept, req)
     return SearchResult(out, usage=usage)
 
 
-def _hit(c: Candidate, record: MemoryRecord, req: SearchRequest) -> SearchHit:
-    if req.explain:
-        matched = best_window(c.record.text, req.query) if c.signals.get("keyword", 0) > 0 else None
-        return SearchHit(record=record, score=c.score, signals=explain_shares(c.signals, c.score),
-                         match=matched)
-    return SearchHit(record=record, score=c.score)
-
-
-def _built(kept: list[Candidate], req: SearchRequest, build: Callable[[Any], MemoryRecord]) -> list[SearchHit]:
-    """The first ``limit`` candidates as hits, their records built by the store from the
-    rows it read with the scores (one snapshot, no second call: see ``Candidates.build``).
-    A candidate without a row, or whose record is outside the scope, is left out."""
-    out: list[SearchHit] = []
-    # scope.matches once per scope object (rows share them); each object is held, so
-    # its id is not reused by another while this runs
-    inside: dict[int, tuple[Scope, bool]] = {}
-    for c in kept:
-        row = getattr(c.record, "row", None)
-        if row is None:
-            continue
-        record = build(row)
-        known = inside.get(id(record.scope))
-        if known is None:
-            known = inside[id(record.scope)] = (record.scope, req.scope.matches(record.scope))
-        if record.id != c.record.id or not known[1]:
-            continue
-        out.append(_hit(c, record, req))
-        if len(out) == req.limit:
-            break
-    return out
-
-
 def _results(kept: list[Candidate], req: SearchRequest) -> Flow[list[SearchHit]]:
-    """The first ``limit`` candidates as hits with their records, read in one call (for
-    a store that hands back no records with its candidates). A candidate deleted since
-    the signals were read is left out and the next one takes its place, so a concurrent
-    delete never yields a deleted memory; one updated meanwhile comes back as it is
-    now, with the score its earlier version earned."""
+    """The first ``limit`` candidates as hits with their records, read in one call.
+    A candidate deleted since the signals were read is left out and the next one
+    takes its place, so a concurrent delete never yields a deleted memory; one updated
+    meanwhile comes back as it is now, with the score its earlier version earned."""
     out: list[SearchHit] = []
     start = 0
     while len(out) < req.limit and start < len(kept):
@@ -338,7 +302,16 @@ def _results(kept: list[Candidate], req: SearchRequest) -> Flow[list[SearchHit]]
         start += len(batch)
         records = yield from calls.get([c.record.id for c in batch], req.scope, include_deleted=False)
         by_id = {r.id: r for r in records if req.scope.matches(r.scope)}
-        out.extend(_hit(c, by_id[c.record.id], req) for c in batch if c.record.id in by_id)
+        for c in batch:
+            record = by_id.get(c.record.id)
+            if record is None:
+                continue
+            if req.explain:
+                matched = best_window(c.record.text, req.query) if c.signals.get("keyword", 0) > 0 else None
+                out.append(SearchHit(record=record, score=c.score,
+                                     signals=explain_shares(c.signals, c.score), match=matched))
+            else:
+                out.append(SearchHit(record=record, score=c.score))
     return out
 
 

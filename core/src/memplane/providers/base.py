@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -279,9 +279,6 @@ class LightHit(NamedTuple):
     scope: Scope
     created_at: datetime
     observed_at: datetime | None = None
-    #: the store's own payload for this hit's record, read in the same snapshot
-    #: (see :attr:`Candidates.build`); None when the store does not hand records back
-    row: Any = None
 
     @property
     def record(self) -> LightHit:
@@ -298,17 +295,10 @@ class LightHit(NamedTuple):
 @dataclass(frozen=True, slots=True)
 class Candidates:
     """What :meth:`VectorStore.search_candidates` returns: the vector signal's hits and
-    the keyword signal's (None when keyword search was not asked for), best first.
-
-    ``build``: when set, turns a hit's ``row`` into its full record as it was in the
-    snapshot the hits were read from, so ``Memory.search`` needs no second store call
-    (and no second transaction) for the records of its results. A store sets it only
-    when every hit's row came from the same read as its score, inside the caller's
-    scope and visibility (deleted rows are never among them)."""
+    the keyword signal's (None when keyword search was not asked for), best first."""
 
     vector: list[LightHit]
     keyword: list[LightHit] | None = None
-    build: Callable[[Any], MemoryRecord] | None = None
 
 
 class VectorStore(Provider[ConfigT]):

@@ -1,12 +1,6 @@
-"""Light hits of the SQLite store: a candidate's id and the few fields fusion reads,
+"""Light hits of the SQLite store: a candidate's id and the few columns fusion reads,
 without building its :class:`~memplane.models.MemoryRecord` (metadata JSON, sources,
-five datetimes, a pydantic object), which was most of a search's cost.
-
-Each hit keeps its whole row (the record's columns, as read) as ``row``, and
-``Candidates.build`` (:func:`~memplane.stores.sqlite.codec.record_from_row`) makes the
-records of the final results from it: reading the ~15 columns of 50-100 candidates
-costs less than a second transaction and call for the 10 records, and the records
-are then of the very snapshot that scored them."""
+five datetimes, a pydantic object), which was most of a search's cost."""
 
 from __future__ import annotations
 
@@ -18,19 +12,18 @@ from typing import Any
 
 from memplane.models import Scope
 from memplane.providers.base import LightHit
-from memplane.stores.sqlite.sql import COLUMNS, marks, scope_sql
+from memplane.stores.sqlite.sql import marks, scope_sql
 
-#: the columns :func:`light_hit` reads, after the row's seq: the record's (codec order)
-LIGHT_COLUMNS = COLUMNS
+#: the columns :func:`light_hit` reads, after the row's seq
+LIGHT_COLUMNS = "r.id, r.text, r.user_id, r.agent_id, r.run_id, r.created_at, r.observed_at"
 
 
 def light_hit(row: Sequence[Any], score: float) -> LightHit:
-    """A hit from a row selected with :data:`LIGHT_COLUMNS` (values as written); the
-    row itself rides along for ``record_from_row``."""
-    observed = row[9]
-    return LightHit(row[0], score, row[4], _scope(row[1], row[2], row[3]),
-                    datetime.fromisoformat(row[7]),
-                    None if observed is None else datetime.fromisoformat(observed), row)
+    """A hit from a row selected with :data:`LIGHT_COLUMNS` (values as written)."""
+    rid, text, user_id, agent_id, run_id, created, observed = row
+    return LightHit(rid, score, text, _scope(user_id, agent_id, run_id),
+                    datetime.fromisoformat(created),
+                    None if observed is None else datetime.fromisoformat(observed))
 
 
 def light_rows(conn: sqlite3.Connection, seqs: list[int], scope: Scope) -> dict[int, Sequence[Any]]:

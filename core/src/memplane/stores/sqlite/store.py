@@ -366,15 +366,15 @@ class SQLiteStore(VectorStore[SQLiteStoreConfig]):
             vector_hits = [light_hit(found[seq], score)
                            for seq, score in zip(chosen, scores, strict=True) if seq in found]
             if not keyword:
-                return Candidates(vector_hits, build=record_from_row)
+                return Candidates(vector_hits)
             if not tokens:
-                return Candidates(vector_hits, [], build=record_from_row)
+                return Candidates(vector_hits, [])
             if scope_rows is None:
                 scope_rows = self._scope_rows(conn, scope)
             where, params = self._where(scope, filters, include_deleted, include_expired, translator)
             return Candidates(vector_hits, keyword_light(
                 conn, tokens, scope, scope_rows, float(self.config.common_term_share), where, params,
-                limit, self._probes), build=record_from_row)
+                limit, self._probes))
 
     def _vector_pick(self, conn: sqlite3.Connection, translator: FilterTranslator,
                      vector: Sequence[float], scope: Scope, limit: int, filters: Filter | None,
