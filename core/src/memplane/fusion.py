@@ -32,7 +32,6 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import pairwise
 from typing import Protocol
 
 from memplane.terms import keyword_terms
@@ -206,8 +205,11 @@ def reserve_vector_slots(
         c.score = score
     rest = [c for c in ordered[depth:] if id(c) not in gone]
     out = kept + missing[: len(bumped)] + bumped + missing[len(bumped):] + rest
-    for above, c in pairwise(out):  # a displaced one scores at most the one above it
-        c.score = min(c.score, above.score)
+    above = out[0].score
+    for c in out[1:]:  # a displaced one scores at most the one above it
+        if c.score > above:
+            c.score = above
+        above = c.score
     return out
 
 

@@ -46,6 +46,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from operator import attrgetter
 
 from memplane.config import SearchConfig
 from memplane.errors import ValidationError
@@ -67,6 +68,7 @@ from memplane.fusion import (
 from memplane.models import Scope, SearchHit, SearchResult
 from memplane.pipeline import calls
 from memplane.pipeline.effects import Flow
+from memplane.providers.base import LightHit
 
 
 @dataclass(frozen=True)
@@ -161,7 +163,8 @@ def fuse(
     candidates: dict[str, Candidate] = {}
     for hits in active.values():
         for hit in hits:
-            candidates.setdefault(hit.id, Candidate(hit.record))
+            if hit.id not in candidates:  # one Candidate an id (setdefault built one a hit)
+                candidates[hit.id] = Candidate(hit.record)
     if not active:
         return []
     if settings.fusion == "boost":
@@ -173,12 +176,17 @@ def fuse(
         _weighted(candidates, active, weights, pool)
     ordered = list(candidates.values())
     for c in ordered:
-        c.score = _clip(c.score)
-    ordered.sort(key=lambda c: -c.score)  # stable: insertion order breaks ties
+        if not 0.0 <= c.score <= 1.0:  # _clip, called only where it changes something
+            c.score = _clip(c.score)
+    # stable, reverse included: insertion order breaks ties
+    ordered.sort(key=_score, reverse=True)
     if len(active) > 1 and "vector" in active:
         ordered = reserve_vector_slots(ordered, active["vector"], settings.vector_reserved,
                                        settings.vector_reserved_depth)
     return newer_first(ordered, settings.newer_first_margin, settings.newer_first_depth)
+
+
+_score = attrgetter("score")
 
 
 def _rrf(
@@ -250,10 +258,10 @@ def search_flow(req: SearchRequest) -> Flow[SearchResult]:
         vector, req.query, req.scope, limit=pool, filters=req.store_filters(), keyword=req.hybrid,
         include_expired=req.include_expired)
     # the store was asked for this scope only; a hit outside it is never used
-    in_scope = _scope_test(req.scope)
-    signals: dict[str, Sequence[Scored]] = {"vector": [h for h in found.vector if in_scope(h.scope)]}
+    in_scope = _scope_filter(req.scope)
+    signals: dict[str, Sequence[Scored]] = {"vector": in_scope(found.vector)}
     if req.hybrid:
-        signals["keyword"] = [h for h in found.keyword or () if in_scope(h.scope)]
+        signals["keyword"] = in_scope(found.keyword or [])
     weights = {"vector": s.vector_weight, "keyword": s.keyword_weight}
     candidates = fuse(signals, weights, s, pool, req.query)
 
@@ -307,15 +315,19 @@ def _results(kept: list[Candidate], req: SearchRequest) -> Flow[list[SearchHit]]
     return out
 
 
-def _scope_test(scope: Scope) -> Callable[[Scope], bool]:
-    """``scope.matches``, asked once per distinct scope object of one search (a store
-    hands the hits of one scope the same instance, so this is a dict lookup a hit)."""
+def _scope_filter(scope: Scope) -> Callable[[list[LightHit]], list[LightHit]]:
+    """The hits whose scope ``scope.matches``, asked once per distinct scope object of
+    one search (a store hands the hits of one scope the same instance, so a list
+    whose hits all share a matching scope comes back as it is)."""
     seen: dict[int, bool] = {}
 
-    def test(other: Scope) -> bool:
-        known = seen.get(id(other))
-        if known is None:
-            known = seen[id(other)] = scope.matches(other)
-        return known
+    def keep(hits: list[LightHit]) -> list[LightHit]:
+        distinct = {id(h.scope): h.scope for h in hits}
+        for key, other in distinct.items():
+            if key not in seen:
+                seen[key] = scope.matches(other)
+        if all(seen[key] for key in distinct):
+            return hits
+        return [h for h in hits if seen[id(h.scope)]]
 
-    return test
+    return keep

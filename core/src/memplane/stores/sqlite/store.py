@@ -27,7 +27,7 @@ from memplane.stores.sqlite.ann import AnnManager, AnnSettings
 from memplane.stores.sqlite.codec import PENDING_ADD, pending_add_row, query_vector, record_from_row
 from memplane.stores.sqlite.connections import MEMORY
 from memplane.stores.sqlite.filter_sql import FALLBACK_FUNCTION, FallbackNodes, FilterTranslator
-from memplane.stores.sqlite.keyword_search import keyword_hits, keyword_light
+from memplane.stores.sqlite.keyword_search import ProbeCache, keyword_hits, keyword_light
 from memplane.stores.sqlite.light import light_hit, light_rows
 from memplane.stores.sqlite.sql import COLUMNS, chunks, marks, scope_sql, visibility_sql
 from memplane.stores.sqlite.transactions import Database, stored_dimension
@@ -134,6 +134,7 @@ class SQLiteStore(VectorStore[SQLiteStoreConfig]):
         self._fallback = FallbackNodes()
         self._db = Database(path, int(self.config.busy_timeout_ms), self._setup, self.name)
         self._cache = VectorCache(int(self.config.cache_max_mb) * 1024 * 1024)
+        self._probes = ProbeCache()  # keyword probes, reused while the database is unchanged
         c = self.config
         self._ann = AnnManager(AnnSettings(
             enabled=bool(c.ann) and bool(c.cache_vectors), min_rows=int(c.ann_min_rows),
@@ -350,7 +351,7 @@ class SQLiteStore(VectorStore[SQLiteStoreConfig]):
             scope_rows = self._scope_rows(conn, scope)
             where, params = self._where(scope, filters, include_deleted, include_expired, translator)
             return keyword_hits(conn, tokens, scope, scope_rows, float(self.config.common_term_share),
-                                where, params, limit)
+                                where, params, limit, self._probes)
 
     def _search_candidates(self, vector: Sequence[float], query: str, scope: Scope, limit: int,
                            filters: Filter | None, keyword: bool, include_deleted: bool,
@@ -373,7 +374,7 @@ class SQLiteStore(VectorStore[SQLiteStoreConfig]):
             where, params = self._where(scope, filters, include_deleted, include_expired, translator)
             return Candidates(vector_hits, keyword_light(
                 conn, tokens, scope, scope_rows, float(self.config.common_term_share), where, params,
-                limit))
+                limit, self._probes))
 
     def _vector_pick(self, conn: sqlite3.Connection, translator: FilterTranslator,
                      vector: Sequence[float], scope: Scope, limit: int, filters: Filter | None,
