@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -156,13 +157,19 @@ def test_doctor_reports_a_configured_provider_that_is_missing(tmp_path: Path,
     assert "problem(s) found" in out
 
 
-def test_doctor_catches_an_embedder_that_does_not_fit_the_store(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def _sqlite_store_with_one_memory(tmp_path: Path) -> tuple[Path, Path]:
+    """(config file, database) of a sqlite store holding one memory of the hashing embedder."""
     db = tmp_path / "m.db"
     config = tmp_path / "memplane.yaml"
     config.write_text(f"llm: scripted\nembedder: hashing\nvector_store:\n  provider: sqlite\n"
                       f"  config: {{path: '{db}'}}\n")
     assert main(["--config", str(config), "add", "--user", "a", "--no-infer", "a fact"]) == 0
+    return config, db
+
+
+def test_doctor_catches_an_embedder_that_does_not_fit_the_store(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config, db = _sqlite_store_with_one_memory(tmp_path)
     capsys.readouterr()
     main(["--config", str(config), "--json", "doctor"])  # other installed plugins may fail
     checks = {c["what"]: c for c in json.loads(capsys.readouterr().out)["checks"]}
@@ -178,13 +185,7 @@ def test_doctor_catches_an_embedder_that_does_not_fit_the_store(
 
 def test_doctor_names_an_unreadable_embedder_record_and_the_way_out(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    import sqlite3
-
-    db = tmp_path / "m.db"
-    config = tmp_path / "memplane.yaml"
-    config.write_text(f"llm: scripted\nembedder: hashing\nvector_store:\n  provider: sqlite\n"
-                      f"  config: {{path: '{db}'}}\n")
-    assert main(["--config", str(config), "add", "--user", "a", "--no-infer", "a fact"]) == 0
+    config, db = _sqlite_store_with_one_memory(tmp_path)
     with sqlite3.connect(db) as conn:  # the record edited into nonsense by hand
         assert conn.execute("UPDATE meta SET value = 'garbage' WHERE key LIKE 'info:%'").rowcount
     capsys.readouterr()
