@@ -1,16 +1,19 @@
-"""Per-message fields in a batch add and searching as of a time, over real HTTP: the
-memplane client against the live two-worker uvicorn (issue #16)."""
+"""Per-message fields in a batch add, add_many, and searching as of a time, over real
+HTTP: the memplane client against the live two-worker uvicorn (issues #16, #17)."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
 from support import Live
 
 from memplane.client import AsyncMemoryClient, MemoryClient
-from memplane.errors import ValidationError
+from memplane.client.errors import ScopeForbidden
+from memplane.errors import IncompleteOperation, ValidationError
+from memplane.ingest import IngestReport
 from memplane.models import Scope
 
 T1 = datetime(2023, 5, 8, 13, 56, tzinfo=UTC)
@@ -58,3 +61,39 @@ def test_bad_search_times_are_typed_errors(live: Live) -> None:
     with live.client(live.key(Scope(user_id="batch-dave"))) as http:
         response = http.post("/v1/memories/search", json={"query": "x", "as_of": "yesterday"})
     assert response.status_code == 422
+
+
+def test_add_many_over_http_writes_batches_reports_progress_and_stops_where_a_batch_fails(
+        live: Live) -> None:
+    client = MemoryClient(live.url, api_key=live.key(Scope(user_id="many-alice")))
+    seen: list[tuple[int, int]] = []
+    report = client.add_many([f"fact number {i}" for i in range(23)] + ["fact number 0"],
+                             batch_size=10, on_progress=lambda r, res: seen.append((r.done, r.added)))
+    assert (report.done, report.added, report.skipped, report.batches) == (24, 23, 1, 3)
+    assert seen == [(10, 10), (20, 20), (24, 23)]
+    assert len(client.get_all(limit=100).records) == 23
+
+    # a bad item in the second batch: the first batch stays written, the error says where
+    items: list[object] = [f"later fact {i}" for i in range(5)]
+    items += [{"role": "user", "content": "bad", "metadata": ["not", "a", "mapping"]}]
+    with pytest.raises(IncompleteOperation) as caught:
+        client.add_many(items, batch_size=5)
+    assert caught.value.done == 5 and "items 5 to 5" in str(caught.value)
+    assert len(client.get_all(limit=100).records) == 28
+
+    # the key decides the scope: another user is refused before anything is written
+    with pytest.raises(ScopeForbidden):
+        client.add_many(["not mine"], user_id="many-bob")
+    with pytest.raises(ValidationError):
+        client.add_many("one string is not a list")
+
+    async def stream() -> AsyncIterator[str]:
+        for i in range(7):
+            yield f"streamed fact {i}"
+
+    async def async_ingest() -> IngestReport:
+        async with AsyncMemoryClient(live.url, api_key=live.key(Scope(user_id="many-carol"))) as a:
+            return await a.add_many(stream(), batch_size=3)
+
+    streamed = asyncio.run(async_ingest())
+    assert (streamed.done, streamed.added, streamed.batches) == (7, 7, 3)

@@ -100,14 +100,8 @@ class AsyncMemory(MemoryBase):
                                   "metadata": metadata, "observed_at": observed_at,
                                   "expires_at": expires_at}
         size = self._ingest_start(items, batch_size, fields, allow_async=True)
-        report = ingest.IngestReport()
-        async for batch in ingest.abatches(items, size):
-            try:
-                result = await self.add(batch, infer=False, **fields)
-            except Exception as exc:
-                ingest.stop(report, exc, batch, lambda one: self._ingest_request(one, fields))
-            ingest.count(report, len(batch), result, on_progress)
-        return report
+        return await ingest.arun(lambda batch: self.add(batch, infer=False, **fields), items,
+                                 size, on_progress, lambda one: self._ingest_request(one, fields))
 
     async def search(
         self, query: str, *, user_id: str | None = None, agent_id: str | None = None,

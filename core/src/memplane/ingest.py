@@ -18,7 +18,15 @@ A bad item is named by its index among all the items.
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+)
 from typing import Any, NoReturn
 
 from pydantic import BaseModel
@@ -86,6 +94,40 @@ async def abatches(items: Iterable[Any] | AsyncIterable[Any], size: int) -> Asyn
             batch = []
     if batch:
         yield batch
+
+
+def run(add_batch: Callable[[list[Any]], AddResult], items: Iterable[Any], size: int,
+        on_progress: ProgressCallback | None, check: Callable[[list[Any]], object]) -> IngestReport:
+    """The batch loop of every ``add_many``: ``add_batch`` writes one batch; ``check``
+    runs one item's checks without writing, to name a bad item."""
+    report = IngestReport()
+    for batch in batches(items, size):
+        try:
+            result = add_batch(batch)
+        except Exception as exc:
+            stop(report, exc, batch, check)
+        count(report, len(batch), result, on_progress)
+    return report
+
+
+async def arun(add_batch: Callable[[list[Any]], Awaitable[AddResult]],
+               items: Iterable[Any] | AsyncIterable[Any], size: int,
+               on_progress: ProgressCallback | None,
+               check: Callable[[list[Any]], object]) -> IngestReport:
+    """:func:`run` for the async APIs (``items`` may be an async iterable)."""
+    report = IngestReport()
+    async for batch in abatches(items, size):
+        try:
+            result = await add_batch(batch)
+        except Exception as exc:
+            stop(report, exc, batch, check)
+        count(report, len(batch), result, on_progress)
+    return report
+
+
+def no_item_check(batch: list[Any]) -> None:
+    """For clients of a server, which checks items itself: a bad item is then named by
+    the server's message, with the batch's range in the error."""
 
 
 def count(report: IngestReport, size: int, result: AddResult,

@@ -334,14 +334,8 @@ class Memory(MemoryBase):
                                   "metadata": metadata, "observed_at": observed_at,
                                   "expires_at": expires_at}
         size = self._ingest_start(items, batch_size, fields)
-        report = ingest.IngestReport()
-        for batch in ingest.batches(items, size):
-            try:
-                result = self.add(batch, infer=False, **fields)
-            except Exception as exc:
-                ingest.stop(report, exc, batch, lambda one: self._ingest_request(one, fields))
-            ingest.count(report, len(batch), result, on_progress)
-        return report
+        return ingest.run(lambda batch: self.add(batch, infer=False, **fields), items, size,
+                          on_progress, lambda one: self._ingest_request(one, fields))
 
     def search(
         self, query: str, *, user_id: str | None = None, agent_id: str | None = None,

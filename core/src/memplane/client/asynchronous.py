@@ -3,13 +3,14 @@ memplane server (httpx.AsyncClient)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar
 
 import httpx
 
+from memplane import ingest
 from memplane.client import calls
 from memplane.client.sync import client_options
 from memplane.client.wire import error_from, transport_error
@@ -57,6 +58,21 @@ class AsyncMemoryClient:
         return await self._do(calls.add(messages, user_id=user_id, agent_id=agent_id, run_id=run_id,
                                   metadata=metadata, infer=infer, observed_at=observed_at,
                                   expires_at=expires_at))
+
+    async def add_many(self, items: Iterable[str | Mapping[str, Any]] | AsyncIterable[str | Mapping[str, Any]],
+                       *, user_id: str | None = None, agent_id: str | None = None,
+                       run_id: str | None = None, metadata: Mapping[str, Any] | None = None,
+                       observed_at: datetime | None = None, expires_at: datetime | None = None,
+                       batch_size: int = ingest.DEFAULT_BATCH,
+                       on_progress: ingest.ProgressCallback | None = None) -> ingest.IngestReport:
+        """:meth:`MemoryClient.add_many`; ``items`` may also be an async iterable."""
+        ingest.check_items(items, allow_async=True)
+        size = ingest.check_batch_size(batch_size)
+        return await ingest.arun(
+            lambda batch: self.add(batch, user_id=user_id, agent_id=agent_id, run_id=run_id,
+                                   metadata=metadata, infer=False, observed_at=observed_at,
+                                   expires_at=expires_at),
+            items, size, on_progress, ingest.no_item_check)
 
     async def search(self, query: str, *, user_id: str | None = None, agent_id: str | None = None,
                run_id: str | None = None, filters: Filter | Mapping[str, Any] | None = None,

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from memplane import ingest
 from memplane.client import calls
 from memplane.client.wire import KEY_ENV, URL_ENV, error_from, transport_error
 from memplane.errors import ConfigurationError, ValidationError
@@ -65,6 +66,21 @@ class MemoryClient:
         return self._do(calls.add(messages, user_id=user_id, agent_id=agent_id, run_id=run_id,
                                   metadata=metadata, infer=infer, observed_at=observed_at,
                                   expires_at=expires_at))
+
+    def add_many(self, items: Iterable[str | Mapping[str, Any]], *, user_id: str | None = None,
+                 agent_id: str | None = None, run_id: str | None = None,
+                 metadata: Mapping[str, Any] | None = None, observed_at: datetime | None = None,
+                 expires_at: datetime | None = None, batch_size: int = ingest.DEFAULT_BATCH,
+                 on_progress: ingest.ProgressCallback | None = None) -> ingest.IngestReport:
+        """:meth:`Memory.add_many` over HTTP: one request a batch. The server checks the
+        items, so a bad item is named within its batch (the error gives the batch's range)."""
+        ingest.check_items(items)
+        size = ingest.check_batch_size(batch_size)
+        return ingest.run(
+            lambda batch: self.add(batch, user_id=user_id, agent_id=agent_id, run_id=run_id,
+                                   metadata=metadata, infer=False, observed_at=observed_at,
+                                   expires_at=expires_at),
+            items, size, on_progress, ingest.no_item_check)
 
     def search(self, query: str, *, user_id: str | None = None, agent_id: str | None = None,
                run_id: str | None = None, filters: Filter | Mapping[str, Any] | None = None,
